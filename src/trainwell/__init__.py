@@ -1,0 +1,10 @@
+"""trainwell: train neural networks the way the best practitioners do.
+
+The public surface: the two scikit-learn estimators and :func:`load`.
+"""
+
+from ._version import __version__
+from .estimators import NeuralNetClassifier, NeuralNetRegressor
+from .persist import load
+
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "__version__", "load"]

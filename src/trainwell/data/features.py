@@ -1,0 +1,237 @@
+"""Turn user features (arrays or DataFrames) into the float matrix a network trains on.
+
+Numeric columns are standardised with the TRAINING statistics only; string, categorical
+and boolean columns of a DataFrame are one-hot encoded with the categories seen in
+training (an unseen category at predict time becomes all zeros, not a crash). Image
+and signal arrays are scaled per channel. Everything learned here is plain numbers and
+strings, stored in ``model.json``.
+
+scikit-learn's ``OneHotEncoder``/``StandardScaler`` do the same arithmetic, but their
+fitted state can only be saved by pickling; this small transform is written here so the
+model file stays JSON + safetensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_array
+
+from ..exceptions import DataError
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def _describe_bad_number(X: np.ndarray, columns: list[str] | None) -> str | None:
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return None
+    flat = X.reshape(X.shape[0], -1)
+    badf = bad.reshape(X.shape[0], -1)
+    row, col = np.argwhere(badf)[0]
+    kind = "NaN" if np.isnan(flat[row, col]) else "inf"
+    where = f"column {columns[col]!r}" if columns is not None and X.ndim == 2 else f"feature {col}"
+    count = int(badf.sum())
+    return (
+        f"X contains {kind} ({count} value{'s' if count > 1 else ''} not finite; first at row {row}, {where}); "
+        "drop or impute the missing values (e.g. sklearn.impute.SimpleImputer) before fitting."
+    )
+
+
+def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndarray:
+    """Check and convert array-like features to ``float32`` with one-sentence errors.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+    allow_nd : bool
+        Accept image/signal arrays with more than two dimensions.
+
+    Returns
+    -------
+    ndarray of dtype float32
+    """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise DataError(f"{name} is a sparse matrix; trainwell needs dense input: pass {name}.toarray().")
+    arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    if arr.ndim == 1:
+        raise DataError(
+            f"{name} is 1-D with shape {arr.shape}; it must be 2-D (n_samples, n_features): "
+            "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+        )
+    if arr.ndim == 0:
+        raise DataError(f"{name} is a scalar; pass a 2-D array of shape (n_samples, n_features).")
+    if arr.dtype.kind in "OUS":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            if arr.dtype.kind in "US" or any(isinstance(v, str) for v in arr.ravel()[:1000]):
+                raise DataError(
+                    f"{name} contains text ({exc}); pass a pandas DataFrame so text columns are one-hot encoded, "
+                    "or convert them to numbers."
+                ) from None
+            raise
+    arr = check_array(arr, dtype=np.float32, allow_nd=allow_nd, ensure_all_finite=False,
+                      ensure_min_samples=1, ensure_min_features=1, input_name=name)
+    return arr
+
+
+class FeatureTransform:
+    """Learned feature preparation: column layout, categories, and scaling statistics.
+
+    Fit on training data only (:meth:`fit`), then :meth:`transform` any data with the
+    same columns. ``to_dict``/``from_dict`` give the JSON form.
+    """
+
+    def __init__(self) -> None:
+        self.columns: list[str] | None = None
+        self.categories: dict[str, list[Any]] = {}
+        self.sample_shape: tuple[int, ...] = ()
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.per_channel = False
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X: Any, *, standardize: bool = True) -> FeatureTransform:
+        """Learn columns, categories and TRAINING statistics from ``X``."""
+        if isinstance(X, pd.DataFrame):
+            self.columns = [str(c) for c in X.columns]
+            for col in X.columns:
+                if _is_categorical(X[col]):
+                    values = X[col].dropna()
+                    cats = sorted({str(v) for v in values})
+                    if X[col].isna().any():
+                        cats.append("<missing>")
+                    self.categories[str(col)] = cats
+        Xf = self._encode(X)
+        self.sample_shape = tuple(Xf.shape[1:])
+        self.per_channel = Xf.ndim > 2
+        if Xf.ndim == 4:  # (n, channels, height, width): one statistic per channel
+            mean = Xf.mean(axis=(0, 2, 3), dtype=np.float64)
+            scale = Xf.std(axis=(0, 2, 3), dtype=np.float64)
+        elif Xf.ndim == 3:  # (n, height, width) grey images or (n, channels, length) signals
+            axes = (0, 2) if Xf.shape[1] <= 8 else (0, 1, 2)
+            mean = np.atleast_1d(Xf.mean(axis=axes, dtype=np.float64))
+            scale = np.atleast_1d(Xf.std(axis=axes, dtype=np.float64))
+        else:
+            mean = Xf.mean(axis=0, dtype=np.float64)
+            scale = Xf.std(axis=0, dtype=np.float64)
+            if self.categories:
+                # one-hot columns stay 0/1
+                onehot = self._onehot_mask()
+                mean[onehot] = 0.0
+                scale[onehot] = 1.0
+        scale[scale < 1e-12] = 1.0  # constant features: centred, not divided by zero
+        if not standardize:
+            mean[:] = 0.0
+            scale[:] = 1.0
+        self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
+        return self
+
+    def _onehot_mask(self) -> np.ndarray:
+        mask = []
+        for col in self.columns or []:
+            if col in self.categories:
+                mask += [True] * len(self.categories[col])
+            else:
+                mask.append(False)
+        return np.array(mask, dtype=bool)
+
+    # --------------------------------------------------------------- transform
+    def _encode(self, X: Any) -> np.ndarray:
+        if self.columns is None:
+            if isinstance(X, pd.DataFrame):
+                X = X.to_numpy()
+            arr = as_float_array(X)
+        else:
+            if not isinstance(X, pd.DataFrame):
+                X = pd.DataFrame(np.asarray(X, dtype=object), columns=self.columns) if np.ndim(X) == 2 and np.shape(X)[1] == len(self.columns) else X
+            if not isinstance(X, pd.DataFrame):
+                raise DataError(f"X must be a table with the {len(self.columns)} columns seen in fit: {self.columns[:5]}...")
+            missing = [c for c in self.columns if c not in {str(k) for k in X.columns}]
+            if missing:
+                raise DataError(f"X lacks the column(s) {missing} seen in fit; pass the same columns as in training.")
+            X = X.rename(columns=str)
+            parts = []
+            for col in self.columns:
+                series = X[col]
+                if col in self.categories:
+                    cats = self.categories[col]
+                    values = series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy()
+                    index = {c: i for i, c in enumerate(cats)}
+                    codes = np.array([index.get(v, -1) for v in values])
+                    onehot = np.zeros((len(values), len(cats)), dtype=np.float32)
+                    known = codes >= 0
+                    onehot[np.nonzero(known)[0], codes[known]] = 1.0
+                    parts.append(onehot)
+                else:
+                    try:
+                        parts.append(pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float32)[:, None])
+                    except (TypeError, ValueError):
+                        bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
+                        raise DataError(
+                            f"Column {col!r} was numeric in training but holds {bad.iloc[0]!r} at row {bad.index[0]}; "
+                            "fix or drop that value."
+                        ) from None
+            arr = np.concatenate(parts, axis=1) if parts else np.zeros((len(X), 0), dtype=np.float32)
+        if arr.shape[0] == 0:
+            raise DataError("X has no rows; pass at least one sample.")
+        problem = _describe_bad_number(arr, self._expanded_names())
+        if problem:
+            raise DataError(problem)
+        return arr
+
+    def _expanded_names(self) -> list[str] | None:
+        if self.columns is None:
+            return None
+        names = []
+        for col in self.columns:
+            if col in self.categories:
+                names += [f"{col}={c}" for c in self.categories[col]]
+            else:
+                names.append(col)
+        return names
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Encode and scale ``X`` with the statistics learned in :meth:`fit`; float32."""
+        Xf = self._encode(X)
+        if tuple(Xf.shape[1:]) != self.sample_shape:
+            raise DataError(
+                f"X has samples of shape {tuple(Xf.shape[1:])} but the model was trained on shape "
+                f"{self.sample_shape}; pass data with the same features as in training."
+            )
+        if self.per_channel:
+            shape = (1, -1) + (1,) * (Xf.ndim - 2) if self.mean.size > 1 else (1,) * Xf.ndim
+            return ((Xf - self.mean.reshape(shape)) / self.scale.reshape(shape)).astype(np.float32)
+        return ((Xf - self.mean) / self.scale).astype(np.float32)
+
+    @property
+    def n_encoded(self) -> int:
+        """Width of the encoded matrix (features after one-hot)."""
+        return int(np.prod(self.sample_shape))
+
+    # ---------------------------------------------------------------- JSON form
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": self.columns,
+            "categories": self.categories,
+            "sample_shape": list(self.sample_shape),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "per_channel": self.per_channel,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureTransform:
+        t = cls()
+        t.columns = d["columns"]
+        t.categories = {k: list(v) for k, v in d["categories"].items()}
+        t.sample_shape = tuple(int(v) for v in d["sample_shape"])
+        t.mean = np.asarray(d["mean"], dtype=np.float32)
+        t.scale = np.asarray(d["scale"], dtype=np.float32)
+        t.per_channel = bool(d["per_channel"])
+        return t

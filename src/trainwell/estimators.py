@@ -1,0 +1,647 @@
+"""The scikit-learn face of trainwell: ``NeuralNetClassifier`` and ``NeuralNetRegressor``.
+
+Parameters are only stored in ``__init__`` and validated in ``fit``; everything learned
+ends in ``_``. Defaults are the notes' TL;DR: ReLU, He initialisation, batch norm after
+each linear/conv layer and before the non-linearity, Adam, L2, softmax + cross-entropy
+(classification) or L2 loss (regression), plus early stopping on a validation split.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .data import (
+    FeatureTransform,
+    TargetScaler,
+    as_regression_targets,
+    check_lengths,
+    encode_labels,
+    split_indices,
+    targets_outside_output,
+)
+from .exceptions import ConfigError, DataError, NotFitted
+from .nn import (
+    CLASSIFICATION_LOSSES,
+    REGRESSION_LOSSES,
+    ConvBlock,
+    NetworkSpec,
+    build_network,
+    make_loss,
+    parse_activation,
+    parse_init,
+)
+from .nn.init import warn_if_symmetric
+from .train import EarlyStopping, PrintProgress, TrainConfig, fit_loop
+from .train.optim import OPTIMIZERS, parse_schedule
+
+
+class TargetRangeWarning(UserWarning):
+    """Regression targets lie outside what the output activation can produce."""
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` means CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device!r} is not a device; use 'auto', 'cpu' or 'cuda'.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' was asked for but no CUDA GPU is available; use device='auto' or 'cpu'.")
+    return dev
+
+
+def auto_hidden(n_train: int) -> tuple[int, ...]:
+    """Hidden sizes for ``hidden="auto"``: the notes' two hidden layers, narrower on small data."""
+    if n_train < 1000:
+        return (128, 64)
+    return (256, 128)
+
+
+def auto_batch_size(n_train: int) -> int:
+    """Batch size for ``batch_size="auto"``: 128, smaller on small data so an epoch has
+    enough steps (at least ~40) for Adam and batch norm to work with."""
+    return int(min(128, max(16, 2 ** math.floor(math.log2(max(n_train // 40, 1))))))
+
+
+DEFAULT_CONV = (ConvBlock(32, 3, 2), ConvBlock(64, 3, 2), ConvBlock(128, 3, 0))
+
+
+class _NeuralNetBase(BaseEstimator):
+    """Shared machinery of the two estimators (not public)."""
+
+    _classification = True
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        def positive_int(name: str, value: Any, allow_auto: bool = False) -> None:
+            if allow_auto and value == "auto":
+                return
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                hint = " or 'auto'" if allow_auto else ""
+                raise ConfigError(f"{name}={value!r} must be a positive integer{hint}.")
+
+        positive_int("max_epochs", self.max_epochs)
+        positive_int("batch_size", self.batch_size, allow_auto=True)
+        positive_int("patience", self.patience)
+        for name in ("lr",):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not value > 0 or not math.isfinite(value):
+                raise ConfigError(f"{name}={value!r} must be a positive number (the notes' usual range is 1e-5 to 1e-3).")
+        for name in ("l2", "l1", "momentum"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or value < 0 or not math.isfinite(value):
+                raise ConfigError(f"{name}={value!r} must be a number >= 0.")
+        if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout={self.dropout!r} must be in [0, 1); it is the probability of dropping a unit.")
+        if not isinstance(self.validation_fraction, numbers.Real) or not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction={self.validation_fraction!r} must be in [0, 1).")
+        if self.kind not in ("auto", "mlp", "cnn"):
+            raise ConfigError(f"Unknown kind {self.kind!r}; choose 'auto', 'mlp' or 'cnn'.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        valid_losses = ("auto",) + (CLASSIFICATION_LOSSES if self._classification else REGRESSION_LOSSES)
+        if self.loss not in valid_losses:
+            raise ConfigError(f"Unknown loss {self.loss!r} for {type(self).__name__}; choose one of {', '.join(valid_losses)}.")
+        parse_schedule(self.lr_schedule)
+        if self.hidden != "auto":
+            hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else self.hidden
+            try:
+                sizes = tuple(hidden)
+            except TypeError:
+                raise ConfigError(f"hidden={self.hidden!r} must be a tuple of layer sizes such as (256, 128).") from None
+            for size in sizes:
+                if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+                    raise ConfigError(f"hidden={self.hidden!r} has a layer of size {size!r}; every hidden layer needs at least 1 unit.")
+        if self.grad_clip is not None and (not isinstance(self.grad_clip, numbers.Real) or self.grad_clip <= 0):
+            raise ConfigError(f"grad_clip={self.grad_clip!r} must be a positive number or None.")
+        if not isinstance(self.verbose, numbers.Integral):
+            raise ConfigError(f"verbose={self.verbose!r} must be 0 (silent) or 1 (a line per epoch).")
+
+    # ---------------------------------------------------------- preparation
+    def _hidden_sizes(self, n_train: int) -> tuple[int, ...]:
+        if self.hidden == "auto":
+            return auto_hidden(n_train)
+        if isinstance(self.hidden, numbers.Integral):
+            return (int(self.hidden),)
+        return tuple(int(h) for h in self.hidden)
+
+    def _resolve_kind(self, sample_shape: tuple[int, ...]) -> str:
+        if self.kind != "auto":
+            if self.kind == "mlp" and len(sample_shape) > 1:
+                raise DataError(
+                    f"X has samples of shape {sample_shape} but an MLP needs flat rows: use kind='cnn' "
+                    "or reshape X to (n_samples, n_features)."
+                )
+            return self.kind
+        return "cnn" if len(sample_shape) > 1 else "mlp"
+
+    def _network_input_shape(self, sample_shape: tuple[int, ...], kind: str) -> tuple[int, ...]:
+        if kind == "mlp":
+            return (int(np.prod(sample_shape)),)
+        if len(sample_shape) == 1:  # (n, length) signal: one channel
+            return (1, sample_shape[0])
+        if len(sample_shape) == 2:
+            # (n, height, width) grey images, or (n, channels, length) signals with few channels
+            return sample_shape if sample_shape[0] <= 8 else (1, *sample_shape)
+        return sample_shape
+
+    def _to_tensor(self, Xf: np.ndarray) -> torch.Tensor:
+        shape = (Xf.shape[0], *self.spec_.input_shape)
+        return torch.from_numpy(np.ascontiguousarray(Xf)).reshape(shape).to(self.device_)
+
+    def _make_spec(self, sample_shape: tuple[int, ...], n_outputs: int, n_train: int, loss: str) -> NetworkSpec:
+        kind = self._resolve_kind(sample_shape)
+        act, act_param = parse_activation(self.activation)
+        init, init_param = parse_init(self.init, act)
+        warn_if_symmetric(init)
+        conv = ()
+        if kind == "cnn":
+            conv = DEFAULT_CONV if self.conv == "auto" else tuple(
+                b if isinstance(b, ConvBlock) else ConvBlock(*b) for b in self.conv
+            )
+        hidden = self._hidden_sizes(n_train)
+        if kind == "cnn" and self.hidden == "auto":
+            hidden = (128,)
+        return NetworkSpec(
+            kind=kind,
+            input_shape=self._network_input_shape(sample_shape, kind),
+            n_outputs=n_outputs,
+            hidden=hidden,
+            conv=conv,
+            activation=act,
+            activation_param=act_param,
+            init=init,
+            init_param=init_param,
+            batchnorm=bool(self.batchnorm),
+            dropout=float(self.dropout),
+            head="hierarchical_softmax" if loss == "hierarchical_softmax" else "linear",
+            output_activation=getattr(self, "output_activation", None),
+        )
+
+    def _train_config(self, n_train: int) -> TrainConfig:
+        return TrainConfig(
+            optimizer=self.optimizer,
+            lr=float(self.lr),
+            momentum=float(self.momentum),
+            l2=float(self.l2),
+            l1=float(self.l1),
+            lr_schedule=self.lr_schedule,
+            batch_size=auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size),
+            max_epochs=int(self.max_epochs),
+            grad_clip=self.grad_clip,
+            bf16=bool(self.bf16),
+            classification=self._classification,
+        )
+
+    # ----------------------------------------------------------------- fitting
+    def _prepare_targets(self, y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def _fit(self, X: Any, y: Any, classes: Any = None, epochs: int | None = None, validate: bool = True):
+        self._check_params()
+        if y is None:
+            raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        if isinstance(X, list) and X and not isinstance(X[0], (list, tuple, np.ndarray)):
+            X = np.asarray(X)
+        if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 1:
+            raise DataError(
+                f"X is 1-D with shape {X.shape}; it must be 2-D (n_samples, n_features): "
+                "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+            )
+        validate_data(self, X, reset=True, skip_check_array=True)
+        check_lengths(X, y)
+        y_codes, y_train_full = self._prepare_targets(y, classes)
+        n = len(y_train_full)
+        if n < 2:
+            raise DataError(f"Got {n} sample (n_samples = 1); training needs at least 2 samples.")
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        use_val = (
+            validate and self.early_stopping and self.validation_fraction > 0
+            and round(self.validation_fraction * n) >= 5
+        )
+        if use_val:
+            train_idx, val_idx = split_indices(n, self.validation_fraction, y_codes, seed)
+        else:
+            train_idx, val_idx = np.arange(n), None
+        X_rows = X.iloc if hasattr(X, "iloc") else np.asarray(X) if not isinstance(X, np.ndarray) else X
+        X_train_raw = X_rows[train_idx]
+        self.transform_ = FeatureTransform().fit(X_train_raw)
+        Xt = self.transform_.transform(X_train_raw)
+        yt = y_train_full[train_idx]
+        self._fit_target_scaling(yt)
+        yt = self._scale_targets(yt)
+        n_outputs = len(self.classes_) if self._classification else yt.shape[1]
+        loss_name = self._loss_name()
+        self.spec_ = self._make_spec(self.transform_.sample_shape, n_outputs, len(train_idx), loss_name)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            gen = torch.Generator().manual_seed(seed)
+            self.network_ = build_network(self.spec_, generator=gen).to(self.device_)
+            perm_gen = torch.Generator(device=self.device_).manual_seed(seed + 1)
+            train = (self._to_tensor(Xt), self._target_tensor(yt))
+            val = None
+            if val_idx is not None:
+                Xv = self.transform_.transform(X_rows[val_idx])
+                yv = self._scale_targets(y_train_full[val_idx])
+                val = (self._to_tensor(Xv), self._target_tensor(yv))
+            self._loss = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
+            self._config = self._train_config(len(train_idx))
+            callbacks = list(self.callbacks or [])
+            if val is not None:
+                callbacks.insert(0, EarlyStopping(patience=self.patience))
+            if self.verbose:
+                callbacks.append(PrintProgress())
+            run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
+                           generator=perm_gen, epochs=epochs)
+        self._run = run
+        self.history_ = run.history
+        self.n_iter_ = run.epoch
+        self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
+        self.stop_reason_ = run.stop_reason or f"reached max_epochs={self._config.max_epochs}"
+        self.n_train_, self.n_val_ = len(train_idx), 0 if val_idx is None else len(val_idx)
+        return self
+
+    def _loss_name(self) -> str:
+        if self.loss == "auto":
+            return "cross_entropy" if self._classification else "mse"
+        return self.loss
+
+    def _class_weight_tensor(self, codes: np.ndarray) -> torch.Tensor | None:
+        return None
+
+    def _fit_target_scaling(self, y: np.ndarray) -> None:
+        pass
+
+    def _scale_targets(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(y)).to(self.device_)
+
+    def fit(self, X: Any, y: Any) -> _NeuralNetBase:
+        """Train a new network on ``(X, y)``.
+
+        A ``validation_fraction`` of the rows (stratified for classifiers) is held out
+        for early stopping; features are standardised with the statistics of the
+        training rows only.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
+            DataFrame columns holding text, categories or booleans are one-hot encoded.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> _NeuralNetBase:
+        """Train one more epoch on ``(X, y)``, keeping the weights and optimizer state.
+
+        The first call initialises the network from ``(X, y)`` (pass every class in
+        ``classes`` then); later calls continue training with no validation split.
+        """
+        if not hasattr(self, "network_") or not hasattr(self, "_run"):
+            return self._fit(X, y, classes=classes, epochs=1, validate=False)
+        Xt = self._transform(X)
+        _, y_all = self._prepare_targets(y, self.classes_ if self._classification else None, refit=False)
+        check_lengths(Xt, y_all)
+        yt = self._scale_targets(y_all)
+        with torch.random.fork_rng(devices=[]):
+            gen = torch.Generator(device=self.device_).manual_seed(int(self._run.step) + 12345)
+            run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
+                           self._config, list(self.callbacks or []), generator=gen, run=self._run, epochs=1)
+        self.history_ = run.history
+        self.n_iter_ = run.epoch
+        return self
+
+    # -------------------------------------------------------------- predicting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFitted(
+                f"This {type(self).__name__} instance is not fitted yet; call 'fit' with appropriate arguments first."
+            )
+
+    def _transform(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        if isinstance(X, list) and X and not isinstance(X[0], (list, tuple, np.ndarray)):
+            X = np.asarray(X)
+        if hasattr(X, "shape") and len(X.shape) == 1:
+            raise DataError(
+                f"X is 1-D with shape {X.shape}; pass a 2-D array: X.reshape(1, -1) for one sample."
+            )
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return self.transform_.transform(X)
+
+    @torch.no_grad()
+    def _scores(self, X: Any) -> torch.Tensor:
+        Xt = self._transform(X)
+        net = self.network_
+        net.eval()
+        out = []
+        for start in range(0, Xt.shape[0], 4096):
+            out.append(net(self._to_tensor(Xt[start:start + 4096])).float())
+        return torch.cat(out)
+
+    def save(self, path: str) -> None:
+        """Write the fitted model to the folder ``path``: ``weights.safetensors`` + ``model.json``.
+
+        The folder is written under a temporary name and renamed, so a crash never
+        leaves a half-written model. See :func:`trainwell.load`.
+        """
+        from .persist import save_model
+
+        self._check_fitted()
+        save_model(self, path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The optimizer and run state are not part of a pickled model; partial_fit on an
+        # unpickled model starts a fresh optimizer.
+        state = self.__dict__.copy()
+        state.pop("_run", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    kind : {"auto", "mlp", "cnn"}, default="auto"
+        ``"auto"`` builds a CNN for image- or signal-shaped arrays (3-D or 4-D X), an MLP otherwise.
+    hidden : "auto" or tuple of int, default="auto"
+        Sizes of the dense hidden layers. ``"auto"``: (256, 128), or (128, 64) below 1,000 training rows;
+        (128,) after the conv blocks of a CNN.
+    conv : "auto" or sequence of (channels, kernel, pool), default="auto"
+        Conv blocks of a CNN; ``"auto"``: (32, 3, 2), (64, 3, 2), (128, 3, 0), then global average pooling.
+    activation : str or (str, float), default="relu"
+        ``"relu"``, ``"tanh"``, ``"sigmoid"`` (not recommended in hidden layers), ``"leaky_relu"``
+        (slope 0.01, or ``("leaky_relu", slope)``) or ``"prelu"`` (learned slope).
+    init : str or (str, float), default="auto"
+        ``"he"`` (std sqrt(2/fan_in), the default for the ReLU family), ``"xavier"`` (std sqrt(1/fan_in),
+        the default for tanh/sigmoid), ``"zeros"`` or ``("constant", v)`` (warned about: symmetric units
+        cannot learn) or ``("normal", std)``.
+    batchnorm : bool, default=True
+        Batch norm after each linear/conv layer, before the non-linearity.
+    dropout : float, default=0.0
+        Probability of dropping a hidden unit during training.
+    loss : str, default="auto"
+        {loss_doc}
+    optimizer : str, default="adam"
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``, ``"rmsprop"`` or ``"adam"``.
+    lr : float, default=1e-3
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum of ``"momentum"`` and ``"nesterov"``.
+    l2 : float, default=1e-4
+        L2 strength: penalty ``l2 / 2 * sum(w ** 2)`` over weights (not biases or batch-norm parameters).
+    l1 : float, default=0.0
+        L1 strength: penalty ``l1 * sum(|w|)`` over weights.
+    lr_schedule : str or dict, default="none"
+        ``"none"``, ``"step"``, ``"exponential"``, ``"cosine"``, ``"onecycle"`` or ``"plateau"``; a dict
+        ``{{"name": "step", "step_size": 10, "gamma": 0.5}}`` sets options.
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: 128, smaller for small data sets (about 40 steps per epoch, at least 16 samples).
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows, stop when the validation loss has not improved
+        for ``patience`` epochs and restore the best weights.
+    patience : int, default=20
+    validation_fraction : float, default=0.1
+    {extra_doc}device : str, default="auto"
+        ``"auto"``: CUDA when present, else CPU.
+    random_state : int, RandomState or None, default=None
+        Seed for the initial weights, the splits, shuffling and dropout; fixed seeds make CPU runs repeatable.
+    verbose : int, default=0
+        1 prints one line per epoch.
+    grad_clip : float or None, default=None
+        Clip the global gradient norm to this value.
+    bf16 : bool, default=False
+        bf16 autocast on CUDA.
+    callbacks : list of trainwell.train.Callback or None
+        Observers of the training loop.
+"""
+
+
+class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
+    """A neural-network classifier with the notes' defaults and the scikit-learn API."""
+
+    _classification = True
+
+    def __init__(self, *, kind="auto", hidden="auto", conv="auto", activation="relu", init="auto",
+                 batchnorm=True, dropout=0.0, loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
+                 l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
+                 early_stopping=True, patience=20, validation_fraction=0.1, class_weight=None,
+                 device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False, callbacks=None):
+        self.kind = kind
+        self.hidden = hidden
+        self.conv = conv
+        self.activation = activation
+        self.init = init
+        self.batchnorm = batchnorm
+        self.dropout = dropout
+        self.loss = loss
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.l2 = l2
+        self.l1 = l1
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.grad_clip = grad_clip
+        self.bf16 = bf16
+        self.callbacks = callbacks
+
+    def _prepare_targets(self, y, classes=None, refit=True):
+        if classes is not None and refit:
+            classes = np.unique(np.asarray(classes))
+            y_arr = np.asarray(y).ravel() if np.ndim(y) == 2 and np.shape(y)[1] == 1 else np.asarray(y)
+            unknown = np.setdiff1d(y_arr, classes)
+            if unknown.size:
+                raise DataError(f"y holds labels {unknown[:5].tolist()} that are not in classes; list every class.")
+            self.classes_ = classes
+            return np.searchsorted(classes, y_arr), np.searchsorted(classes, y_arr)
+        if not refit:
+            y_arr = np.asarray(y).ravel()
+            unknown = np.setdiff1d(y_arr, self.classes_)
+            if unknown.size:
+                raise DataError(f"y holds labels {unknown[:5].tolist()} not seen in the first fit; pass every class then.")
+            codes = np.searchsorted(self.classes_, y_arr)
+            return codes, codes
+        if np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected; it was flattened.",
+                DataConversionWarning, stacklevel=3,
+            )
+        self.classes_, codes = encode_labels(y)
+        return codes, codes
+
+    def _class_weight_tensor(self, codes):
+        if self.class_weight is None:
+            return None
+        present = np.unique(codes)
+        if self.class_weight == "balanced":
+            weights = np.ones(len(self.classes_))
+            weights[present] = compute_class_weight("balanced", classes=present, y=codes)
+        elif isinstance(self.class_weight, dict):
+            weights = np.array([float(self.class_weight.get(c, self.class_weight.get(str(c), 1.0))) for c in self.classes_])
+        else:
+            raise ConfigError(f"class_weight={self.class_weight!r} must be None, 'balanced' or a dict {{label: weight}}.")
+        return torch.tensor(weights, dtype=torch.float32)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame with the features seen in ``fit``
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self._scores(X)
+        return self._loss.scores_to_proba(scores).cpu().numpy().astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of each sample (labels as given in ``fit``)."""
+        scores = self._scores(X)
+        return self.classes_[scores.argmax(1).cpu().numpy()]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
+    """A neural-network regressor with the notes' defaults and the scikit-learn API.
+
+    Targets are standardised with the training statistics (``target_scaling="auto"``),
+    or mapped onto 0.01..0.99 of the output's range when ``output_activation`` squashes
+    the output (the notes' advice), and mapped back for predictions.
+    """
+
+    _classification = False
+
+    def __init__(self, *, kind="auto", hidden="auto", conv="auto", activation="relu", init="auto",
+                 batchnorm=True, dropout=0.0, loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
+                 l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
+                 early_stopping=True, patience=20, validation_fraction=0.1, output_activation=None,
+                 target_scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
+                 bf16=False, callbacks=None):
+        self.kind = kind
+        self.hidden = hidden
+        self.conv = conv
+        self.activation = activation
+        self.init = init
+        self.batchnorm = batchnorm
+        self.dropout = dropout
+        self.loss = loss
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.l2 = l2
+        self.l1 = l1
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.output_activation = output_activation
+        self.target_scaling = target_scaling
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.grad_clip = grad_clip
+        self.bf16 = bf16
+        self.callbacks = callbacks
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.output_activation not in (None, "sigmoid", "tanh"):
+            raise ConfigError(f"Unknown output_activation {self.output_activation!r}; choose None, 'sigmoid' or 'tanh'.")
+        if self.target_scaling not in ("auto", "standard", "range", "none"):
+            raise ConfigError(f"Unknown target_scaling {self.target_scaling!r}; choose 'auto', 'standard', 'range' or 'none'.")
+        if self.target_scaling == "range" and self.output_activation is None:
+            raise ConfigError("target_scaling='range' needs output_activation='sigmoid' or 'tanh'.")
+
+    def _prepare_targets(self, y, classes=None, refit=True):
+        y = as_regression_targets(y)
+        if refit:
+            self._y_ndim = 1 if np.ndim(y) == 2 and y.shape[1] == 1 else 2
+        return None, y
+
+    def _fit_target_scaling(self, y: np.ndarray) -> None:
+        mode = self.target_scaling
+        if mode == "auto":
+            mode = "range" if self.output_activation else "standard"
+        self.target_scaler_ = TargetScaler(mode, self.output_activation).fit(y)
+        problem = targets_outside_output(self.target_scaler_.transform(y), self.output_activation)
+        if problem:
+            warnings.warn(problem, TargetRangeWarning, stacklevel=4)
+
+    def _scale_targets(self, y: np.ndarray) -> np.ndarray:
+        return self.target_scaler_.transform(y)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, in the units of the ``y`` given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        z = self._scores(X).cpu().numpy()
+        y = self.target_scaler_.inverse_transform(z).astype(np.float64)
+        return y.ravel() if self._y_ndim == 1 else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+def _doc(loss_doc: str, extra_doc: str) -> str:
+    return _COMMON_DOC.replace("{loss_doc}", loss_doc).replace("{extra_doc}", extra_doc).replace("{{", "{").replace("}}", "}")
+
+
+NeuralNetClassifier.__doc__ += _doc(
+    loss_doc='``"cross_entropy"`` (softmax + cross-entropy), ``"hinge"``, ``"squared_hinge"`` (multiclass SVM, '
+    'cs231n form) or ``"hierarchical_softmax"`` (for very many classes).',
+    extra_doc='class_weight : None, "balanced" or dict, default=None\n        Weights of the classes in the loss.\n    ',
+)
+NeuralNetRegressor.__doc__ += _doc(
+    loss_doc='``"mse"`` (the L2 loss).',
+    extra_doc='output_activation : None, "sigmoid" or "tanh", default=None\n        Squashing of the output.\n'
+    '    target_scaling : {"auto", "standard", "range", "none"}, default="auto"\n        How targets are scaled for training.\n    ',
+)

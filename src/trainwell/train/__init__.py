@@ -1,0 +1,21 @@
+"""The training loop, its callback points, optimizers and schedules."""
+
+from .callbacks import Callback, EarlyStopping, PrintProgress, RunState
+from .history import History
+from .loop import TrainConfig, evaluate, fit_loop
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "PrintProgress",
+    "RunState",
+    "TrainConfig",
+    "evaluate",
+    "fit_loop",
+    "make_optimizer",
+    "make_scheduler",
+]

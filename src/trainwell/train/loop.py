@@ -1,0 +1,233 @@
+"""The hot loop: epochs over device-resident tensors, with a validation pass per epoch.
+
+Where the speed comes from (DESIGN.md): the data is moved to the device once; each
+epoch draws one permutation and gathers the shuffled data into a reused buffer, so every
+batch is a view; losses and metrics accumulate on the device and are read once per
+epoch (no host synchronisation inside a step); gradients are set to ``None`` rather
+than zeroed; the optimizer is the fused/foreach one. Observers are asked ahead of time
+whether they want a step, so unwatched steps pay nothing for them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .callbacks import Callback, RunState
+from .history import History
+from .optim import current_lr, decayed_parameters, make_optimizer, make_scheduler
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs to know besides the network, the loss and the data."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    l2: float = 1e-4
+    l1: float = 0.0
+    lr_schedule: Any = "none"
+    batch_size: int = 128
+    max_epochs: int = 100
+    grad_clip: float | None = None
+    bf16: bool = False
+    classification: bool = True
+    eval_batch_size: int = 8192
+
+
+def _metric_name(classification: bool) -> str:
+    return "accuracy" if classification else "r2"
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
+             batch_size: int = 8192) -> torch.Tensor:
+    """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor."""
+    was_training = net.training
+    net.eval()
+    loss_sum = torch.zeros((), device=X.device)
+    hits = torch.zeros((), device=X.device)
+    sse = torch.zeros((), device=X.device)
+    for start in range(0, X.shape[0], batch_size):
+        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        scores = net(xb)
+        loss_sum += loss_fn(scores, yb) * xb.shape[0]
+        if classification:
+            hits += (scores.argmax(1) == yb).sum()
+        else:
+            sse += ((scores - yb) ** 2).sum()
+    net.train(was_training)
+    n = X.shape[0]
+    if classification:
+        metric = hits / n
+    else:
+        sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
+        metric = 1 - sse / sst
+    return torch.stack([loss_sum / n, metric])
+
+
+def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                       scheduler: Any, per_batch_schedule: bool) -> Callable:
+    """The general training step on autograd: forward, backward, regularise, update.
+
+    Returns a function ``step(xb, yb) -> (loss, scores or None)`` whose outputs stay on
+    the device.
+    """
+    l1_params = decayed_parameters(net)[0] if config.l1 > 0 else []
+    all_params = [p for g in optimizer.param_groups for p in g["params"]]
+    autocast = config.bf16 and next(net.parameters()).is_cuda
+
+    def step(xb: torch.Tensor, yb: torch.Tensor):
+        if autocast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss, scores = loss_fn.batch(net, xb, yb)
+        else:
+            loss, scores = loss_fn.batch(net, xb, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if l1_params:
+            # L1 penalty l1 * sum|w| has (sub)gradient l1 * sign(w): added to the gradients
+            # directly instead of building the penalty into the graph every step.
+            grads = [p.grad for p in l1_params]
+            torch._foreach_add_(grads, torch._foreach_sign(l1_params), alpha=config.l1)
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(all_params, config.grad_clip, foreach=True)
+        optimizer.step()
+        if per_batch_schedule:
+            scheduler.step()
+        return loss.detach(), scores
+
+    return step
+
+
+def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
+             val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
+             callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
+             run: RunState | None = None, epochs: int | None = None) -> RunState:
+    """Train ``net`` on device-resident ``train`` tensors for up to ``config.max_epochs`` epochs.
+
+    Parameters
+    ----------
+    net : nn.Module
+    loss_fn : trainwell.nn.Loss
+    train, val : (X, y) tensors on the training device
+        ``val`` may be ``None`` (no validation, no early stopping).
+    config : TrainConfig
+    callbacks : sequence of Callback
+    generator : torch.Generator, optional
+        Source of the per-epoch permutations (on the data's device).
+    run : RunState, optional
+        Continue an earlier run (``partial_fit``): optimizer, scheduler and history are kept.
+    epochs : int, optional
+        Train this many more epochs instead of up to ``config.max_epochs``.
+
+    Returns
+    -------
+    RunState
+        With ``history`` filled in and the best weights restored when early stopping ran.
+    """
+    X, y = train
+    n = X.shape[0]
+    bs = min(config.batch_size, n)
+    n_full, remainder = divmod(n, bs)
+    # Batch norm cannot normalise a batch of one sample in training mode: a last batch of
+    # size 1 is left out of that epoch (a different sample each epoch).
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    run_remainder = remainder >= 2 or (remainder == 1 and not has_bn)
+    if n_full == 0 and not run_remainder:
+        run_remainder = True
+    steps_per_epoch = n_full + int(run_remainder and remainder > 0)
+
+    if run is None:
+        optimizer = make_optimizer(config.optimizer, net, config.lr, config.momentum, config.l2)
+        scheduler, when = make_scheduler(config.lr_schedule, optimizer, config.max_epochs, steps_per_epoch)
+        run = RunState(net=net, optimizer=optimizer, loss_fn=loss_fn, config=config, scheduler=scheduler,
+                       steps_per_epoch=steps_per_epoch, n_train=n, n_val=0 if val is None else val[0].shape[0])
+        run.extra["schedule_when"] = when
+    else:
+        run.stop_requested = False
+        run.stop_reason = None
+    when = run.extra.get("schedule_when", "epoch")
+    step_fn = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, when == "batch")
+    classification = config.classification
+    metric = _metric_name(classification)
+    if not classification:
+        sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
+
+    buf_x = torch.empty_like(X)
+    buf_y = torch.empty_like(y)
+    last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
+    for cb in callbacks:
+        cb.on_fit_begin(run)
+    net.train()
+    while run.epoch < last_epoch and not run.stop_requested:
+        run.epoch += 1
+        t0 = time.perf_counter()
+        for cb in callbacks:
+            cb.on_epoch_begin(run)
+        perm = torch.randperm(n, device=X.device, generator=generator)
+        torch.index_select(X, 0, perm, out=buf_x)
+        torch.index_select(y, 0, perm, out=buf_y)
+        loss_sum = torch.zeros((), device=X.device)
+        score_sum = torch.zeros((), device=X.device)
+        seen = 0
+        for b in range(steps_per_epoch):
+            start = b * bs
+            stop = min(start + bs, n)
+            xb, yb = buf_x[start:stop], buf_y[start:stop]
+            watchers = [cb for cb in callbacks if cb.wants_step(run)]
+            if watchers:
+                run.batch = (xb, yb)
+                for cb in watchers:
+                    cb.on_step_begin(run)
+            loss, scores = step_fn(xb, yb)
+            m = stop - start
+            loss_sum += loss * m
+            if scores is not None:
+                if classification:
+                    score_sum += (scores.detach().argmax(1) == yb).sum()
+                else:
+                    score_sum += ((scores.detach() - yb) ** 2).sum()
+            seen += m
+            if watchers:
+                run.batch_loss = loss
+                for cb in watchers:
+                    cb.on_step_end(run)
+                run.batch = None
+            run.step += 1
+        train_stats = torch.stack([loss_sum / seen, score_sum])
+        if val is not None:
+            stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size)])
+        else:
+            stats = train_stats
+        values = stats.tolist()  # the one host synchronisation of the epoch
+        row: dict[str, Any] = {"epoch": run.epoch, "train_loss": values[0]}
+        if classification:
+            row[f"train_{metric}"] = values[1] / seen if steps_per_epoch and loss_fn.name != "hierarchical_softmax" else None
+        else:
+            row[f"train_{metric}"] = 1.0 - values[1] / float(sst)
+        if val is not None:
+            row["val_loss"], row[f"val_{metric}"] = values[2], values[3]
+        row["lr"] = current_lr(run.optimizer)
+        if run.scheduler is not None and when == "epoch":
+            run.scheduler.step()
+        elif run.scheduler is not None and when == "plateau":
+            run.scheduler.step(row.get("val_loss", row["train_loss"]))
+        row["seconds"] = time.perf_counter() - t0
+        run.history.append(row)
+        if not math.isfinite(row["train_loss"]):
+            run.stop_requested = True
+            run.stop_reason = f"diverged: the training loss became {row['train_loss']} in epoch {run.epoch}"
+        for cb in callbacks:
+            cb.on_epoch_end(run)
+    for cb in callbacks:
+        cb.on_fit_end(run)
+    net.eval()
+    return run

@@ -1,0 +1,125 @@
+"""Optimizers and learning-rate schedules by name, from ``torch.optim``.
+
+L2 regularisation is the optimizer's (coupled) weight decay, applied to the weights of
+linear and conv layers only, never to biases, batch-norm or PReLU parameters: the penalty
+``l2 / 2 * sum(w ** 2)`` has gradient ``l2 * w``, which is what ``weight_decay=l2`` adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..exceptions import ConfigError
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
+SCHEDULES = ("none", "step", "exponential", "cosine", "onecycle", "plateau")
+
+
+def decayed_parameters(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Split parameters into (weights that L2/L1 apply to, everything else)."""
+    decay, no_decay = [], []
+    for module in net.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            is_weight = name == "weight" and p.ndim >= 2 and not isinstance(module, nn.PReLU)
+            (decay if is_weight else no_decay).append(p)
+    return decay, no_decay
+
+
+def make_optimizer(name: str, net: nn.Module, lr: float, momentum: float, l2: float) -> torch.optim.Optimizer:
+    """Return the optimizer ``name`` over ``net``'s trainable parameters.
+
+    Parameters
+    ----------
+    name : str
+        One of ``sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam``.
+    net : nn.Module
+    lr : float
+    momentum : float
+        Used by ``momentum`` and ``nesterov`` (and as RMSprop's momentum when > 0 there).
+    l2 : float
+        Weight decay on weights only.
+    """
+    decay, no_decay = decayed_parameters(net)
+    groups: list[dict[str, Any]] = [
+        {"params": decay, "weight_decay": l2},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, **_fast_kwargs(net))
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, **_fast_kwargs(net))
+    if name == "momentum":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, **_fast_kwargs(net))
+    if name == "nesterov":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True, **_fast_kwargs(net))
+    if name == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr, foreach=True)
+    if name == "adadelta":
+        return torch.optim.Adadelta(groups, lr=lr, foreach=True)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, foreach=True)
+    raise ConfigError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
+
+
+def _fast_kwargs(net: nn.Module) -> dict[str, bool]:
+    # The fused kernels update every parameter in one pass (CPU and CUDA since torch 2.4).
+    return {"fused": True}
+
+
+def parse_schedule(schedule: str | dict | None) -> tuple[str, dict[str, Any]]:
+    """Split ``lr_schedule`` (a name or ``{"name": ..., **options}``) into name and options."""
+    if schedule is None:
+        return "none", {}
+    if isinstance(schedule, dict):
+        options = dict(schedule)
+        name = options.pop("name", None)
+    else:
+        name, options = schedule, {}
+    if name not in SCHEDULES:
+        raise ConfigError(f"Unknown lr_schedule {name!r}; choose one of {', '.join(SCHEDULES)}.")
+    return name, options
+
+
+def make_scheduler(schedule: str | dict | None, optimizer: torch.optim.Optimizer, max_epochs: int,
+                   steps_per_epoch: int) -> tuple[Any, str]:
+    """Return ``(scheduler or None, when)`` where ``when`` is ``"epoch"``, ``"batch"`` or ``"plateau"``.
+
+    Defaults: ``step`` halves the rate every ``max(1, max_epochs // 4)`` epochs,
+    ``exponential`` multiplies it by 0.95 each epoch, ``cosine`` anneals to 0 over
+    ``max_epochs``, ``onecycle`` peaks at ``lr`` (per batch), ``plateau`` halves it after
+    5 epochs without validation improvement.
+    """
+    name, opts = parse_schedule(schedule)
+    s = torch.optim.lr_scheduler
+    try:
+        if name == "none":
+            return None, "epoch"
+        if name == "step":
+            return s.StepLR(optimizer, step_size=opts.get("step_size", max(1, max_epochs // 4)), gamma=opts.get("gamma", 0.5)), "epoch"
+        if name == "exponential":
+            return s.ExponentialLR(optimizer, gamma=opts.get("gamma", 0.95)), "epoch"
+        if name == "cosine":
+            return s.CosineAnnealingLR(optimizer, T_max=opts.get("T_max", max_epochs)), "epoch"
+        if name == "onecycle":
+            max_lr = opts.pop("max_lr", [g["lr"] for g in optimizer.param_groups])
+            return s.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max_epochs * steps_per_epoch + 1, **opts), "batch"
+        return s.ReduceLROnPlateau(optimizer, factor=opts.get("factor", 0.5), patience=opts.get("patience", 5)), "plateau"
+    except TypeError as exc:
+        raise ConfigError(f"lr_schedule options {opts} are not valid for {name!r} ({exc}).") from None
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate of the first parameter group."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def all_parameters(groups: Iterable[dict[str, Any]]) -> list[torch.Tensor]:
+    """Every parameter of an optimizer's groups, in order."""
+    return [p for g in groups for p in g["params"]]
