@@ -14,11 +14,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .data import (
     FeatureTransform,
@@ -76,6 +78,24 @@ def auto_batch_size(n_train: int) -> int:
 
 
 DEFAULT_CONV = (ConvBlock(32, 3, 2), ConvBlock(64, 3, 2), ConvBlock(128, 3, 0))
+
+
+def _as_table_or_array(X: Any) -> pd.DataFrame | np.ndarray:
+    """DataFrames stay as they are (their column types matter); anything else becomes an array."""
+    if scipy.sparse.issparse(X):
+        raise DataError("X is a sparse matrix; sparse input is not supported: pass X.toarray() (dense).")
+    if X is None:
+        raise DataError("X is None; pass an array or DataFrame of shape (n_samples, n_features).")
+    if not isinstance(X, (pd.DataFrame, np.ndarray)):
+        X = np.asarray(X)
+    if X.ndim == 1:
+        raise DataError(
+            f"X is 1-D with shape {X.shape}; Reshape your data to 2-D (n_samples, n_features): "
+            "X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
+        )
+    if X.ndim == 0:
+        raise DataError("X is a scalar; pass an array of shape (n_samples, n_features).")
+    return X
 
 
 class _NeuralNetBase(BaseEstimator):
@@ -213,13 +233,9 @@ class _NeuralNetBase(BaseEstimator):
         self._check_params()
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        if isinstance(X, list) and X and not isinstance(X[0], (list, tuple, np.ndarray)):
-            X = np.asarray(X)
-        if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 1:
-            raise DataError(
-                f"X is 1-D with shape {X.shape}; it must be 2-D (n_samples, n_features): "
-                "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
-            )
+        X = _as_table_or_array(X)
+        if not isinstance(y, (np.ndarray, pd.Series, pd.DataFrame)):
+            y = np.asarray(y)
         validate_data(self, X, reset=True, skip_check_array=True)
         check_lengths(X, y)
         y_codes, y_train_full = self._prepare_targets(y, classes)
@@ -236,7 +252,7 @@ class _NeuralNetBase(BaseEstimator):
             train_idx, val_idx = split_indices(n, self.validation_fraction, y_codes, seed)
         else:
             train_idx, val_idx = np.arange(n), None
-        X_rows = X.iloc if hasattr(X, "iloc") else np.asarray(X) if not isinstance(X, np.ndarray) else X
+        X_rows = X.iloc if isinstance(X, pd.DataFrame) else X
         X_train_raw = X_rows[train_idx]
         self.transform_ = FeatureTransform().fit(X_train_raw)
         Xt = self.transform_.transform(X_train_raw)
@@ -316,16 +332,18 @@ class _NeuralNetBase(BaseEstimator):
         The first call initialises the network from ``(X, y)`` (pass every class in
         ``classes`` then); later calls continue training with no validation split.
         """
-        if not hasattr(self, "network_") or not hasattr(self, "_run"):
+        if not hasattr(self, "network_"):
             return self._fit(X, y, classes=classes, epochs=1, validate=False)
         Xt = self._transform(X)
         _, y_all = self._prepare_targets(y, self.classes_ if self._classification else None, refit=False)
         check_lengths(Xt, y_all)
         yt = self._scale_targets(y_all)
         with torch.random.fork_rng(devices=[]):
-            gen = torch.Generator(device=self.device_).manual_seed(int(self._run.step) + 12345)
+            gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
             run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
-                           self._config, list(self.callbacks or []), generator=gen, run=self._run, epochs=1)
+                           self._config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
+                           epochs=1, history=self.history_)
+        self._run = run
         self.history_ = run.history
         self.n_iter_ = run.epoch
         return self
@@ -339,12 +357,7 @@ class _NeuralNetBase(BaseEstimator):
 
     def _transform(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        if isinstance(X, list) and X and not isinstance(X[0], (list, tuple, np.ndarray)):
-            X = np.asarray(X)
-        if hasattr(X, "shape") and len(X.shape) == 1:
-            raise DataError(
-                f"X is 1-D with shape {X.shape}; pass a 2-D array: X.reshape(1, -1) for one sample."
-            )
+        X = _as_table_or_array(X)
         validate_data(self, X, reset=False, skip_check_array=True)
         return self.transform_.transform(X)
 
@@ -528,8 +541,9 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        scores = self._scores(X)
-        return self._loss.scores_to_proba(scores).cpu().numpy().astype(np.float64)
+        scores = self._scores(X).double()
+        proba = self._loss.scores_to_proba(scores).cpu().numpy()
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of each sample (labels as given in ``fit``)."""

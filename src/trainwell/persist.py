@@ -1,3 +1,256 @@
-"""placeholder"""
-def load(path):
-    raise NotImplementedError
+"""Model folders: ``weights.safetensors`` (tensors only) + ``model.json`` (everything else).
+
+Loading never unpickles: safetensors holds raw tensors with a JSON header, and
+``model.json`` is plain JSON. Every file is checked against the others (version, tensor
+names and shapes against the architecture the spec describes) and a mismatch fails with
+one sentence. A folder is written under a temporary name, flushed and renamed, so a
+crash never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ._version import __version__
+from .data import FeatureTransform, TargetScaler, classes_from_json, classes_to_json
+from .exceptions import ModelFileError, TrainwellError
+from .nn import NetworkSpec, build_network, make_loss
+from .train import History
+
+FORMAT = "trainwell-model"
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+WEIGHTS = "weights.safetensors"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "channels"):  # ConvBlock
+        return [value.channels, value.kernel, value.pool]
+    return None  # callbacks, RandomState objects: not part of a saved model
+
+
+def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for key in ("hidden", "activation", "init"):
+        if isinstance(out.get(key), list):
+            out[key] = tuple(out[key])
+    if isinstance(out.get("conv"), list):
+        out["conv"] = tuple(tuple(b) for b in out["conv"])
+    return out
+
+
+def write_atomic_folder(path: str | os.PathLike, files: dict[str, bytes | None], writers: dict[str, Any] | None = None,
+                        marker: str = MODEL_JSON) -> Path:
+    """Write a folder of files under a temporary name, then rename it to ``path``.
+
+    ``files`` maps names to bytes; ``writers`` maps names to callables ``f(tmp_path)``
+    that write the file themselves. An existing ``path`` is replaced only when it holds
+    ``marker`` (a folder of the same kind) or is empty.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise TrainwellError(f"{target} exists and is a file; choose a folder path for the model.")
+    if target.is_dir() and any(target.iterdir()) and not (target / marker).exists():
+        raise TrainwellError(f"{target} is a folder that holds other files; choose a new or empty folder.")
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise TrainwellError(f"Cannot create {target} ({exc.strerror}); check the path and permissions.") from None
+    try:
+        for name, data in files.items():
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name, writer in (writers or {}).items():
+            writer(tmp / name)
+        backup = None
+        if target.exists():
+            backup = parent / f".{target.name}.old-{os.getpid()}"
+            os.rename(target, backup)
+        os.rename(tmp, target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TrainwellError(f"Could not write {target} ({exc.strerror}); nothing was written. Free some space or pick another folder.") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def model_description(est: Any) -> dict[str, Any]:
+    """The ``model.json`` content of a fitted estimator."""
+    weights = {k: list(v.shape) for k, v in est.network_.state_dict().items()}
+    desc: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "trainwell_version": __version__,
+        "estimator": type(est).__name__,
+        "params": {k: _jsonable(v) for k, v in est.get_params(deep=False).items()},
+        "spec": est.spec_.to_dict(),
+        "features": est.transform_.to_dict(),
+        "n_features_in": int(est.n_features_in_),
+        "feature_names_in": [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None,
+        "loss": est._loss.name,
+        "tensors": weights,
+        "training": {"n_iter": est.n_iter_, "best_epoch": est.best_epoch_, "stop_reason": est.stop_reason_,
+                     "n_train": est.n_train_, "n_val": est.n_val_},
+        "history": [{k: v for k, v in row.items() if isinstance(v, (int, float, str)) or v is None} for row in est.history_],
+    }
+    if hasattr(est, "classes_"):
+        desc["classes"] = classes_to_json(est.classes_)
+    if hasattr(est, "target_scaler_"):
+        desc["target_scaler"] = est.target_scaler_.to_dict()
+        desc["y_ndim"] = est._y_ndim
+    return desc
+
+
+def save_model(est: Any, path: str | os.PathLike) -> Path:
+    """Save a fitted estimator as a model folder (see module docstring)."""
+    desc = model_description(est)
+    state = {k: v.detach().cpu().contiguous() for k, v in est.network_.state_dict().items()}
+    blob = json.dumps(desc, indent=1, allow_nan=False).encode()
+    return write_atomic_folder(path, {MODEL_JSON: blob}, {WEIGHTS: lambda p: save_file(state, str(p))})
+
+
+def _read_description(folder: Path) -> dict[str, Any]:
+    if not folder.exists():
+        raise ModelFileError(f"Model folder {folder} does not exist; give the folder that save() or 'trainwell fit' wrote.")
+    if not folder.is_dir():
+        raise ModelFileError(f"{folder} is a file, not a model folder; give the folder that holds {MODEL_JSON}.")
+    for name in (MODEL_JSON, WEIGHTS):
+        if not (folder / name).is_file():
+            raise ModelFileError(f"{folder} has no {name}; it is not a complete trainwell model folder.")
+    try:
+        desc = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{folder / MODEL_JSON} is not valid JSON ({exc}); the file is damaged.") from None
+    if not isinstance(desc, dict) or desc.get("format") != FORMAT:
+        raise ModelFileError(f"{folder / MODEL_JSON} is not a trainwell model description.")
+    version = desc.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} uses model format version {version!r}; this trainwell ({__version__}) reads version "
+            f"{FORMAT_VERSION}. Install the trainwell version that wrote it."
+        )
+    return desc
+
+
+def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    path = folder / WEIGHTS
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{path} is not a valid safetensors file ({str(exc).splitlines()[0]}); it is truncated or damaged."
+        ) from None
+
+
+def load(path: str | os.PathLike, device: str = "auto") -> Any:
+    """Load a model folder written by ``save`` or ``trainwell fit``.
+
+    Never unpickles: the weights are read by safetensors and everything else is JSON.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model folder (a run folder from ``trainwell fit`` also works: its ``model``
+        subfolder is used).
+    device : str, default="auto"
+
+    Returns
+    -------
+    NeuralNetClassifier or NeuralNetRegressor
+        Fitted and ready to predict.
+
+    Raises
+    ------
+    ModelFileError
+        When a file is missing, damaged, from another format version, or disagrees with
+        another.
+    """
+    from .estimators import NeuralNetClassifier, NeuralNetRegressor, resolve_device
+
+    folder = Path(path)
+    if (folder / "model" / MODEL_JSON).is_file() and not (folder / MODEL_JSON).exists():
+        folder = folder / "model"
+    desc = _read_description(folder)
+    classes = {"NeuralNetClassifier": NeuralNetClassifier, "NeuralNetRegressor": NeuralNetRegressor}
+    try:
+        cls = classes[desc["estimator"]]
+        params = _params_from_json(desc["params"])
+        known = cls().get_params()
+        est = cls(**{k: v for k, v in params.items() if k in known})
+        est.device = device
+        est.spec_ = NetworkSpec.from_dict(desc["spec"])
+        est.transform_ = FeatureTransform.from_dict(desc["features"])
+        est.n_features_in_ = int(desc["n_features_in"])
+        if desc.get("feature_names_in") is not None:
+            est.feature_names_in_ = np.asarray(desc["feature_names_in"], dtype=object)
+        expected_shapes = {k: tuple(v) for k, v in desc["tensors"].items()}
+        loss_name = desc["loss"]
+        training = desc["training"]
+        history = History(desc.get("history", []))
+        if cls is NeuralNetClassifier:
+            est.classes_ = classes_from_json(desc["classes"])
+        else:
+            est.target_scaler_ = TargetScaler.from_dict(desc["target_scaler"])
+            est._y_ndim = int(desc["y_ndim"])
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, TrainwellError) as exc:
+        raise ModelFileError(f"{folder / MODEL_JSON} is incomplete or malformed ({exc}); the file is damaged.") from None
+
+    weights = _read_weights(folder)
+    net = build_network(est.spec_)
+    wanted = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    if wanted != expected_shapes:
+        raise ModelFileError(
+            f"{folder / MODEL_JSON} lists tensors that do not match the architecture its spec describes; the file is damaged."
+        )
+    for name, shape in wanted.items():
+        if name not in weights:
+            raise ModelFileError(f"{folder / WEIGHTS} lacks the tensor {name!r}; the weights do not belong to this model.")
+        if tuple(weights[name].shape) != shape:
+            raise ModelFileError(
+                f"{folder / WEIGHTS} holds {name!r} with shape {tuple(weights[name].shape)} but the model needs "
+                f"{shape}; the weights do not belong to this model."
+            )
+    extra = set(weights) - set(wanted)
+    if extra:
+        raise ModelFileError(f"{folder / WEIGHTS} holds unexpected tensors {sorted(extra)[:3]}; the weights do not belong to this model.")
+    net.load_state_dict(weights)
+    est.device_ = resolve_device(device)
+    est.network_ = net.to(est.device_).eval()
+    est._loss = make_loss(loss_name).to(est.device_)
+    est._config = est._train_config(int(training["n_train"]))
+    est.history_ = history
+    est.n_iter_ = training["n_iter"]
+    est.best_epoch_ = training["best_epoch"]
+    est.stop_reason_ = training["stop_reason"]
+    est.n_train_, est.n_val_ = training["n_train"], training["n_val"]
+    return est

