@@ -187,6 +187,11 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     n = len(y)
     if n < 4:
         raise DataError(f"The data has {n} rows; trainwell needs at least 4 to hold out a test split.")
+    if codes is not None and 2 * (codes.max() + 1) > n:
+        raise DataError(
+            f"The data has {n} rows for {codes.max() + 1} classes; each class needs at least two rows "
+            "(one to train on, one to test): add rows or merge rare classes."
+        )
     train_idx, test_idx = split_indices(n, test_fraction, codes, seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     y_arr = np.asarray(y)

@@ -8,6 +8,7 @@ each linear/conv layer and before the non-linearity, Adam, L2, softmax + cross-e
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import warnings
@@ -127,6 +128,8 @@ class _NeuralNetBase(BaseEstimator):
             raise ConfigError(f"dropout={self.dropout!r} must be in [0, 1); it is the probability of dropping a unit.")
         if not isinstance(self.validation_fraction, numbers.Real) or not 0 <= self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction={self.validation_fraction!r} must be in [0, 1).")
+        if self.scaling not in ("auto", "feature", "global", "none"):
+            raise ConfigError(f"Unknown scaling {self.scaling!r}; choose 'auto', 'feature', 'global' or 'none'.")
         if self.kind not in ("auto", "mlp", "cnn"):
             raise ConfigError(f"Unknown kind {self.kind!r}; choose 'auto', 'mlp' or 'cnn'.")
         if self.optimizer not in OPTIMIZERS:
@@ -254,7 +257,7 @@ class _NeuralNetBase(BaseEstimator):
             train_idx, val_idx = np.arange(n), None
         X_rows = X.iloc if isinstance(X, pd.DataFrame) else X
         X_train_raw = X_rows[train_idx]
-        self.transform_ = FeatureTransform().fit(X_train_raw)
+        self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
         Xt = self.transform_.transform(X_train_raw)
         yt = y_train_full[train_idx]
         self._fit_target_scaling(yt)
@@ -358,17 +361,36 @@ class _NeuralNetBase(BaseEstimator):
     def _transform(self, X: Any) -> np.ndarray:
         self._check_fitted()
         X = _as_table_or_array(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and isinstance(X, pd.DataFrame):
+            columns = {str(c) for c in X.columns}
+            missing = [str(c) for c in names if str(c) not in columns]
+            if missing:
+                raise DataError(f"X lacks the column(s) {missing[:5]} seen in fit; pass the same columns as in training.")
+            extra = [str(c) for c in X.columns if str(c) not in {str(n) for n in names}]
+            if extra:
+                raise DataError(f"X has column(s) {extra[:5]} that were not seen in fit; drop them before predicting.")
+            X = X[list(names)]
+        try:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        except ValueError as exc:
+            raise DataError(" ".join(str(exc).split())) from None
         return self.transform_.transform(X)
 
     @torch.no_grad()
     def _scores(self, X: Any) -> torch.Tensor:
         Xt = self._transform(X)
         net = self.network_
+        dtype = torch.float32
+        if self.device_.type == "cpu":
+            # float32 products on CPU round differently with the batch's shape, so the same row
+            # could get a (last-bit) different prediction in another batch; float64 inference
+            # makes predictions independent of how rows are batched, at a small cost.
+            net, dtype = copy.deepcopy(net).double(), torch.float64
         net.eval()
         out = []
         for start in range(0, Xt.shape[0], 4096):
-            out.append(net(self._to_tensor(Xt[start:start + 4096])).float())
+            out.append(net(self._to_tensor(Xt[start:start + 4096]).to(dtype)))
         return torch.cat(out)
 
     def save(self, path: str) -> None:
@@ -439,7 +461,10 @@ _COMMON_DOC = """
         for ``patience`` epochs and restore the best weights.
     patience : int, default=20
     validation_fraction : float, default=0.1
-    {extra_doc}device : str, default="auto"
+    {extra_doc}scaling : {"auto", "feature", "global", "none"}, default="auto"
+        Input standardisation with training statistics: per feature, or one mean and deviation for all
+        (per channel for images). ``"auto"``: global for images and pixel-like tables, per feature otherwise.
+    device : str, default="auto"
         ``"auto"``: CUDA when present, else CPU.
     random_state : int, RandomState or None, default=None
         Seed for the initial weights, the splits, shuffling and dropout; fixed seeds make CPU runs repeatable.
@@ -463,7 +488,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  batchnorm=True, dropout=0.0, loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction=0.1, class_weight=None,
-                 device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False, callbacks=None):
+                 scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False,
+                 callbacks=None):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -484,6 +510,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
+        self.scaling = scaling
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -570,8 +597,8 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  batchnorm=True, dropout=0.0, loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction=0.1, output_activation=None,
-                 target_scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
-                 bf16=False, callbacks=None):
+                 target_scaling="auto", scaling="auto", device="auto", random_state=None, verbose=0,
+                 grad_clip=None, bf16=False, callbacks=None):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -593,6 +620,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.validation_fraction = validation_fraction
         self.output_activation = output_activation
         self.target_scaling = target_scaling
+        self.scaling = scaling
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -1,0 +1,194 @@
+"""Bad input, everywhere: each case gets one sentence naming the problem and the fix, and
+nothing is written to the output folder. The CLI exits 2 for bad input, with no traceback."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainwell import NeuralNetClassifier, NeuralNetRegressor, load
+from trainwell.cli import main
+from trainwell.exceptions import TrainwellError
+
+GOOD_X = np.random.default_rng(0).normal(size=(40, 3))
+GOOD_Y = np.tile([0, 1], 20)
+
+
+def _one_sentence(text: str) -> None:
+    text = str(text).strip()
+    assert "\n" not in text, text
+    assert "Traceback" not in text
+    assert len(text) < 400, text
+
+
+# ------------------------------------------------------------------ the Python API
+API_CASES = [
+    # (id, estimator kwargs, X, y, expected words)
+    ("nan_feature", {}, np.where(np.arange(120).reshape(40, 3) == 7, np.nan, GOOD_X), GOOD_Y, "NaN"),
+    ("inf_feature", {}, np.where(np.arange(120).reshape(40, 3) == 7, np.inf, GOOD_X), GOOD_Y, "inf"),
+    ("strings_in_array", {}, np.array([["a", "1"]] * 40), GOOD_Y, "text"),
+    ("x_1d", {}, np.arange(40.0), GOOD_Y, "1-D"),
+    ("x_3d_for_mlp", {"kind": "mlp"}, np.zeros((40, 4, 4)), GOOD_Y, "kind='cnn'"),
+    ("lengths_differ", {}, GOOD_X, GOOD_Y[:30], "40 rows but y has 30"),
+    ("one_class", {}, GOOD_X, np.zeros(40), "only one class"),
+    ("nan_label", {}, GOOD_X, np.r_[GOOD_Y[:-1].astype(float), np.nan], "missing labels"),
+    ("continuous_labels", {}, GOOD_X, np.linspace(0, 1, 40), "Unknown label type"),
+    ("mixed_label_types", {}, GOOD_X, np.array([1, "a"] * 20, dtype=object), "Unknown label type"),
+    ("empty_X", {}, np.zeros((0, 3)), np.zeros(0), "empty"),
+    ("y_none", {}, GOOD_X, None, "requires y"),
+    ("batch_size_zero", {"batch_size": 0}, GOOD_X, GOOD_Y, "batch_size"),
+    ("batch_size_negative", {"batch_size": -5}, GOOD_X, GOOD_Y, "batch_size"),
+    ("epochs_zero", {"max_epochs": 0}, GOOD_X, GOOD_Y, "max_epochs"),
+    ("lr_zero", {"lr": 0.0}, GOOD_X, GOOD_Y, "lr"),
+    ("lr_negative", {"lr": -1e-3}, GOOD_X, GOOD_Y, "lr"),
+    ("unknown_activation", {"activation": "swish"}, GOOD_X, GOOD_Y, "relu"),
+    ("unknown_optimizer", {"optimizer": "lion"}, GOOD_X, GOOD_Y, "adam"),
+    ("unknown_loss", {"loss": "focal"}, GOOD_X, GOOD_Y, "cross_entropy"),
+    ("hidden_zero", {"hidden": (64, 0)}, GOOD_X, GOOD_Y, "at least 1 unit"),
+    ("dropout_one", {"dropout": 1.0}, GOOD_X, GOOD_Y, "dropout"),
+    ("negative_l2", {"l2": -1.0}, GOOD_X, GOOD_Y, "l2"),
+    ("bad_device", {"device": "tpu9"}, GOOD_X, GOOD_Y, "device"),
+    ("bad_kind", {"kind": "rnn"}, GOOD_X, GOOD_Y, "kind"),
+    ("bad_class_weight", {"class_weight": "heavy"}, GOOD_X, GOOD_Y, "class_weight"),
+    ("sparse_X", {}, None, GOOD_Y, "sparse"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "X", "y", "words"), [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
+def test_api_bad_input(kwargs, X, y, words):
+    if X is None:
+        import scipy.sparse
+
+        X = scipy.sparse.csr_matrix(GOOD_X)
+    with pytest.raises(ValueError, match=words) as info:
+        NeuralNetClassifier(max_epochs=kwargs.pop("max_epochs", 2), **kwargs).fit(X, y)
+    _one_sentence(info.value)
+
+
+def test_regressor_text_targets():
+    with pytest.raises(ValueError, match="text") as info:
+        NeuralNetRegressor(max_epochs=1).fit(GOOD_X, np.array(["a", "b"] * 20))
+    _one_sentence(info.value)
+
+
+def test_predict_with_wrong_number_of_features_and_before_fit():
+    with pytest.raises(ValueError, match="not fitted") as info:
+        NeuralNetClassifier().predict(GOOD_X)
+    _one_sentence(info.value)
+    est = NeuralNetClassifier(max_epochs=1).fit(GOOD_X, GOOD_Y)
+    with pytest.raises(ValueError, match="3 features") as info:
+        est.predict(GOOD_X[:, :2])
+    _one_sentence(info.value)
+
+
+def test_dataframe_missing_column_at_predict():
+    frame = pd.DataFrame({"a": GOOD_X[:, 0], "b": ["x", "y"] * 20})
+    est = NeuralNetClassifier(max_epochs=1).fit(frame, GOOD_Y)
+    with pytest.raises(ValueError) as info:
+        est.predict(frame[["a"]])
+    _one_sentence(info.value)
+
+
+def test_load_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="does not exist") as info:
+        load(tmp_path / "no-model")
+    _one_sentence(info.value)
+
+
+def test_save_without_disk_space_leaves_nothing(tmp_path, monkeypatch):
+    est = NeuralNetClassifier(max_epochs=1).fit(GOOD_X, GOOD_Y)
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        if "w" in mode and ".tmp-" in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    with pytest.raises(TrainwellError, match="No space left") as info:
+        est.save(tmp_path / "m")
+    _one_sentence(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ the command line
+CLI_CASES = [
+    ("empty_file", b"", "label", "empty"),
+    ("header_only", b"a,b,label\n", "label", "no data rows"),
+    ("ragged_rows", b"a,b,label\n1,2,x\n3,4,y,9\n", "label", "well-formed"),
+    ("non_utf8", "a,label\n1,caf\xe9\n2,b\n".encode("latin-1"), "label", "UTF-8"),
+    ("missing_target", b"a,b,label\n1,2,x\n3,4,y\n", "nope", "not in the data"),
+    ("constant_target", b"a,label\n1,x\n2,x\n3,x\n4,x\n", "label", "one value only"),
+    ("all_nan_target", b"a,label\n1,\n2,\n3,\n4,\n", "label", "empty"),
+    ("some_nan_target", b"a,label\n1,x\n2,\n3,y\n4,x\n5,y\n", "label", "missing values"),
+    ("nan_feature", b"a,label\n1,x\n,y\n3,x\n4,y\n5,x\n6,y\n", "label", "NaN"),
+    ("inf_feature", b"a,label\n1,x\ninf,y\n3,x\n4,y\n5,x\n6,y\n", "label", "inf"),
+    ("only_target", b"label\nx\ny\nx\ny\n", "label", "no feature columns"),
+    ("too_few_rows", b"a,label\n1,x\n2,y\n", "label", "at least 4"),
+    ("more_classes_than_rows", b"a,label\n1,a\n2,b\n3,c\n4,d\n5,e\n", "label", "class"),
+]
+
+
+@pytest.mark.parametrize(("content", "target", "words"), [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
+def test_cli_bad_csv(tmp_path, capsys, content, target, words):
+    data = tmp_path / "in.csv"
+    data.write_bytes(content)
+    out = tmp_path / "out"
+    code = main(["fit", str(data), "--target", target, "--out", str(out), "--quiet", "--max-epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and words in err, err
+    _one_sentence(err)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--batch-size", "0"], "batch_size"),
+        (["--lr", "-1"], "lr"),
+        (["--max-epochs", "0"], "max_epochs"),
+        (["--activation", "swish"], "relu"),
+        (["--optimizer", "lion"], "adam"),
+        (["--hidden", "64,0"], "at least 1 unit"),
+        (["--hidden", "big"], "comma-separated"),
+        (["--dropout", "1.5"], "dropout"),
+        (["--test-fraction", "1.5"], "test-fraction"),
+    ],
+)
+def test_cli_bad_flags(tmp_path, capsys, flags, words):
+    data = tmp_path / "in.csv"
+    pd.DataFrame({"a": np.arange(20.0), "label": ["x", "y"] * 10}).to_csv(data, index=False)
+    out = tmp_path / "out"
+    assert main(["fit", str(data), "--target", "label", "--out", str(out), "--quiet", *flags]) == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    _one_sentence(err)
+    assert not out.exists()
+
+
+def test_cli_output_folder_is_a_file(tmp_path, capsys):
+    data = tmp_path / "in.csv"
+    pd.DataFrame({"a": np.arange(20.0), "label": ["x", "y"] * 10}).to_csv(data, index=False)
+    (tmp_path / "out").write_text("precious")
+    assert main(["fit", str(data), "--target", "label", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert (tmp_path / "out").read_text() == "precious"
+
+
+def test_cli_predict_wrong_columns(tmp_path, capsys):
+    data = tmp_path / "in.csv"
+    pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 3, "label": ["x", "y"] * 20}).to_csv(data, index=False)
+    assert main(["fit", str(data), "--target", "label", "--out", str(tmp_path / "run"), "--quiet", "--max-epochs", "2"]) == 0
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(other, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks the column" in err
+    _one_sentence(err)
