@@ -22,7 +22,7 @@ def _loss_went_down(est) -> tuple[float, float]:
 
 
 def small_clf(**kw):
-    base = {"max_epochs": 15, "early_stopping": False, "random_state": 0, "device": "cpu", "hidden": (32,)}
+    base = {"max_epochs": 15, "early_stopping": False, "random_state": 0, "device": "cpu", "hidden": (32,), "dropout": 0.0}
     base.update(kw)
     return NeuralNetClassifier(**base)
 

@@ -96,6 +96,13 @@ def _parse_hidden(text: str | None):
     return sizes
 
 
+def _parse_float(flag: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{flag} {text!r} must be a number.") from None
+
+
 def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     """Estimator parameters from the shared training flags."""
     params: dict[str, Any] = {
@@ -104,7 +111,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "optimizer": args.optimizer,
         "lr": args.lr,
         "l2": args.l2,
-        "dropout": args.dropout,
+        "dropout": args.dropout if args.dropout == "auto" else _parse_float("--dropout", args.dropout),
         "max_epochs": args.max_epochs,
         "patience": args.patience,
         "device": args.device,
@@ -123,7 +130,7 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, adadelta, rmsprop or adam")
     g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     g.add_argument("--l2", type=float, default=1e-4, help="L2 strength (default 1e-4)")
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
+    g.add_argument("--dropout", default="auto", help="dropout probability (default auto: 0.2 below 1,000 rows, else 0)")
     g.add_argument("--batch-size", type=int, default=None, help="batch size (default: auto)")
     g.add_argument("--max-epochs", type=int, default=200, help="most epochs (default 200)")
     g.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (default 20)")
@@ -200,7 +207,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     est = est_cls(**params, callbacks=[EpochTable(console)])
     console.print(
         f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(train_idx)} training rows "
-        f"(of which {est.validation_fraction:.0%} for validation), {len(test_idx)} test rows"
+        f"(part of them for validation), {len(test_idx)} test rows"
     )
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

@@ -80,6 +80,16 @@ def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndar
     return arr
 
 
+def is_signal_shape(sample_shape: tuple[int, ...]) -> bool:
+    """Whether a 2-D sample shape reads as ``(channels, length)`` rather than ``(height, width)``.
+
+    Few channels along a much longer axis (at most 16 channels, length at least four
+    times the channels) is a signal; anything else is a grey image.
+    """
+    a, b = sample_shape
+    return a <= 16 and b >= 4 * a
+
+
 def looks_like_pixels(X: np.ndarray, onehot: np.ndarray | None = None) -> bool:
     """Whether a flat table holds many columns measured in one unit, like image pixels.
 
@@ -148,7 +158,7 @@ class FeatureTransform:
             mean = Xf.mean(axis=(0, 2, 3), dtype=np.float64)
             scale = Xf.std(axis=(0, 2, 3), dtype=np.float64)
         elif Xf.ndim == 3:  # (n, height, width) grey images or (n, channels, length) signals
-            axes = (0, 2) if Xf.shape[1] <= 8 else (0, 1, 2)
+            axes = (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2)
             mean = np.atleast_1d(Xf.mean(axis=axes, dtype=np.float64))
             scale = np.atleast_1d(Xf.std(axis=axes, dtype=np.float64))
         else:
