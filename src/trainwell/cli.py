@@ -163,18 +163,37 @@ def test_metrics(est, X_test, y_test) -> dict[str, float]:
     }
 
 
-def check_out_dir(out: str) -> Path:
-    """Refuse an output path that is a file or a folder of something else."""
+CHECKPOINT = "checkpoint"
+
+
+def check_out_dir(out: str, resume: bool = False) -> Path:
+    """Refuse an output path that is a file, a folder of something else, or an interrupted
+    run that ``--resume`` was not asked to continue."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise DataError(f"--out {out} is a file; give a folder path for the run.")
-    if path.is_dir() and any(path.iterdir()) and not (path / "config.json").exists():
+    if not path.is_dir():
+        if resume:
+            raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
+        return path
+    entries = {p.name for p in path.iterdir() if not p.name.startswith(".")}
+    if (path / "config.json").exists():
+        if resume:
+            raise DataError(f"{out} holds a finished run; there is nothing to resume (drop --resume to train it again).")
+        return path
+    if entries == {CHECKPOINT}:
+        if not resume:
+            raise DataError(f"{out} holds an interrupted run; add --resume to continue it, or delete the folder to start over.")
+        return path
+    if entries:
         raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
+    if resume:
+        raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
     return path
 
 
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
-            quiet: bool, source: str) -> dict[str, Any]:
+            quiet: bool, source: str, resume: bool = False) -> dict[str, Any]:
     """Split, train, evaluate and write a run folder atomically. Returns the metrics."""
     from rich.console import Console
 
@@ -183,7 +202,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     from .persist import save_model, write_atomic_folder
     from .progress import EpochTable
 
-    out_path = check_out_dir(out)
+    out_path = check_out_dir(out, resume)
     if not 0 < test_fraction < 1:
         raise DataError(f"--test-fraction {test_fraction} must be between 0 and 1.")
     console = Console(stderr=True, highlight=False, quiet=quiet, soft_wrap=True)
@@ -204,7 +223,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     y_arr = np.asarray(y)
     X_train, X_test = rows[train_idx], rows[test_idx]
     y_train, y_test = y_arr[train_idx], y_arr[test_idx]
-    est = est_cls(**params, callbacks=[EpochTable(console)])
+    est = est_cls(**params, callbacks=[EpochTable(console)], checkpoint_dir=str(out_path / CHECKPOINT))
     console.print(
         f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(train_idx)} training rows "
         f"(part of them for validation), {len(test_idx)} test rows"
@@ -212,7 +231,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est.fit(X_train, y_train)
+        est.fit(X_train, y_train, resume=resume)
     for w in caught:
         console.print(f"[yellow]warning:[/yellow] {w.message}")
     fit_seconds = time.perf_counter() - t0
@@ -225,7 +244,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         "source": source,
         "task": task,
         "estimator": type(est).__name__,
-        "params": {k: v for k, v in est.get_params(deep=False).items() if k != "callbacks"},
+        "params": {k: v for k, v in est.get_params(deep=False).items() if k not in ("callbacks", "checkpoint_dir")},
         "spec": est.spec_.to_dict(),
         "test_fraction": test_fraction,
         "seed": seed,
@@ -248,6 +267,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         },
         {"model": write_model},
         marker="config.json",
+        replaceable=(CHECKPOINT,),
     )
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae"))
     console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, {fit_seconds:.1f}s)")
@@ -264,7 +284,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
     run_fit(X, y_values, task=task, params=estimator_params(args), out=args.out, test_fraction=args.test_fraction,
-            seed=args.seed, quiet=args.quiet, source=args.data)
+            seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume)
     return 0
 
 
@@ -350,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     add_training_flags(p)
     p.set_defaults(func=cmd_fit)

@@ -9,6 +9,7 @@ each linear/conv layer and before the non-linearity, Adam, L2, softmax + cross-e
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import numbers
 import warnings
@@ -46,6 +47,7 @@ from .nn import (
 )
 from .nn.init import warn_if_symmetric
 from .train import EarlyStopping, PrintProgress, TrainConfig, fit_loop
+from .train.checkpoint import Checkpoint
 from .train.optim import OPTIMIZERS, parse_schedule
 
 
@@ -254,7 +256,16 @@ class _NeuralNetBase(BaseEstimator):
     def _prepare_targets(self, y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
-    def _fit(self, X: Any, y: Any, classes: Any = None, epochs: int | None = None, validate: bool = True):
+    def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
+        """What a checkpoint must agree with to be resumed: the settings and the data."""
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device"}
+        params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in ignored}
+        step = max(1, len(Xt) // 512)
+        digest = hashlib.sha256(np.ascontiguousarray(Xt[::step]).tobytes() + np.ascontiguousarray(yt[::step]).tobytes())
+        return {**params, "data_shape": list(Xt.shape), "data_sha256": digest.hexdigest()}
+
+    def _fit(self, X: Any, y: Any, classes: Any = None, epochs: int | None = None, validate: bool = True,
+             resume: bool = False):
         self._check_params()
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
@@ -304,8 +315,13 @@ class _NeuralNetBase(BaseEstimator):
             self._loss = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
             self._config = self._train_config(len(train_idx))
             callbacks = list(self.callbacks or [])
-            if val is not None:
-                callbacks.insert(0, EarlyStopping(patience=self.patience))
+            early = EarlyStopping(patience=self.patience) if val is not None else None
+            if self.checkpoint_dir is not None:
+                callbacks.insert(0, Checkpoint(self.checkpoint_dir, perm_gen, early, self._fingerprint(Xt, yt), resume=resume))
+            elif resume:
+                raise ConfigError("fit(resume=True) needs checkpoint_dir= set to the folder of the earlier run's checkpoints.")
+            if early is not None:
+                callbacks.insert(0, early)
             if self.verbose:
                 callbacks.append(PrintProgress())
             run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
@@ -335,7 +351,7 @@ class _NeuralNetBase(BaseEstimator):
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(y)).to(self.device_)
 
-    def fit(self, X: Any, y: Any) -> _NeuralNetBase:
+    def fit(self, X: Any, y: Any, resume: bool = False) -> _NeuralNetBase:
         """Train a new network on ``(X, y)``.
 
         A ``validation_fraction`` of the rows (stratified for classifiers) is held out
@@ -347,12 +363,16 @@ class _NeuralNetBase(BaseEstimator):
         X : array-like or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
             DataFrame columns holding text, categories or booleans are one-hot encoded.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        resume : bool, default=False
+            Continue from the last checkpoint in ``checkpoint_dir`` (written every epoch
+            when ``checkpoint_dir`` is set) instead of starting over: weights, optimizer and
+            scheduler state, random generators, early-stopping state and history are restored.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, resume=resume)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> _NeuralNetBase:
         """Train one more epoch on ``(X, y)``, keeping the weights and optimizer state.
@@ -503,6 +523,8 @@ _COMMON_DOC = """
         bf16 autocast on CUDA.
     callbacks : list of trainwell.train.Callback or None
         Observers of the training loop.
+    checkpoint_dir : str or None, default=None
+        Write a crash-safe checkpoint there after every epoch; ``fit(X, y, resume=True)`` continues from it.
 """
 
 
@@ -516,7 +538,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
                  scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False,
-                 callbacks=None):
+                 callbacks=None, checkpoint_dir=None):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -544,6 +566,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.grad_clip = grad_clip
         self.bf16 = bf16
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
 
     def _prepare_targets(self, y, classes=None, refit=True):
         if classes is not None and refit:
@@ -625,7 +648,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
                  target_scaling="auto", scaling="auto", device="auto", random_state=None, verbose=0,
-                 grad_clip=None, bf16=False, callbacks=None):
+                 grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -654,6 +677,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.grad_clip = grad_clip
         self.bf16 = bf16
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
 
     def _check_params(self) -> None:
         super()._check_params()

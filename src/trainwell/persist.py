@@ -60,19 +60,25 @@ def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_atomic_folder(path: str | os.PathLike, files: dict[str, bytes | None], writers: dict[str, Any] | None = None,
-                        marker: str = MODEL_JSON) -> Path:
+                        marker: str = MODEL_JSON, replaceable: tuple[str, ...] = ()) -> Path:
     """Write a folder of files under a temporary name, then rename it to ``path``.
 
     ``files`` maps names to bytes; ``writers`` maps names to callables ``f(tmp_path)``
     that write the file themselves. An existing ``path`` is replaced only when it holds
-    ``marker`` (a folder of the same kind) or is empty.
+    ``marker`` (a folder of the same kind), holds nothing but entries named in
+    ``replaceable`` (e.g. the checkpoint of an interrupted run), or is empty.
     """
     target = Path(path)
+    recover_folder(target)
     if target.exists() and not target.is_dir():
-        raise TrainwellError(f"{target} exists and is a file; choose a folder path for the model.")
-    if target.is_dir() and any(target.iterdir()) and not (target / marker).exists():
-        raise TrainwellError(f"{target} is a folder that holds other files; choose a new or empty folder.")
+        raise TrainwellError(f"{target} exists and is a file; choose a folder path.")
+    if target.is_dir() and not (target / marker).exists():
+        foreign = [p.name for p in target.iterdir() if p.name not in replaceable and not p.name.startswith(".")]
+        if foreign:
+            raise TrainwellError(f"{target} is a folder that holds other files; choose a new or empty folder.")
     parent = target.parent if str(target.parent) else Path(".")
+    for stale in parent.glob(f".{target.name}.tmp-*") if parent.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)  # left by a writer that was killed
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
@@ -95,11 +101,27 @@ def write_atomic_folder(path: str | os.PathLike, files: dict[str, bytes | None],
             shutil.rmtree(backup, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        recover_folder(target)
         raise TrainwellError(f"Could not write {target} ({exc.strerror}); nothing was written. Free some space or pick another folder.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        recover_folder(target)
         raise
     return target
+
+
+def recover_folder(target: Path) -> None:
+    """Put back the previous version of ``target`` if a writer died between moving it
+    aside and renaming the new one into place (the only moment a folder is missing)."""
+    target = Path(target)
+    if target.exists():
+        return
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        return
+    backups = sorted(parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if backups:
+        os.rename(backups[-1], target)
 
 
 def model_description(est: Any) -> dict[str, Any]:
@@ -196,6 +218,7 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
     from .estimators import NeuralNetClassifier, NeuralNetRegressor, resolve_device
 
     folder = Path(path)
+    recover_folder(folder)
     if (folder / "model" / MODEL_JSON).is_file() and not (folder / MODEL_JSON).exists():
         folder = folder / "model"
     desc = _read_description(folder)

@@ -1,0 +1,206 @@
+"""Crash-safe checkpoints every epoch, and resuming from them.
+
+A checkpoint is a folder with ``state.safetensors`` (every tensor: weights, optimizer
+moments, random-generator states, the early-stopping copy of the best weights) and
+``state.json`` (history, counters, scheduler state, a fingerprint of the settings). It is
+written under a temporary name and renamed, so a kill at any moment leaves either the
+previous checkpoint or the new one, never half of one; nothing in it is pickled.
+
+Resuming restores the network, the optimizer and scheduler, the permutation generator,
+torch's global generator (dropout), the early-stopping state and the history, so on CPU
+a resumed run ends with exactly the weights of an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..exceptions import ModelFileError
+from .callbacks import Callback, EarlyStopping, RunState
+from .history import History
+
+STATE_JSON = "state.json"
+STATE_TENSORS = "state.safetensors"
+FORMAT_VERSION = 1
+
+
+def _flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, per_param in state_dict["state"].items():
+        for name, value in per_param.items():
+            if torch.is_tensor(value):
+                tensors[f"opt.{index}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON form that keeps non-finite floats (``{"__float__": "inf"}``), see :func:`_from_json`."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": str(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if torch.is_tensor(value) and value.numel() == 1:
+        return value.item()
+    return None
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__float__"}:
+            return float(value["__float__"])
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+class Checkpoint(Callback):
+    """Write a checkpoint at the end of every epoch; restore one at the start of a fit.
+
+    Parameters
+    ----------
+    folder : path
+        Where the checkpoint folder lives (replaced atomically every epoch).
+    generator : torch.Generator
+        The loop's permutation generator, whose state is saved and restored.
+    early_stopping : EarlyStopping or None
+        Its best value, patience counter and copy of the best weights are saved too.
+    fingerprint : dict
+        Settings that must match for a resume (parameters, data shape); a checkpoint
+        made with other settings is refused.
+    resume : bool
+        Restore from ``folder`` when it holds a checkpoint.
+    """
+
+    def __init__(self, folder: str | Path, generator: torch.Generator, early_stopping: EarlyStopping | None,
+                 fingerprint: dict[str, Any], resume: bool = False) -> None:
+        self.folder = Path(folder)
+        self.generator = generator
+        self.early_stopping = early_stopping
+        self.fingerprint = _json_safe(fingerprint)
+        self.resume = resume
+        self.resumed_from: int | None = None
+
+    # ---------------------------------------------------------------- saving
+    def on_epoch_end(self, run: RunState) -> None:
+        if not math.isfinite(run.history[-1]["train_loss"]):
+            return  # never checkpoint a diverged state
+        self.save(run)
+
+    def save(self, run: RunState) -> None:
+        """Write the run's complete state to ``folder`` atomically."""
+        from ..persist import write_atomic_folder
+
+        tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in run.net.state_dict().items()}
+        opt_tensors, opt_meta = _flatten_optimizer(run.optimizer.state_dict())
+        tensors.update(opt_tensors)
+        tensors["rng.perm"] = self.generator.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and self.generator.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        es: dict[str, Any] = {}
+        if self.early_stopping is not None:
+            es = {"best": _json_safe(self.early_stopping.best), "wait": self.early_stopping.wait}
+            if self.early_stopping.best_state is not None:
+                tensors.update({f"es.{k}": v.detach().cpu().contiguous() for k, v in self.early_stopping.best_state.items()})
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "epoch": run.epoch,
+            "step": run.step,
+            "best_epoch": run.best_epoch,
+            "history": _json_safe(list(run.history)),
+            "optimizer": _json_safe(opt_meta),
+            "scheduler": _json_safe(run.scheduler.state_dict()) if run.scheduler is not None else None,
+            "early_stopping": es,
+        }
+        write_atomic_folder(
+            self.folder,
+            {STATE_JSON: json.dumps(meta).encode()},
+            {STATE_TENSORS: lambda p: save_file(tensors, str(p))},
+            marker=STATE_JSON,
+        )
+
+    # ---------------------------------------------------------------- restoring
+    def on_fit_begin(self, run: RunState) -> None:
+        from ..persist import recover_folder
+
+        recover_folder(self.folder)
+        if not self.resume or not (self.folder / STATE_JSON).is_file():
+            return
+        meta, tensors = read_checkpoint(self.folder)
+        if meta["fingerprint"] != self.fingerprint:
+            changed = sorted(k for k in set(meta["fingerprint"]) | set(self.fingerprint)
+                             if meta["fingerprint"].get(k) != self.fingerprint.get(k))
+            raise ModelFileError(
+                f"The checkpoint in {self.folder} was made with other settings ({', '.join(changed[:4])}); "
+                "resume with the same data and parameters, or start a new run folder."
+            )
+        device = next(run.net.parameters()).device
+        run.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        # Optimizer.load_state_dict moves each state tensor to its parameter's device itself.
+        run.optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+        if run.scheduler is not None and meta["scheduler"] is not None:
+            run.scheduler.load_state_dict(meta["scheduler"])
+        self.generator.set_state(tensors["rng.perm"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        if self.early_stopping is not None and meta["early_stopping"]:
+            es = meta["early_stopping"]
+            self.early_stopping.best = float(es["best"]) if not isinstance(es["best"], dict) else _from_json(es["best"])
+            self.early_stopping.wait = int(es["wait"])
+            best = {k[3:]: v.to(device) for k, v in tensors.items() if k.startswith("es.")}
+            self.early_stopping.best_state = best or None
+        run.history = History(meta["history"])
+        run.epoch = int(meta["epoch"])
+        run.step = int(meta["step"])
+        run.best_epoch = meta["best_epoch"]
+        self.resumed_from = run.epoch
+
+
+def read_checkpoint(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a checkpoint folder without unpickling anything.
+
+    Raises
+    ------
+    ModelFileError
+        When the checkpoint is damaged or from another format version.
+    """
+    from ..persist import recover_folder
+
+    folder = Path(folder)
+    recover_folder(folder)
+    try:
+        meta = json.loads((folder / STATE_JSON).read_text(encoding="utf-8"))
+        tensors = load_file(str(folder / STATE_TENSORS))
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelFileError(f"The checkpoint in {folder} is damaged ({exc}); delete it to start the run again.") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"The checkpoint in {folder} has format version {meta.get('format_version')!r}; start a new run.")
+    return _from_json(meta), tensors
