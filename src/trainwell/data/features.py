@@ -75,8 +75,13 @@ def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndar
                     "or convert them to numbers."
                 ) from None
             raise
-    arr = check_array(arr, dtype=np.float32, allow_nd=allow_nd, ensure_all_finite=False,
-                      ensure_min_samples=1, ensure_min_features=1, input_name=name)
+    try:
+        arr = check_array(arr, dtype=np.float32, allow_nd=allow_nd, ensure_all_finite=False,
+                          ensure_min_samples=1, ensure_min_features=1, input_name=name)
+    except ValueError as exc:
+        if "Complex data not supported" in str(exc):
+            raise  # scikit-learn's own wording, which its estimator checks expect
+        raise DataError(" ".join(str(exc).split())) from None
     return arr
 
 
@@ -232,6 +237,8 @@ class FeatureTransform:
             arr = np.concatenate(parts, axis=1) if parts else np.zeros((len(X), 0), dtype=np.float32)
         if arr.shape[0] == 0:
             raise DataError("X has no rows; pass at least one sample.")
+        if arr.ndim == 2 and arr.shape[1] == 0:
+            raise DataError("X has no feature columns; pass at least one feature.")
         problem = _describe_bad_number(arr, self._expanded_names())
         if problem:
             raise DataError(problem)
