@@ -277,13 +277,28 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
 
 # ---------------------------------------------------------------------- commands
 def cmd_fit(args: argparse.Namespace) -> int:
+    params = estimator_params(args)
+    if args.pretrained:
+        params["pretrained"] = args.pretrained
+    if Path(args.data).is_dir():
+        from .data.images import load_image_folder
+
+        images = load_image_folder(args.data, skip_bad=args.skip_bad)
+        if images.skipped and not args.quiet:
+            print(f"skipped {len(images.skipped)} unreadable image(s)", file=sys.stderr)
+        run_fit(images.X, images.y.astype(str), task="classification", params=params, out=args.out,
+                test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet,
+                source=f"{args.data} ({len(images.y)} images)", resume=args.resume)
+        return 0
+    if not args.target:
+        raise DataError("--target is required for a CSV file: name the column to predict.")
     frame = read_table(args.data)
     X, y = split_target(frame, args.target)
     task = args.task if args.task != "auto" else infer_task(y)
     y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
-    run_fit(X, y_values, task=task, params=estimator_params(args), out=args.out, test_fraction=args.test_fraction,
+    run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume)
     return 0
 
@@ -365,9 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_flags(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("fit", help="train on a CSV file and write a run folder")
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", required=True, help="the column to predict")
+    p = sub.add_parser("fit", help="train on a CSV file or an image folder and write a run folder")
+    p.add_argument("data", help="CSV file with a header row, or a folder with one sub-folder of images per class")
+    p.add_argument("--target", default=None, help="the column to predict (CSV files)")
+    p.add_argument("--from", dest="pretrained", default=None,
+                   help="transfer learning: start from this run or model folder (new head, body fine-tuned)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of failing")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")

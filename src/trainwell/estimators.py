@@ -9,6 +9,7 @@ each linear/conv layer and before the non-linearity, Adam, L2, softmax + cross-e
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import math
 import numbers
@@ -293,18 +294,33 @@ class _NeuralNetBase(BaseEstimator):
             train_idx, val_idx = np.arange(n), None
         X_rows = X.iloc if isinstance(X, pd.DataFrame) else X
         X_train_raw = X_rows[train_idx]
-        self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
+        source = self._pretrained_source()
+        if source is None:
+            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
+        else:  # the body was trained on inputs scaled the source's way: keep its statistics
+            self.transform_ = copy.deepcopy(source.transform_)
         Xt = self.transform_.transform(X_train_raw)
         yt = y_train_full[train_idx]
         self._fit_target_scaling(yt)
         yt = self._scale_targets(yt)
         n_outputs = len(self.classes_) if self._classification else yt.shape[1]
         loss_name = self._loss_name()
-        self.spec_ = self._make_spec(self.transform_.sample_shape, n_outputs, len(train_idx), loss_name)
+        if source is None:
+            self.spec_ = self._make_spec(self.transform_.sample_shape, n_outputs, len(train_idx), loss_name)
+        else:
+            self.spec_ = dataclasses.replace(
+                source.spec_, n_outputs=n_outputs, output_activation=getattr(self, "output_activation", None),
+                head="hierarchical_softmax" if loss_name == "hierarchical_softmax" else "linear",
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             self.network_ = build_network(self.spec_, generator=gen).to(self.device_)
+            if source is not None:
+                # transfer learning: the source's body, a new head for the new outputs
+                self.network_.features.load_state_dict(source.network_.features.state_dict())
+                if self.freeze == "features":
+                    self.network_.features.requires_grad_(False)
             perm_gen = torch.Generator(device=self.device_).manual_seed(seed + 1)
             train = (self._to_tensor(Xt), self._target_tensor(yt))
             val = None
@@ -326,6 +342,14 @@ class _NeuralNetBase(BaseEstimator):
                 callbacks.append(PrintProgress())
             run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
                            generator=perm_gen, epochs=epochs)
+            if source is not None and self.freeze == "features" and self.fine_tune:
+                # second phase: unfreeze the body and fine-tune everything at a lower rate
+                self.network_.features.requires_grad_(True)
+                config = dataclasses.replace(self._config, lr=self._config.lr * float(self.fine_tune))
+                again = [EarlyStopping(patience=self.patience)] if val is not None else []
+                again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
+                run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
+                               epochs=self.max_epochs, history=run.history)
         self._run = run
         self.history_ = run.history
         self.n_iter_ = run.epoch
@@ -333,6 +357,23 @@ class _NeuralNetBase(BaseEstimator):
         self.stop_reason_ = run.stop_reason or f"reached max_epochs={self._config.max_epochs}"
         self.n_train_, self.n_val_ = len(train_idx), 0 if val_idx is None else len(val_idx)
         return self
+
+    def _pretrained_source(self) -> _NeuralNetBase | None:
+        """The fitted model to transfer from, or ``None``."""
+        if self.pretrained is None:
+            return None
+        if self.freeze not in (None, "features"):
+            raise ConfigError(f"freeze={self.freeze!r} must be 'features' (train the new head first) or None.")
+        if self.fine_tune is not None and (not isinstance(self.fine_tune, numbers.Real) or not 0 < self.fine_tune <= 1):
+            raise ConfigError(f"fine_tune={self.fine_tune!r} must be a learning-rate factor in (0, 1], e.g. 0.1, or None.")
+        if isinstance(self.pretrained, _NeuralNetBase):
+            source = self.pretrained
+            source._check_fitted()
+        else:
+            from .persist import load
+
+            source = load(self.pretrained, device="cpu")
+        return source
 
     def _loss_name(self) -> str:
         if self.loss == "auto":
@@ -525,6 +566,14 @@ _COMMON_DOC = """
         Observers of the training loop.
     checkpoint_dir : str or None, default=None
         Write a crash-safe checkpoint there after every epoch; ``fit(X, y, resume=True)`` continues from it.
+    pretrained : str, fitted estimator or None, default=None
+        Transfer learning: start from this trainwell model (a model or run folder, or a fitted estimator),
+        keep its body and input scaling, drop its last layer and put a new head for the new outputs.
+    freeze : {"features", None}, default="features"
+        With ``pretrained``: train the new head with the body frozen (``None`` trains everything at once).
+    fine_tune : float or None, default=0.1
+        With ``pretrained`` and ``freeze="features"``: after the head has trained, unfreeze the body and
+        train everything at ``lr * fine_tune``; ``None`` trains the head only.
 """
 
 
@@ -538,7 +587,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
                  scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False,
-                 callbacks=None, checkpoint_dir=None):
+                 callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -567,6 +616,9 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.bf16 = bf16
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
+        self.pretrained = pretrained
+        self.freeze = freeze
+        self.fine_tune = fine_tune
 
     def _prepare_targets(self, y, classes=None, refit=True):
         if classes is not None and refit:
@@ -648,7 +700,8 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
                  target_scaling="auto", scaling="auto", device="auto", random_state=None, verbose=0,
-                 grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None):
+                 grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None, pretrained=None,
+                 freeze="features", fine_tune=0.1):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -678,6 +731,9 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.bf16 = bf16
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
+        self.pretrained = pretrained
+        self.freeze = freeze
+        self.fine_tune = fine_tune
 
     def _check_params(self) -> None:
         super()._check_params()
