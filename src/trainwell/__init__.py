@@ -4,7 +4,8 @@ The public surface: the two scikit-learn estimators and :func:`load`.
 """
 
 from ._version import __version__
+from .compare import compare, mcnemar, wilcoxon
 from .estimators import NeuralNetClassifier, NeuralNetRegressor
 from .persist import load
 
-__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "__version__", "load"]
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "__version__", "compare", "load", "mcnemar", "wilcoxon"]

@@ -1,4 +1,4 @@
-"""The command face of trainwell: ``trainwell demo | fit | predict | info``.
+"""The command face of trainwell: ``trainwell demo | fit | predict | info | compare``.
 
 Bad input ends with one sentence on stderr and exit status 2; an internal error with
 exit status 1; ``--debug`` shows the traceback in both cases.
@@ -403,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a run or model folder")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_info)
+
+    from .compare.cli import add_parser as add_compare_parser
+
+    add_compare_parser(sub)
     return parser
 
 

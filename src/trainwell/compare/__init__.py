@@ -1,0 +1,25 @@
+"""Compare models honestly: repeated folds with the Wilcoxon signed-rank test, or one split with McNemar's test.
+
+>>> from trainwell.compare import compare, wilcoxon, mcnemar
+
+:func:`compare` trains every model on the same folds and returns a :class:`CompareResult`
+whose ``str()`` is the verdict; :func:`wilcoxon` and :func:`mcnemar` are the two tests as plain
+functions on scores and predictions; :func:`confirm` is the hook ``trainwell tune --confirm``
+calls; :func:`plot_scores` draws the paired per-fold scores.
+"""
+
+from .evaluate import CompareResult, compare, confirm
+from .plot import plot_scores
+from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
+
+__all__ = [
+    "CompareResult",
+    "McNemarResult",
+    "WilcoxonResult",
+    "compare",
+    "confirm",
+    "holm",
+    "mcnemar",
+    "plot_scores",
+    "wilcoxon",
+]
