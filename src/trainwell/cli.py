@@ -271,6 +271,15 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     )
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae"))
     console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, {fit_seconds:.1f}s)")
+    serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
+    if serious:
+        console.print("[bold]what trainwell noticed[/bold] (most serious first):")
+        for f in serious:
+            colour = "red" if f.severity == "error" else "yellow"
+            advice = f" Try: {f.advice}" if f.advice else ""
+            console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {f.message}{advice}")
+    elif getattr(est, "findings_", None) is not None:
+        console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
     console.print(f"run folder: {out_path}")
     return metrics
 
@@ -407,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare.cli import add_parser as add_compare_parser
 
     add_compare_parser(sub)
+    from .lab.cli import add_parser as add_lab_parser
+
+    add_lab_parser(sub)
     return parser
 
 
