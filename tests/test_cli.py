@@ -28,7 +28,9 @@ def iris_csv(tmp_path):
 def test_fit_predict_info(tmp_path, iris_csv, capsys):
     out = tmp_path / "run"
     assert main(["fit", str(iris_csv), "--target", "species", "--out", str(out), "--max-epochs", "30", "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "history.csv", "metrics.json", "model"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "diagnostics.json", "evaluation.json", "history.csv", "metrics.json", "model", "report.html",
+    ]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.8 and metrics["n_test"] == 30
     history = pd.read_csv(out / "history.csv")

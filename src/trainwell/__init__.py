@@ -5,7 +5,18 @@ The public surface: the two scikit-learn estimators and :func:`load`.
 
 from ._version import __version__
 from .compare import compare, mcnemar, wilcoxon
+from .diagnose import Finding, check
 from .estimators import NeuralNetClassifier, NeuralNetRegressor
 from .persist import load
 
-__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "__version__", "compare", "load", "mcnemar", "wilcoxon"]
+__all__ = [
+    "Finding",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
+    "__version__",
+    "check",
+    "compare",
+    "load",
+    "mcnemar",
+    "wilcoxon",
+]

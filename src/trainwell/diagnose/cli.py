@@ -1,0 +1,65 @@
+"""``trainwell check data.csv --target y``: the sanity and data checks from the command line.
+
+The lead's ``cli.py`` registers it with :func:`add_parser`. The data are split into
+training and test rows exactly as ``trainwell fit`` splits them (same ``--test-fraction``
+and ``--seed``), so the overlap check looks at the test rows ``fit`` would score.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``check`` subcommand."""
+    from ..cli import add_training_flags
+
+    p = subparsers.add_parser(
+        "check", help="sanity and data checks before training (initial loss, regulariser, overfit 20 rows, data)",
+        description="Run trainwell's checks on a CSV file and the network the same flags would train, "
+                    "and print the findings, most serious first.",
+    )
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--test", default=None, help="a CSV of test rows to compare with (default: the --test-fraction split)")
+    p.add_argument("--min-severity", choices=("info", "warning", "error"), default="info",
+                   help="print only findings at least this serious (default: all)")
+    add_training_flags(p)
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run :func:`trainwell.diagnose.check` for the CSV and flags in ``args``; print the findings."""
+    from ..cli import estimator_params, infer_task, read_table, split_target
+    from ..data import split_indices
+    from ..estimators import NeuralNetClassifier, NeuralNetRegressor
+    from . import check
+    from .findings import format_findings
+
+    frame = read_table(args.data)
+    X, y = split_target(frame, args.target)
+    task = args.task if args.task != "auto" else infer_task(y)
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
+    y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
+    if args.test is not None:
+        X_test = split_target(read_table(args.test), args.target)[0]
+        X_train, y_train = X, y_values
+    else:
+        if not 0 < args.test_fraction < 1:
+            raise DataError(f"--test-fraction {args.test_fraction} must be between 0 and 1.")
+        codes = np.unique(y_values.astype(str), return_inverse=True)[1] if task == "classification" else None
+        train_idx, test_idx = split_indices(len(y_values), args.test_fraction, codes, args.seed)
+        X_train, X_test, y_train = X.iloc[train_idx], X.iloc[test_idx], y_values[train_idx]
+    est_cls = NeuralNetClassifier if task == "classification" else NeuralNetRegressor
+    estimator = est_cls(**estimator_params(args))
+    findings = check(estimator, X_train, y_train, X_test, random_state=args.seed)
+    print(f"trainwell check: {task} on {args.data}, {len(y_train)} training rows")
+    print(format_findings(findings, args.min_severity) or "nothing to report")
+    return 0

@@ -1,0 +1,194 @@
+"""Checks on the data alone (the notes' "Data preparation"): each returns Findings.
+
+Inputs far from standardised, constant features, missing values, rows shared between the
+training and the test data, extreme class imbalance. Regression targets the output cannot
+produce need the estimator's target scaling and live in :mod:`.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .findings import Finding
+
+# A column counts as "not standardised" when its mean or its spread is this far from 0 / 1.
+MEAN_LIMIT = 3.0
+STD_LOW, STD_HIGH = 0.1, 10.0
+IMBALANCE_RATIO = 10.0
+# Exact repeats happen in low-resolution measurements (iris: 1 test row in 30); a leaky split copies many.
+OVERLAP_WARNING = 0.05
+
+
+def numeric_matrix(X: Any) -> tuple[np.ndarray, list[str]]:
+    """The numeric columns of ``X`` as a 2-D float array, with their names.
+
+    DataFrames keep only their numeric (non-boolean) columns; image-shaped arrays are
+    flattened to one column per pixel.
+    """
+    if isinstance(X, pd.DataFrame):
+        cols = [c for c in X.columns
+                if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+        return X[cols].to_numpy(dtype=np.float64), [str(c) for c in cols]
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "fiub":
+        arr = arr.astype(np.float64)
+    arr = arr.reshape(arr.shape[0], -1)
+    return arr, [f"feature {i}" for i in range(arr.shape[1])]
+
+
+def _names(names: list[str], mask: np.ndarray, limit: int = 5) -> str:
+    picked = [names[i] for i in np.flatnonzero(mask)[:limit]]
+    more = int(mask.sum()) - len(picked)
+    return ", ".join(picked) + (f" and {more} more" if more > 0 else "")
+
+
+def missing_values(X: np.ndarray, names: list[str], y: Any = None) -> list[Finding]:
+    """NaN or infinite values in the numeric features or in the targets (an error: fit refuses them)."""
+    findings = []
+    bad = ~np.isfinite(X)
+    if bad.any():
+        per_col = bad.sum(axis=0)
+        findings.append(Finding(
+            "missing_values", "error",
+            f"X has {int(bad.sum())} missing or infinite values in {int((per_col > 0).sum())} column(s) "
+            f"({_names(names, per_col > 0)}); training cannot use them.",
+            "Drop those rows or impute the values (e.g. sklearn.impute.SimpleImputer) before fitting.",
+            {"n_missing": int(bad.sum()), "columns": [names[i] for i in np.flatnonzero(per_col)][:20]},
+        ))
+    if y is not None:
+        y_arr = np.asarray(y)
+        if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
+            n_bad = int((~np.isfinite(y_arr)).sum())
+            findings.append(Finding(
+                "missing_values", "error", f"y has {n_bad} missing or infinite targets.",
+                "Drop those rows or fill the targets in before fitting.", {"n_missing_targets": n_bad},
+            ))
+    return findings
+
+
+STATS_ROWS = 10_000  # means and deviations from this many rows are plenty to judge the scale
+
+
+def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(X) > STATS_ROWS:
+        X = X[np.random.default_rng(0).choice(len(X), STATS_ROWS, replace=False)]
+    return X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
+
+
+def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = None,
+                   scaling: str | None = None) -> list[Finding]:
+    """Constant columns, and columns far from mean 0 / standard deviation 1.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The raw numeric features.
+    names : list of str
+    seen : ndarray of shape (n_rows, n_inputs), optional
+        What the network receives after the estimator's own scaling (a sample). When
+        those inputs are fine, unscaled raw columns are only information; when the
+        network itself sees large values (e.g. ``scaling="none"``), it is a warning.
+    scaling : str, optional
+        The estimator's ``scaling`` setting, quoted in the message.
+    """
+    if X.size == 0:
+        return []
+    constant = X.max(axis=0) == X.min(axis=0)  # over every row: a sample could miss the odd value
+    mean, std = _moments(X)
+    findings = []
+    if constant.any():
+        every = bool(constant.all())
+        findings.append(Finding(
+            "constant_features", "error" if every else "info",
+            ("Every feature is constant: the inputs carry no information." if every else
+             f"{int(constant.sum())} of {len(names)} features are constant ({_names(names, constant)}); "
+             "they carry no information (trainwell centres them to 0, so they do no harm)."),
+            "Check the data pipeline: the features may have been zeroed or overwritten." if every else
+            "Drop them to save memory and time, e.g. sklearn.feature_selection.VarianceThreshold.",
+            {"n_constant": int(constant.sum()), "n_features": len(names)},
+        ))
+    varying = ~constant
+    off = varying & ((np.abs(mean) > MEAN_LIMIT) | (std > STD_HIGH) | (std < STD_LOW))
+    seen_off = None
+    if seen is not None and seen.size:
+        s_mean, s_std = _moments(seen.reshape(seen.shape[0], -1).astype(np.float64))
+        # only large values hurt the network (saturation, exploding steps); tiny ones merely contribute little
+        seen_off = (np.abs(s_mean) > MEAN_LIMIT) | (s_std > STD_HIGH)
+    if seen_off is not None and seen_off.any():
+        findings.append(Finding(
+            "inputs_not_scaled", "warning",
+            f"The network receives {int(seen_off.sum())} input(s) far from standardised (means up to "
+            f"{np.abs(s_mean).max():.3g}, standard deviations up to {s_std.max():.3g}) with scaling={scaling!r}: "
+            "large inputs saturate units, make the first layer's gradients huge and the loss surface badly "
+            "conditioned.",
+            "Use scaling='auto' (standardise with the training rows' statistics), or scale X yourself.",
+            {"n_off": int(seen_off.sum()), "max_abs_mean": float(np.abs(s_mean).max()), "max_std": float(s_std.max()),
+             "scaling": scaling},
+        ))
+    elif off.any():
+        findings.append(Finding(
+            "inputs_not_scaled", "info",
+            f"{int(off.sum())} of {int(varying.sum())} raw features are far from standardised (means from "
+            f"{mean[varying].min():.3g} to {mean[varying].max():.3g}, standard deviations from "
+            f"{std[varying].min():.3g} to {std[varying].max():.3g}; e.g. {_names(names, off, 3)}). "
+            f"trainwell scales them (scaling={scaling!r}) with the training rows' statistics, so the network "
+            "sees them standardised.",
+            "Nothing to do for trainwell; scale X the same way (e.g. sklearn StandardScaler fitted on the "
+            "training rows) before giving it to a model that does not.",
+            {"n_off": int(off.sum()), "mean_min": float(mean[varying].min()), "mean_max": float(mean[varying].max()),
+             "std_min": float(std[varying].min()), "std_max": float(std[varying].max()), "scaling": scaling},
+        ))
+    return findings
+
+
+def _row_hashes(X: Any) -> np.ndarray:
+    """A 64-bit hash of every row (equal rows, equal hashes)."""
+    if not isinstance(X, pd.DataFrame):
+        arr = np.asarray(X)
+        X = pd.DataFrame(arr.reshape(len(arr), -1))
+    # pandas hashes column by column in C: about a second for 60,000 x 784 (faster than
+    # hashing each row's bytes or sorting rows as raw bytes, measured)
+    return pd.util.hash_pandas_object(X, index=False).to_numpy()
+
+
+def train_test_overlap(X: Any, X_test: Any) -> list[Finding]:
+    """Test rows that also occur, exactly, among the training rows."""
+    train_hashes = _row_hashes(X)
+    test_hashes = _row_hashes(X_test)
+    shared = np.isin(test_hashes, train_hashes)
+    n_shared = int(shared.sum())
+    if n_shared == 0:
+        return []
+    fraction = n_shared / len(test_hashes)
+    return [Finding(
+        "train_test_overlap", "warning" if fraction >= OVERLAP_WARNING else "info",
+        f"{n_shared} of {len(test_hashes)} test rows ({fraction:.1%}) also appear in the training data; "
+        "the test score counts them as new although the model has seen them.",
+        "Remove duplicates before splitting (e.g. df.drop_duplicates()), or split by group so copies "
+        "stay on one side.",
+        {"n_shared": n_shared, "n_test": len(test_hashes), "fraction": fraction},
+    )]
+
+
+def class_imbalance(y: Any, class_weight: Any = None) -> list[Finding]:
+    """The rarest class has fewer than a tenth of the rows of the most common one."""
+    labels, counts = np.unique(np.asarray(y).ravel(), return_counts=True)
+    if len(labels) < 2:
+        return []
+    ratio = counts.max() / counts.min()
+    if ratio < IMBALANCE_RATIO:
+        return []
+    rare = labels[counts.argmin()]
+    handled = class_weight is not None
+    return [Finding(
+        "class_imbalance", "info" if handled else "warning",
+        f"Class {rare!r} has {counts.min()} rows against {counts.max()} for the most common class "
+        f"(1:{ratio:.0f}); accuracy will look good even if the rare class is never predicted."
+        + (" class_weight is set, which counters it in the loss." if handled else ""),
+        "Use class_weight='balanced', judge the model by per-class recall or balanced accuracy, "
+        "and keep the split stratified." if not handled else "Judge the model by per-class recall or balanced accuracy.",
+        {"ratio": float(ratio), "counts": {str(k): int(v) for k, v in zip(labels, counts, strict=True)}},
+    )]

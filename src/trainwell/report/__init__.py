@@ -1,0 +1,18 @@
+"""Reports a practitioner would rather look at than read.
+
+- :func:`build_report` (re)builds ``report.html`` from a run folder: curves, per-layer
+  diagnostics, first-layer pictures, the test split, ranked findings, configuration.
+- :func:`report_inputs` / :func:`write_report_inputs` save what a report needs from a
+  fitted estimator into its run folder; :func:`save_run` writes a whole run folder for an
+  estimator fitted in Python, and its report.
+- :class:`TensorBoardLogger` writes scalars and histograms for TensorBoard during training.
+
+Matplotlib is imported only when a report is drawn.
+"""
+
+from .html import build_report
+from .inputs import report_inputs, write_report_inputs
+from .runfolder import save_run
+from .tensorboard import TensorBoardLogger
+
+__all__ = ["TensorBoardLogger", "build_report", "report_inputs", "save_run", "write_report_inputs"]

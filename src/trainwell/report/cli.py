@@ -1,0 +1,40 @@
+"""``trainwell report RUN_DIR``, and the report flags of ``trainwell fit`` / ``demo``.
+
+The lead's :mod:`trainwell.cli` registers these with :func:`add_parser` and
+:func:`add_report_flags`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild ``report.html`` in a run folder and print its path."""
+    from .html import build_report
+
+    t0 = time.perf_counter()
+    path = build_report(args.run_dir)
+    print(path)
+    if not args.quiet:
+        import sys
+
+        print(f"report written in {time.perf_counter() - t0:.1f}s; open it in a browser (it works offline)", file=sys.stderr)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``trainwell report RUN_DIR`` on the CLI's subparsers."""
+    p = subparsers.add_parser("report", help="(re)build report.html in a run folder from its files")
+    p.add_argument("run_dir", help="run folder written by 'trainwell fit' or 'trainwell demo'")
+    p.add_argument("--quiet", action="store_true", help="print only the report's path")
+    p.set_defaults(func=cmd_report)
+
+
+def add_report_flags(p: argparse.ArgumentParser) -> None:
+    """``--no-report`` and ``--tensorboard`` for the commands that train."""
+    g = p.add_argument_group("reports")
+    g.add_argument("--no-report", action="store_true", help="skip report.html (and its diagnostics) in the run folder")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events (scalars, histograms) to RUN_DIR/tensorboard")

@@ -1,0 +1,536 @@
+"""One self-contained ``report.html`` per run folder: plots as embedded PNG, no external files.
+
+The page has no script and no external style sheet, font or image: it opens offline, from a
+mail attachment or a CI artifact. Findings are listed once, ranked, at the top, and again
+beside the plot that shows their evidence (:data:`EVIDENCE`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from .inputs import write_file_atomic
+from .record import RunRecord, load_run
+
+REPORT = "report.html"
+
+#: Which section shows the evidence of each finding code (codes of trainwell.diagnose).
+EVIDENCE: dict[str, str] = {
+    "diverged": "loss", "overfitting": "loss", "init_loss_off": "loss", "init_loss_ok": "loss",
+    "cannot_overfit_small_batch": "loss", "overfit_small_batch_ok": "loss",
+    "regularization_ok": "loss", "regularization_not_effective": "loss",
+    "underfitting": "metric", "validation_at_chance": "metric",
+    "lr_too_high": "update_ratio", "lr_too_low": "update_ratio",
+    "update_ratio_high": "update_ratio", "update_ratio_low": "update_ratio",
+    "exploding_gradients": "scale", "vanishing_gradients": "scale", "regularization_too_strong": "scale",
+    "dead_relu": "units", "saturated_units": "units",
+    "sigmoid_hidden_activation": "activations",
+    "symmetric_weights": "first_layer",
+    "class_imbalance": "test", "targets_out_of_range": "test", "train_test_overlap": "data",
+    "missing_values": "data", "constant_features": "data", "inputs_not_scaled": "data",
+}
+
+NO_MONITORS = ("No per-layer statistics were recorded for this run: they come from the diagnostics "
+               "monitors, which the estimators attach unless diagnostics=False.")
+
+
+@dataclass
+class Section:
+    """One block of the report: a title, a short guide, a figure or a note, and its findings."""
+
+    key: str
+    title: str
+    guide: str
+    png: bytes | None = None
+    alt: str = ""
+    note: str | None = None
+    body: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ helpers
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk of every PNG
+    return width, height
+
+
+def _img(png: bytes, alt: str) -> str:
+    width, height = _png_size(png)
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" alt="{_esc(alt)}">'
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    if value is None:
+        return "–"
+    return str(value)
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in rows)
+    return f'<table class="kv">{cells}</table>'
+
+
+def _finite_any(values: list[Any]) -> bool:
+    return any(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+# ------------------------------------------------------------------ sections
+def _loss_section(rec: RunRecord, plots) -> Section:
+    s = Section("loss", "Loss", "Training and validation loss per epoch. Validation rising while training "
+                "falls is overfitting; the dashed line is the epoch whose weights early stopping kept.")
+    if not rec.history:
+        s.note = "This run has no history."
+        return s
+    run = rec.diagnostics.get("run", {})
+    expected = None
+    loss_name = run.get("loss") or rec.model.get("loss") or "loss"
+    if rec.classification and rec.class_names:
+        from ..diagnose.expectations import expected_initial_loss
+
+        expected = expected_initial_loss(loss_name, len(rec.class_names))
+    val = rec.column("val_loss") if rec.has("val_loss") else None
+    fig = plots.loss_curves(rec.epochs, rec.column("train_loss"), val, rec.best_epoch,
+                            run.get("initial_loss"), expected, loss_name)
+    s.png, s.alt = plots.to_png(fig), "training and validation loss per epoch"
+    return s
+
+
+def _metric_section(rec: RunRecord, plots) -> Section:
+    label = "accuracy" if rec.classification else "R²"
+    s = Section("metric", label[0].upper() + label[1:], f"Training and validation {label} per epoch.")
+    train, val = rec.column(f"train_{rec.metric}"), rec.column(f"val_{rec.metric}")
+    if not (_finite_any(train) or _finite_any(val)):
+        s.note = f"No {label} was recorded for this run."
+        return s
+    n_classes = len(rec.class_names) or None
+    chance = 1.0 / n_classes if rec.classification and n_classes else None
+    fig = plots.metric_curves(rec.epochs, train, val if _finite_any(val) else None, rec.best_epoch, label, chance)
+    s.png, s.alt = plots.to_png(fig), f"training and validation {label} per epoch"
+    return s
+
+
+def _lr_section(rec: RunRecord, plots) -> Section:
+    s = Section("lr", "Learning-rate schedule", "The learning rate in effect in each epoch.")
+    if not rec.has("lr"):
+        s.note = "No learning rate was recorded for this run."
+        return s
+    lr = [v for v in rec.column("lr") if math.isfinite(v)]
+    if min(lr) == max(lr):  # a flat line says nothing a sentence cannot
+        schedule = (rec.config.get("params") or rec.model.get("params") or {}).get("lr_schedule", "none")
+        s.note = f"Constant learning rate {lr[0]:g} for all {len(rec.history)} epochs (lr_schedule={schedule!r})."
+        return s
+    s.png, s.alt = plots.to_png(plots.lr_schedule(rec.epochs, rec.column("lr"), rec.best_epoch)), "learning rate per epoch"
+    return s
+
+
+def _series(rec: RunRecord, key: str, layers: list[str] | None = None) -> dict[str, list[Any]]:
+    out = {}
+    for name, info in rec.layers.items():
+        values = info.get("series", {}).get(key)
+        if values and _finite_any(values) and (layers is None or name in layers):
+            out[name] = [math.nan if v is None else v for v in values]
+    return out
+
+
+def _layer_epochs(rec: RunRecord) -> list[int]:
+    return rec.epochs
+
+
+def _update_section(rec: RunRecord, plots) -> Section:
+    from ..diagnose.advice import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW
+
+    s = Section("update_ratio", "Update / weight ratio per layer",
+                "How far each step moves a layer's weights, relative to their size (log axis). "
+                "Near 1e-3 is healthy (cs231n); far above, the learning rate is too high; far below, too low. "
+                f"Dotted lines: where trainwell's advice speaks up ({UPDATE_RATIO_LOW:g} and {UPDATE_RATIO_HIGH:g}).")
+    ratios = _series(rec, "update_ratio")
+    if not ratios:
+        s.note = NO_MONITORS
+        return s
+    fig = plots.update_ratios(_layer_epochs(rec), ratios, limits=(UPDATE_RATIO_LOW, UPDATE_RATIO_HIGH))
+    s.png, s.alt = plots.to_png(fig), "update to weight ratio per layer, log scale"
+    return s
+
+
+def _scale_section(rec: RunRecord, plots) -> Section:
+    s = Section("scale", "Gradient and weight size per layer",
+                "Root-mean-square of each layer's weight gradient and of its weights. Gradients that shrink "
+                "layer by layer towards the input vanish; weights that shrink steadily are over-regularised.")
+    grads, weights = _series(rec, "grad_rms"), _series(rec, "weight_rms")
+    if not (grads or weights):
+        s.note = NO_MONITORS
+        return s
+    s.png, s.alt = plots.to_png(plots.gradient_weight_scale(_layer_epochs(rec), grads, weights)), "gradient and weight rms per layer"
+    return s
+
+
+def _hists(rec: RunRecord, key: str) -> dict[str, list[dict[str, Any]]]:
+    return {name: info["hist"][key] for name, info in rec.layers.items() if info.get("hist", {}).get(key)}
+
+
+def _activation_section(rec: RunRecord, plots) -> Section:
+    s = Section("activations", "Activation distributions per layer",
+                "Each column is one epoch's distribution of a hidden layer's outputs (after the non-linearity); "
+                "brighter means more values. A layer collapsing to zero, or piling up at the ends of a tanh or "
+                "sigmoid, has stopped passing signal.")
+    hists = _hists(rec, "act_hist")
+    if not hists:
+        s.note = NO_MONITORS
+        return s
+    means = _series(rec, "act_mean")
+    fig = plots.distributions(hists, "activation", means, _layer_epochs(rec))
+    s.png, s.alt = plots.to_png(fig), "activation distributions per layer over epochs"
+    return s
+
+
+def _gradient_section(rec: RunRecord, plots) -> Section:
+    s = Section("gradients", "Gradient distributions per layer",
+                "Each column is one epoch's distribution of a layer's weight gradients on the sampled steps.")
+    hists = _hists(rec, "grad_hist")
+    if not hists:
+        s.note = NO_MONITORS
+        return s
+    s.png, s.alt = plots.to_png(plots.distributions(hists, "gradient")), "gradient distributions per layer over epochs"
+    return s
+
+
+def _units_section(rec: RunRecord, plots) -> Section:
+    from ..diagnose.advice import DEAD, SATURATED
+
+    s = Section("units", "Dead and saturated units",
+                "Share of ReLU units that never fired on the sampled batches of an epoch (dead), and of "
+                "tanh/sigmoid outputs in their flat tails (saturated), per layer. Neither passes gradient.")
+    dead, saturated = _series(rec, "dead_fraction"), _series(rec, "saturated_fraction")
+    if not (dead or saturated):
+        s.note = NO_MONITORS
+        return s
+    s.png, s.alt = plots.to_png(plots.unit_health(_layer_epochs(rec), dead, saturated, DEAD, SATURATED)), "dead and saturated units per layer"
+    return s
+
+
+def _image_shape(rec: RunRecord, width: int) -> tuple[int, ...] | None:
+    """The image shape a flat first-layer row folds into, or ``None`` for tabular inputs."""
+    features = rec.model.get("features", {})
+    shape = tuple(int(v) for v in features.get("sample_shape") or ())
+    if len(shape) >= 2 and int(np.prod(shape)) == width:
+        return shape
+    side = int(round(math.sqrt(width)))
+    pixels = features.get("scaling") == "global" and not features.get("categories")
+    if pixels and side * side == width and width >= 64:
+        return (side, side)
+    return None
+
+
+def _first_layer_section(rec: RunRecord, plots) -> Section:
+    s = Section("first_layer", "First layer", "")
+    w = rec.first_layer
+    if w is None:
+        s.note = "The model folder holds no first-layer weights."
+        return s
+    if w.ndim >= 3:
+        s.guide = ("The first convolution's filters after training. Useful filters look like edges, blobs or "
+                   "colour contrasts; noise-like filters mean the layer learnt little.")
+        s.png, s.alt = plots.to_png(plots.first_layer_images(w)), "first-layer convolution filters"
+        return s
+    shape = _image_shape(rec, w.shape[1])
+    if shape is not None:
+        s.guide = ("Each tile is one first-layer unit's weights laid out like the input image. Smooth strokes "
+                   "and blobs are features the unit detects; salt-and-pepper noise means it learnt little.")
+        tiles = w.reshape((w.shape[0], *shape))
+        s.png, s.alt = plots.to_png(plots.first_layer_images(tiles)), "first-layer weights drawn as images"
+        return s
+    s.guide = ("First-layer weights per input feature (inputs are standardised, so weights compare across "
+               "features). Features with near-zero weights are barely used.")
+    fig = plots.first_layer_table(w, rec.encoded_feature_names())
+    s.png, s.alt = plots.to_png(fig), "heat map of first-layer weights per feature"
+    return s
+
+
+#: Up to this many classes the confusion matrix is an HTML table (exact, searchable, free to draw).
+TABLE_CLASSES = 20
+
+
+def _confusion_table(matrix: list[list[int]], labels: list[str]) -> str:
+    """A confusion matrix as a shaded HTML table: counts in the cells, colour the share of the true class."""
+    m = np.asarray(matrix, dtype=float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    head = "".join(f"<th>{_esc(label)}</th>" for label in labels)
+    rows = []
+    for i, label in enumerate(labels):
+        cells = []
+        for j in range(len(labels)):
+            alpha = 0.08 + 0.92 * share[i, j] if m[i, j] else 0.0
+            colour = "#fff" if share[i, j] > 0.55 else "inherit"
+            style = f"background:rgba(21,101,192,{alpha:.2f});color:{colour}" if m[i, j] else ""
+            cls = ' class="diag"' if i == j else ""
+            cells.append(f'<td{cls} style="{style}">{int(m[i, j]) if m[i, j] else ""}</td>')
+        rows.append(f"<tr><th>{_esc(label)}</th>{''.join(cells)}<td class=\"total\">{int(m[i].sum())}</td></tr>")
+    return ('<table class="confusion"><caption>rows: true class, columns: predicted class</caption>'
+            f'<tr><th></th>{head}<th class="total">rows</th></tr>{"".join(rows)}</table>')
+
+
+def _test_section(rec: RunRecord, plots) -> Section:
+    ev = rec.evaluation
+    if rec.classification:
+        s = Section("test", "Confusion matrix (test split)",
+                    "Rows are the true classes, columns the predicted ones; each cell counts test rows, its colour is "
+                    "their share of the true class. Off-diagonal cells are the mistakes.")
+        if not ev.get("confusion"):
+            s.note = "No test-split predictions were saved with this run."
+            return s
+        if len(ev["labels"]) <= TABLE_CLASSES:
+            s.body = _confusion_table(ev["confusion"], ev["labels"])
+        else:
+            s.png, s.alt = plots.to_png(plots.confusion(ev["confusion"], ev["labels"])), "confusion matrix on the test split"
+        return s
+    s = Section("test", "Predicted vs true (test split)", "Each point is one test row; the dashed line is a perfect prediction.")
+    if not ev.get("y_true"):
+        s.note = "No test-split predictions were saved with this run."
+        return s
+    s.png, s.alt = plots.to_png(plots.predicted_vs_true(ev["y_true"], ev["y_pred"])), "predicted against true values on the test split"
+    return s
+
+
+def _data_section(rec: RunRecord) -> Section:
+    s = Section("data", "Data", "What the model was trained and tested on.")
+    data = rec.diagnostics.get("data", {})
+    cfg, training = rec.config, rec.training
+    n_train = cfg.get("n_train", data.get("n_train", training.get("n_train")))
+    n_val = cfg.get("n_val", data.get("n_val", training.get("n_val")))
+    n_test = cfg.get("n_test", data.get("n_test", rec.test_metrics.get("n_test")))
+    parts = [v for v in (n_train, n_val, n_test) if isinstance(v, int)]
+    features = rec.model.get("features", {})
+    rows: list[tuple[str, Any]] = [
+        ("source", cfg.get("source")),
+        ("rows", sum(parts) if parts else None),
+        ("training rows", n_train),
+        ("validation rows (early stopping)", n_val),
+        ("test rows", n_test),
+        ("input columns", rec.model.get("n_features_in")),
+        ("network inputs (after one-hot)", int(np.prod(features.get("sample_shape") or [0])) or None),
+        ("sample shape", tuple(features.get("sample_shape") or ())),
+        ("input scaling", features.get("scaling")),
+    ]
+    classes = rec.class_names
+    if classes:
+        shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
+        rows.append(("classes", f"{len(classes)}: {shown}"))
+    counts = data.get("test_class_counts")
+    if counts:
+        rows.append(("test rows per class", ", ".join(f"{k}: {v}" for k, v in list(counts.items())[:20])))
+    s.body = _table(rows)
+    return s
+
+
+def _config_section(rec: RunRecord) -> Section:
+    s = Section("config", "Configuration", "The exact settings of this run, as saved in the run folder.")
+    params = rec.config.get("params") or rec.model.get("params") or {}
+    spec = rec.spec
+    run = rec.diagnostics.get("run", {})
+    summary = [
+        ("estimator", rec.config.get("estimator") or rec.model.get("estimator")),
+        ("network", f"{spec.get('kind')} {spec.get('input_shape')} → hidden {spec.get('hidden')} → {spec.get('n_outputs')}"
+         if spec else None),
+        ("conv blocks", spec.get("conv") or None),
+        ("stopped", rec.training.get("stop_reason") or run.get("stop_reason")),
+        ("steps per epoch", run.get("steps_per_epoch")),
+    ]
+    fast = run.get("fast_path")
+    if isinstance(fast, dict):
+        summary.append(("fast MLP step", "used" if fast.get("used") else f"not used: {fast.get('reason')}"))
+    params_html = "".join(
+        f"<div><span>{_esc(k)}</span> <code>{_esc(_fmt(json.dumps(v) if isinstance(v, (list, dict)) else v))}</code></div>"
+        for k, v in params.items())
+    full = json.dumps(rec.config or {"params": params, "spec": spec}, indent=2, default=str)
+    s.body = (_table([r for r in summary if r[1] is not None]) + f'<h3>Parameters</h3><div class="params">{params_html}</div>'
+              + f"<details><summary>config.json</summary><pre>{_esc(full)}</pre></details>")
+    return s
+
+
+def _environment_section(rec: RunRecord) -> Section:
+    s = Section("environment", "Versions", "The software the run was trained with.")
+    env = rec.diagnostics.get("environment", {})
+    versions = dict(env.get("versions", {}))
+    if not versions:
+        versions = {"trainwell": rec.config.get("trainwell_version") or rec.model.get("trainwell_version")}
+    rows = list(versions.items())
+    rows += [("platform", env.get("platform")), ("device", env.get("device_name") or env.get("device"))]
+    from importlib import metadata
+
+    rows.append(("report built with", f"trainwell {__version__}, matplotlib {metadata.version('matplotlib')}"))
+    s.body = _table([r for r in rows if r[1] is not None])
+    return s
+
+
+PLOT_SECTIONS: tuple[Callable[..., Section], ...] = (
+    _loss_section, _metric_section, _lr_section, _update_section, _scale_section, _activation_section,
+    _gradient_section, _units_section, _first_layer_section, _test_section,
+)
+
+
+# ------------------------------------------------------------------ page
+_CSS = """
+:root{--fg:#1d2330;--muted:#5b6475;--line:#e3e6ec;--bg:#f6f7f9;--err:#c62828;--warn:#b26a00;--info:#1565c0}
+*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+header{background:#1d2330;color:#fff;padding:20px 32px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c8cdd8}
+main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
+.tiles{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.tile{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:140px}
+.tile b{display:block;font-size:22px}.tile span{color:var(--muted);font-size:13px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0;min-width:0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:0 16px}.grid section.wide{grid-column:1/-1}
+.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:2px 16px;font-size:14px}
+.params span{color:var(--muted)}
+section h2{margin:0 0 4px;font-size:18px}.guide{color:var(--muted);margin:0 0 12px;max-width:900px}
+.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}figure{margin:0;flex:0 1 auto;max-width:100%}
+figure img{max-width:100%;height:auto;display:block}aside{flex:1 1 300px;min-width:280px}
+.note{color:var(--muted);font-style:italic}
+.finding{border-left:4px solid var(--info);background:#f4f8fd;padding:8px 12px;margin:0 0 10px;border-radius:4px}
+.finding.warning{border-color:var(--warn);background:#fff8ec}.finding.error{border-color:var(--err);background:#fdf1f1}
+.finding p{margin:4px 0}.finding .advice{font-weight:600}.advice span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}.badge{display:inline-block;font-size:11px;text-transform:uppercase;
+letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;background:var(--info);margin-right:6px}
+.error .badge{background:var(--err)}.warning .badge{background:var(--warn)}code{font-size:13px}
+ol.summary{padding-left:22px}ol.summary li{margin:6px 0}table.kv{border-collapse:collapse;font-size:14px}
+table.kv th{text-align:left;font-weight:500;color:var(--muted);padding:3px 16px 3px 0;vertical-align:top}
+table.kv td{padding:3px 0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-word}
+pre{background:var(--bg);padding:12px;overflow:auto;font-size:12px;border-radius:6px}details summary{cursor:pointer;color:var(--info)}
+table.confusion{border-collapse:collapse;font-size:13px;margin:4px 0}table.confusion caption{caption-side:bottom;color:var(--muted);font-size:12px;padding-top:4px}
+table.confusion th{font-weight:500;color:var(--muted);padding:3px 6px;max-width:110px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+table.confusion td{min-width:34px;height:30px;text-align:center;border:1px solid var(--line);font-variant-numeric:tabular-nums}
+table.confusion td.diag{font-weight:700}table.confusion .total{color:var(--muted);border:none}
+nav{font-size:14px;color:var(--muted)}nav a{color:var(--info);text-decoration:none;margin-right:12px}
+"""
+
+
+def _finding_html(f: dict[str, Any], with_link: bool = False, sections: dict[str, str] | None = None) -> str:
+    sev = f.get("severity", "info")
+    evidence = f.get("evidence") or {}
+    link = ""
+    if with_link and sections is not None:
+        key = EVIDENCE.get(f.get("code", ""))
+        if key in sections:
+            link = f' <a href="#{key}">see {_esc(sections[key])}</a>'
+    advice = f'<p class="advice"><span>advice</span> {_esc(f["advice"])}</p>' if f.get("advice") else ""
+    details = (f"<details><summary>evidence</summary><pre>{_esc(json.dumps(evidence, indent=1, default=str))}</pre></details>"
+               if evidence and not with_link else "")
+    return (f'<div class="finding {_esc(sev)}"><span class="badge">{_esc(sev)}</span><code>{_esc(f.get("code"))}</code>'
+            f'<p>{_esc(f.get("message", ""))}{link}</p>{advice}{details}</div>')
+
+
+def _section_html(s: Section, wide: bool = False) -> str:
+    cls = ' class="wide"' if wide or s.findings else ""
+    parts = [f'<section id="{s.key}"{cls}><h2>{_esc(s.title)}</h2>']
+    if s.guide:
+        parts.append(f'<p class="guide">{_esc(s.guide)}</p>')
+    figure = f'<figure>{_img(s.png, s.alt)}</figure>' if s.png else ""
+    note = f'<p class="note">{_esc(s.note)}</p>' if s.note else ""
+    aside = f'<aside>{"".join(_finding_html(f) for f in s.findings)}</aside>' if s.findings else ""
+    parts.append(f'<div class="row">{figure}{note}{aside}</div>{s.body}</section>')
+    return "".join(parts)
+
+
+def _header(rec: RunRecord) -> str:
+    cfg = rec.config
+    title = f"trainwell report: {cfg.get('source') or rec.path.name}"
+    task = cfg.get("task") or ("classification" if rec.classification else "regression")
+    sub = f"{rec.config.get('estimator') or rec.model.get('estimator', '')}, {task}, run folder {rec.path}"
+    return f"<header><h1>{_esc(title)}</h1><p>{_esc(sub)}</p></header>"
+
+
+def _tiles(rec: RunRecord) -> str:
+    names = {"accuracy": "test accuracy", "balanced_accuracy": "balanced accuracy", "log_loss": "test log loss",
+             "r2": "test R²", "rmse": "test RMSE", "mae": "test MAE"}
+    m = rec.test_metrics
+    tiles = [(names[k], f"{m[k]:.4f}") for k in names if isinstance(m.get(k), (int, float))]
+    epochs = m.get("epochs", rec.training.get("n_iter", len(rec.history)))
+    tiles.append(("epochs (best)", f"{epochs} ({rec.best_epoch})"))
+    if isinstance(m.get("fit_seconds"), (int, float)):
+        tiles.append(("training time", f"{m['fit_seconds']:.1f} s"))
+    counts = {sev: sum(f.get("severity") == sev for f in rec.findings) for sev in ("error", "warning", "info")}
+    tiles.append(("findings: errors / warnings / info", f"{counts['error']} / {counts['warning']} / {counts['info']}"))
+    body = "".join(f'<div class="tile"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for k, v in tiles)
+    return f'<div class="tiles">{body}</div>'
+
+
+def render(rec: RunRecord) -> str:
+    """The report page of a run as one HTML string."""
+    from . import plots
+
+    sections = [make(rec, plots) for make in PLOT_SECTIONS]
+    sections += [_data_section(rec), _environment_section(rec), _config_section(rec)]
+    by_key = {s.key: s for s in sections}
+    unplaced = []
+    for f in rec.findings:
+        key = EVIDENCE.get(f.get("code", ""))
+        (by_key[key].findings if key in by_key else unplaced).append(f)
+    titles = {s.key: s.title for s in sections}
+    if rec.findings:
+        items = "".join(f"<li>{_finding_html(f, True, titles)}</li>" for f in rec.findings)
+        summary = f'<section id="findings"><h2>Findings, most serious first</h2><ol class="summary">{items}</ol>'
+        if unplaced:
+            summary += "".join(_finding_html(f) for f in unplaced)
+        summary += "</section>"
+    elif rec.diagnostics:
+        summary = '<section id="findings"><h2>Findings</h2><p>The diagnostics found nothing to report.</p></section>'
+    else:
+        summary = ('<section id="findings"><h2>Findings</h2><p class="note">This run folder has no diagnostics.json, '
+                   "so there are no findings to show.</p></section>")
+    nav = "<nav>" + "".join(f'<a href="#{s.key}">{_esc(s.title)}</a>' for s in sections) + "</nav>"
+    plotted, facts = sections[:len(PLOT_SECTIONS)], sections[len(PLOT_SECTIONS):]
+    body = (f'<div class="grid">{"".join(_section_html(s) for s in plotted)}</div>'
+            f'<div class="grid">{"".join(_section_html(s, s.key == "config") for s in facts)}</div>')
+    built = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{_esc("trainwell report: " + (rec.config.get("source") or rec.path.name))}</title>'
+        f'<link rel="icon" href="data:,"><style>{_CSS}</style></head><body>{_header(rec)}<main>'
+        f"{_tiles(rec)}{nav}{summary}{body}"
+        f'<p class="guide">Built {_esc(built)} by trainwell {_esc(__version__)} from the files of the run folder.</p>'
+        "</main></body></html>"
+    )
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """(Re)build ``run_dir/report.html`` from the files of a run folder.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A folder written by ``trainwell fit`` or :func:`trainwell.report.save_run`.
+
+    Returns
+    -------
+    Path
+        The report file (written atomically: a reader never sees half a page).
+
+    Raises
+    ------
+    DataError
+        When ``run_dir`` is not a run folder or one of its files is damaged.
+    """
+    rec = load_run(run_dir)
+    page = render(rec)
+    target = rec.path / REPORT
+    write_file_atomic(target, page.encode("utf-8"))
+    return target

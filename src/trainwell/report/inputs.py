@@ -1,0 +1,291 @@
+"""What a report needs from a fitted estimator, saved as JSON beside the model in the run folder.
+
+A report reads only files (:mod:`.record`), so everything it shows that is not already in
+``model/`` (spec, history, weights), ``config.json``, ``metrics.json`` or ``history.csv`` is
+written here, once, at the end of a fit:
+
+``diagnostics.json``
+    The monitors' per-layer series (``row["layers"]`` of every history row, see
+    :mod:`trainwell.diagnose.probes`), their histograms (thinned to at most
+    :data:`MAX_HIST_EPOCHS` epochs), what the run left in ``run.extra`` (initial loss,
+    divergence), the ranked findings, a data summary and the library versions.
+``evaluation.json``
+    The test split: confusion matrix (classifiers) or predicted-vs-true pairs (regressors,
+    at most :data:`MAX_POINTS`), and the test metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..diagnose.findings import Finding, rank
+from ..diagnose.probes.base import LAYERS_KEY
+from ..exceptions import DataError
+
+DIAGNOSTICS = "diagnostics.json"
+EVALUATION = "evaluation.json"
+FORMAT = "trainwell-report-inputs"
+FORMAT_VERSION = 1
+#: Histograms kept per layer: enough to see a distribution move, small enough for a 1 MB file.
+MAX_HIST_EPOCHS = 60
+#: Predicted-vs-true pairs kept for a regression scatter plot.
+MAX_POINTS = 2000
+_HIST_KEYS = ("act_hist", "grad_hist")
+_VERSIONED = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "safetensors", "rich", "matplotlib")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays unpacked, non-finite floats as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    return str(value)
+
+
+def _thin(n: int, keep: int) -> list[int]:
+    """At most ``keep`` indices of ``range(n)``, evenly spread, first and last always kept."""
+    if n <= keep:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (keep - 1)) for i in range(keep)})
+
+
+def layer_series(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The probes' per-layer records as one series per statistic.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        History rows; per-layer statistics are under ``row["layers"][layer][stat]``.
+
+    Returns
+    -------
+    dict
+        ``{layer: {"activation": kind, "series": {stat: [value per epoch]},
+        "hist": {"act_hist": [{"epoch", "edges", "counts"}, ...], "grad_hist": [...]}}}``;
+        empty when no monitor recorded anything.
+    """
+    names: list[str] = []
+    for row in history:
+        for name in row.get(LAYERS_KEY, {}) or {}:
+            if name not in names:
+                names.append(name)
+    out: dict[str, Any] = {}
+    for name in names:
+        stats = [row.get(LAYERS_KEY, {}).get(name, {}) for row in history]
+        keys: list[str] = []
+        kind = None
+        for s in stats:
+            kind = kind or s.get("activation")
+            keys += [k for k, v in s.items() if k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        hists: dict[str, list[dict[str, Any]]] = {}
+        for key in _HIST_KEYS:
+            found = [(row["epoch"], s[key]) for row, s in zip(history, stats, strict=True) if s.get(key)]
+            hists[key] = [{"epoch": found[i][0], **found[i][1]} for i in _thin(len(found), MAX_HIST_EPOCHS)]
+        out[name] = {
+            "activation": kind,
+            "series": {k: [s.get(k) for s in stats] for k in keys},
+            "hist": {k: v for k, v in hists.items() if v},
+        }
+    return out
+
+
+def run_summary(est: Any) -> dict[str, Any]:
+    """What the run left besides its history: initial loss, divergence, the fast path."""
+    run = getattr(est, "_run", None)
+    extra = getattr(run, "extra", {}) or {}
+    return {
+        "loss": getattr(getattr(est, "_loss", None), "name", None),
+        "epochs": getattr(est, "n_iter_", None),
+        "best_epoch": getattr(est, "best_epoch_", None),
+        "stop_reason": getattr(est, "stop_reason_", None),
+        "initial_loss": extra.get("initial_loss"),
+        "initial_weight_rms": extra.get("initial_weight_rms"),
+        "diverged": extra.get("diverged"),
+        "fast_path": extra.get("fast_path"),
+        "steps_per_epoch": getattr(run, "steps_per_epoch", None),
+    }
+
+
+def data_summary(est: Any, y_test: Any = None) -> dict[str, Any]:
+    """Rows, features, classes and split sizes of the fit."""
+    transform = getattr(est, "transform_", None)
+    names = getattr(est, "feature_names_in_", None)
+    summary: dict[str, Any] = {
+        "n_train": getattr(est, "n_train_", None),
+        "n_val": getattr(est, "n_val_", None),
+        "n_test": None if y_test is None else len(y_test),
+        "n_features_in": getattr(est, "n_features_in_", None),
+        "sample_shape": list(getattr(transform, "sample_shape", ()) or ()),
+        "scaling": getattr(transform, "scaling", None),
+        "feature_names": [str(c) for c in names] if names is not None else None,
+    }
+    classes = getattr(est, "classes_", None)
+    if classes is not None:
+        summary["classes"] = [str(c) for c in classes]
+        if y_test is not None:
+            values, counts = np.unique(np.asarray(y_test).astype(str), return_counts=True)
+            summary["test_class_counts"] = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    return summary
+
+
+def environment(est: Any = None) -> dict[str, Any]:
+    """Versions of Python, trainwell and the libraries it trains with, and the device."""
+    versions = {"python": platform.python_version(), "trainwell": __version__}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    device = getattr(est, "device_", None)
+    env: dict[str, Any] = {"versions": versions, "platform": platform.platform(), "device": str(device) if device else None}
+    if device is not None and getattr(device, "type", None) == "cuda":
+        import torch
+
+        env["device_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    """Test metrics and the data behind the confusion matrix or predicted-vs-true plot."""
+    from sklearn import metrics
+
+    y_true = np.asarray(y_test)
+    classes = getattr(est, "classes_", None)
+    if classes is not None:
+        proba = est.predict_proba(X_test)
+        pred = classes[proba.argmax(1)]
+        scores = {
+            "accuracy": float(metrics.accuracy_score(y_true, pred)),
+            "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, pred)),
+            "log_loss": float(metrics.log_loss(y_true, proba, labels=classes)),
+            "n_test": len(y_true),
+        }
+        matrix = metrics.confusion_matrix(y_true, pred, labels=classes)
+        return scores, {"task": "classification", "labels": [str(c) for c in classes], "confusion": matrix.tolist()}
+    pred = np.asarray(est.predict(X_test), dtype=float)
+    y_true = y_true.astype(float)
+    scores = {
+        "r2": float(metrics.r2_score(y_true, pred)),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, pred))),
+        "mae": float(metrics.mean_absolute_error(y_true, pred)),
+        "n_test": len(y_true),
+    }
+    keep = np.asarray(_thin(len(y_true), MAX_POINTS))
+    two_d = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    return scores, {"task": "regression", "y_true": two_d(y_true)[keep].tolist(), "y_pred": two_d(pred)[keep].tolist()}
+
+
+def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
+                  findings: Sequence[Finding] | None = None) -> dict[str, bytes]:
+    """The report's input files for a fitted estimator, as ``{file name: bytes}``.
+
+    Give the result to :func:`trainwell.persist.write_atomic_folder` with the other files
+    of a run folder, so the whole folder appears at once.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+        Per-layer plots need the diagnostics monitors (``diagnostics=True``, the default);
+        without them the report shows the curves and says what is missing.
+    X_test, y_test : array-like, optional
+        The held-out test rows, for the confusion matrix or predicted-vs-true plot.
+    findings : sequence of Finding, optional
+        Findings to show (e.g. ``check(...) + est.findings_``); by default the estimator's
+        ``findings_`` (or :func:`trainwell.diagnose.advise` on its run).
+
+    Returns
+    -------
+    dict of str to bytes
+        ``diagnostics.json`` and, with a test split, ``evaluation.json``.
+    """
+    if not hasattr(est, "history_"):
+        raise DataError("The estimator is not fitted; call fit before writing its report inputs.")
+    if (X_test is None) != (y_test is None):
+        raise DataError("Give both X_test and y_test (or neither) for the report's test-split plots.")
+    if findings is None:
+        findings = getattr(est, "findings_", None)
+    if findings is None:  # an estimator without diagnostics of its own: judge its run here
+        from ..diagnose.advice import advise
+
+        run = getattr(est, "_run", None)
+        findings = advise(est, run) if run is not None else []
+    diagnostics = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "layers": layer_series(est.history_),
+        "run": run_summary(est),
+        "findings": [dataclasses.asdict(f) for f in rank(list(findings))],
+        "data": data_summary(est, y_test),
+        "environment": environment(est),
+    }
+    files = {DIAGNOSTICS: json.dumps(jsonable(diagnostics), separators=(",", ":")).encode()}
+    if X_test is not None:
+        scores, evaluation = test_metrics(est, X_test, y_test)
+        evaluation["metrics"] = scores
+        files[EVALUATION] = json.dumps(jsonable(evaluation), separators=(",", ":")).encode()
+    return files
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_file_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; a report is for sharing
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report_inputs(est: Any, X_test: Any, y_test: Any, run_dir: str | os.PathLike,
+                        findings: Sequence[Finding] | None = None) -> list[Path]:
+    """Write :func:`report_inputs` into an existing run folder, each file atomically.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; give the run folder the model was written to.")
+    written = []
+    for name, data in report_inputs(est, X_test, y_test, findings).items():
+        write_file_atomic(folder / name, data)
+        written.append(folder / name)
+    return written

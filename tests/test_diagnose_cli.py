@@ -1,0 +1,55 @@
+"""The ``trainwell check`` subcommand, through argparse as the CLI wires it."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+import pytest
+
+from trainwell.diagnose import Finding
+from trainwell.diagnose.cli import add_parser
+from trainwell.diagnose.findings import format_findings
+from trainwell.exceptions import DataError
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="trainwell")
+    add_parser(parser.add_subparsers())
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def iris_csv(tmp_path, iris):
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(species=y)
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_check_command_prints_ranked_findings(iris_csv, capsys):
+    args = parse(["check", iris_csv, "--target", "species", "--max-epochs", "5"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "classification" in out and "init_loss_ok" in out and "overfit_small_batch_ok" in out
+
+
+def test_check_command_with_a_test_file_that_copies_training_rows(iris_csv, tmp_path, capsys):
+    args = parse(["check", iris_csv, "--target", "species", "--test", iris_csv, "--min-severity", "warning"])
+    args.func(args)
+    out = capsys.readouterr().out
+    assert "train_test_overlap" in out and "init_loss_ok" not in out
+
+
+def test_check_command_bad_target(iris_csv):
+    args = parse(["check", iris_csv, "--target", "nope"])
+    with pytest.raises(DataError, match="nope"):
+        args.func(args)
+
+
+def test_format_findings_ranks_and_filters():
+    found = [Finding("a", "info", "fine."), Finding("b", "error", "broken.", "fix it.")]
+    text = format_findings(found)
+    assert text.index("b: broken.") < text.index("a: fine.") and "Try: fix it." in text
+    assert "a: fine." not in format_findings(found, "warning")
