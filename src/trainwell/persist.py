@@ -77,8 +77,11 @@ def write_atomic_folder(path: str | os.PathLike, files: dict[str, bytes | None],
         if foreign:
             raise TrainwellError(f"{target} is a folder that holds other files; choose a new or empty folder.")
     parent = target.parent if str(target.parent) else Path(".")
-    for stale in parent.glob(f".{target.name}.tmp-*") if parent.is_dir() else ():
-        shutil.rmtree(stale, ignore_errors=True)  # left by a writer that was killed
+    stale = list(parent.glob(f".{target.name}.tmp-*")) if parent.is_dir() else []
+    if target.exists():  # the current version is in place: older copies moved aside are obsolete
+        stale += list(parent.glob(f".{target.name}.old-*"))
+    for leftover in stale:
+        shutil.rmtree(leftover, ignore_errors=True)  # left by a writer that was killed
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
