@@ -47,7 +47,7 @@ class RecordWatched(Callback):
 def test_every_monitor_keeps_the_contract(digits_split, per_epoch):
     X, _, y, _ = digits_split
     monitors = default_monitors(per_epoch=per_epoch)
-    est = NeuralNetClassifier(max_epochs=2, batch_size=128, early_stopping=False, random_state=0,
+    est = NeuralNetClassifier(diagnostics=False, max_epochs=2, batch_size=128, early_stopping=False, random_state=0,
                               callbacks=monitors)
     est.fit(X, y)
     steps = est._run.steps_per_epoch

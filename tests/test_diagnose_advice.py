@@ -22,7 +22,7 @@ def make_run(rows, *, extra=None, lr=1e-3, l2=1e-4, l1=0.0, classification=True,
              loss="cross_entropy"):
     config = SimpleNamespace(lr=lr, l2=l2, l1=l1, classification=classification)
     return SimpleNamespace(history=History(rows), config=config, extra=dict(extra or {}), n_val=n_val,
-                           best_epoch=best_epoch, loss_fn=SimpleNamespace(name=loss))
+                           best_epoch=best_epoch, loss_fn=SimpleNamespace(name=loss), stop_reason=None)
 
 
 def make_estimator(**attrs):
@@ -203,7 +203,10 @@ def test_underfitting_of_a_too_small_network():
     poor = healthy_rows(train_accuracy=0.45, val_accuracy=0.44)
     small = make_estimator(spec_=SimpleNamespace(hidden=(2,), conv=(), dropout=0.0))
     assert codes(findings_for(poor, estimator=small))["underfitting"] == "warning"
-    assert codes(findings_for(poor))["underfitting"] == "info"  # a big network: maybe the data are hard
+    info = findings_for(poor)  # a big network: maybe the data are hard, or training ended too soon
+    assert codes(info)["underfitting"] == "info"
+    still = healthy_rows(train_accuracy=0.45, val_accuracy=0.44, train_loss=[2.0, 1.8, 1.6, 1.4, 1.2, 1.0])
+    assert "max_epochs" in findings_for(still)[0].message
     assert "underfitting" not in codes(findings_for(healthy_rows(), estimator=small))
 
 
@@ -234,27 +237,24 @@ def test_run_view_reads_layers_in_forward_order():
 
 
 # ------------------------------------------------------------- real training
-def test_advise_on_a_healthy_run_has_no_warnings(iris):
+def test_a_diagnosed_fit_on_a_healthy_run_has_no_warnings(iris):
     X, y = iris
-    est = NeuralNetClassifier(max_epochs=40, patience=10, random_state=0)
-    est.set_params(callbacks=default_monitors(est))
-    est.fit(X, y)
-    assert [f for f in advise(est, est._run) if f.severity != "info"] == []
+    est = NeuralNetClassifier(max_epochs=20, patience=10, random_state=0).fit(X, y)  # diagnostics=True by default
+    assert est.history_[-1]["layers"]  # the monitors ran
+    assert [f for f in est.findings_ if f.severity != "info"] == []
 
 
-def test_advise_names_zero_initialisation(iris):
+def test_a_diagnosed_fit_names_zero_initialisation(iris):
     X, y = iris
-    est = NeuralNetClassifier(init="zeros", max_epochs=5, random_state=0, callbacks=default_monitors())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est.fit(X, y)
-    found = advise(est, est._run)
-    assert found[0].code == "symmetric_weights" and found[0].severity == "error"
+        est = NeuralNetClassifier(init="zeros", max_epochs=5, random_state=0).fit(X, y)
+    assert est.findings_[0].code == "symmetric_weights" and est.findings_[0].severity == "error"
 
 
-def test_advise_names_a_learning_rate_far_too_low(digits_split):
+def test_advise_with_explicit_monitors_names_a_learning_rate_far_too_low(digits_split):
     X, _, y, _ = digits_split
-    est = NeuralNetClassifier(lr=1e-6, max_epochs=6, random_state=0, callbacks=default_monitors())
+    est = NeuralNetClassifier(lr=1e-6, max_epochs=6, random_state=0, diagnostics=False, callbacks=default_monitors())
     est.fit(X, y)
     assert advise(est, est._run)[0].code == "lr_too_low"
 

@@ -50,7 +50,7 @@ def full_batch_fit(X, y, probes, epochs=1, **params):
     """One full-batch step per epoch: the watched batch is the whole (shuffled) training set,
     so per-batch statistics equal statistics over all rows, whatever the permutation."""
     keep = KeepInitial()
-    est = NeuralNetClassifier(batch_size=len(y), max_epochs=epochs, early_stopping=False, random_state=0,
+    est = NeuralNetClassifier(diagnostics=False, batch_size=len(y), max_epochs=epochs, early_stopping=False, random_state=0,
                               dropout=0.0, **params)
     est.set_params(callbacks=[keep, *probes])
     est.fit(X, y)
@@ -72,7 +72,7 @@ def activations_after(net, X):
 
 
 def test_find_layers_names_and_activations():
-    est = NeuralNetClassifier(hidden=(8, 4), activation="tanh", max_epochs=1, random_state=0)
+    est = NeuralNetClassifier(diagnostics=False, hidden=(8, 4), activation="tanh", max_epochs=1, random_state=0)
     X = np.random.default_rng(0).normal(size=(40, 3))
     est.fit(X, np.arange(40) % 2)
     layers = find_layers(est.network_)
@@ -174,7 +174,7 @@ def test_trend_probe_initial_loss_gap_and_plateau(iris):
     assert [r["loss_vs_first"] for r in h] == pytest.approx([r["train_loss"] / h[0]["train_loss"] for r in h])
     assert "generalization_gap" not in h[0]  # no validation split here
 
-    with_val = NeuralNetClassifier(max_epochs=6, patience=50, random_state=0, callbacks=[TrendProbe()]).fit(X, y)
+    with_val = NeuralNetClassifier(diagnostics=False, max_epochs=6, patience=50, random_state=0, callbacks=[TrendProbe()]).fit(X, y)
     for r in with_val.history_:
         assert r["generalization_gap"] == pytest.approx(r["val_loss"] - r["train_loss"])
     val = with_val.history_.column("val_loss")
@@ -185,17 +185,17 @@ def test_trend_probe_initial_loss_gap_and_plateau(iris):
 def test_target_range_probe_counts_targets_outside_the_sigmoid():
     X, y = load_diabetes(return_X_y=True)
     y100 = (y - y.min()) / (y.max() - y.min()) * 100
-    est = NeuralNetRegressor(output_activation="sigmoid", target_scaling="none", batch_size=len(y), max_epochs=1,
+    est = NeuralNetRegressor(diagnostics=False, output_activation="sigmoid", target_scaling="none", batch_size=len(y), max_epochs=1,
                              early_stopping=False, random_state=0, callbacks=[TargetRangeProbe()])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y100)
     outside = float(((y100 < 0) | (y100 > 1)).mean())
     assert est.history_[0]["targets_outside_output"] == pytest.approx(outside, rel=1e-6)
-    fine = NeuralNetRegressor(output_activation="sigmoid", max_epochs=1, random_state=0,
+    fine = NeuralNetRegressor(diagnostics=False, output_activation="sigmoid", max_epochs=1, random_state=0,
                               callbacks=[TargetRangeProbe()]).fit(X, y)
     assert fine.history_[0]["targets_outside_output"] == 0.0
-    plain = NeuralNetRegressor(max_epochs=1, random_state=0, callbacks=[TargetRangeProbe()]).fit(X, y)
+    plain = NeuralNetRegressor(diagnostics=False, max_epochs=1, random_state=0, callbacks=[TargetRangeProbe()]).fit(X, y)
     assert "targets_outside_output" not in plain.history_[0]  # identity output: nothing to check
 
 
@@ -226,13 +226,13 @@ def test_divergence_guard_restores_last_finite_weights_unit():
 
 def test_divergence_guard_on_a_real_diverging_run_and_not_on_a_healthy_one():
     X, y = load_diabetes(return_X_y=True)
-    est = NeuralNetRegressor(optimizer="sgd", lr=10.0, batchnorm=False, max_epochs=5, early_stopping=False,
+    est = NeuralNetRegressor(diagnostics=False, optimizer="sgd", lr=10.0, batchnorm=False, max_epochs=5, early_stopping=False,
                              dropout=0.0, random_state=0, callbacks=[DivergenceGuard()]).fit(X, y)
     assert not math.isfinite(est.history_[-1]["train_loss"])
     assert "restored" in est.stop_reason_
     assert all(torch.isfinite(p).all() for p in est.network_.parameters())
     assert np.isfinite(est.predict(X)).all()
-    healthy = NeuralNetRegressor(max_epochs=3, random_state=0, callbacks=[DivergenceGuard()]).fit(X, y)
+    healthy = NeuralNetRegressor(diagnostics=False, max_epochs=3, random_state=0, callbacks=[DivergenceGuard()]).fit(X, y)
     assert "diverged" not in healthy._run.extra
 
 
@@ -253,7 +253,7 @@ class CountingProbe(ActivationProbe):
 def test_probes_watch_only_their_sampled_steps_and_leave_no_hooks(digits_split):
     X, _, y, _ = digits_split
     probe = CountingProbe(per_epoch=3)
-    est = NeuralNetClassifier(max_epochs=2, batch_size=64, early_stopping=False, random_state=0, callbacks=[probe])
+    est = NeuralNetClassifier(diagnostics=False, max_epochs=2, batch_size=64, early_stopping=False, random_state=0, callbacks=[probe])
     est.fit(X, y)
     assert probe.watched == 3 * 2
     assert all(not m._forward_hooks for m in est.network_.modules())
@@ -261,8 +261,8 @@ def test_probes_watch_only_their_sampled_steps_and_leave_no_hooks(digits_split):
 
 def test_monitors_do_not_change_training(digits_split):
     X, _, y, _ = digits_split
-    plain = NeuralNetClassifier(max_epochs=3, random_state=0).fit(X, y)
-    watched = NeuralNetClassifier(max_epochs=3, random_state=0, callbacks=default_monitors()).fit(X, y)
+    plain = NeuralNetClassifier(diagnostics=False, max_epochs=3, random_state=0).fit(X, y)
+    watched = NeuralNetClassifier(diagnostics=False, max_epochs=3, random_state=0, callbacks=default_monitors()).fit(X, y)
     # Watched steps run on autograd, unwatched ones may take the hand-derived fast step: equal up to
     # float rounding. A probe that drew random numbers would change the shuffling and differ by far more.
     assert watched.history_.column("train_loss") == pytest.approx(plain.history_.column("train_loss"), rel=1e-4)
@@ -277,7 +277,7 @@ def test_monitors_on_a_cnn_record_per_channel_dead_fractions():
     rng = np.random.default_rng(0)
     X = rng.random((64, 12, 12)).astype(np.float32)
     y = np.arange(64) % 2
-    est = NeuralNetClassifier(conv=((4, 3, 2),), hidden=(8,), max_epochs=1, random_state=0,
+    est = NeuralNetClassifier(diagnostics=False, conv=((4, 3, 2),), hidden=(8,), max_epochs=1, random_state=0,
                               callbacks=default_monitors()).fit(X, y)
     layers = est.history_[0]["layers"]
     assert set(layers) == {"conv1", "dense1", "output"}

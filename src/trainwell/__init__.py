@@ -8,6 +8,7 @@ from .compare import compare, mcnemar, wilcoxon
 from .diagnose import Finding, check
 from .estimators import NeuralNetClassifier, NeuralNetRegressor
 from .persist import load
+from .tune import lr_find, tune
 
 __all__ = [
     "Finding",
@@ -17,6 +18,8 @@ __all__ = [
     "check",
     "compare",
     "load",
+    "lr_find",
     "mcnemar",
+    "tune",
     "wilcoxon",
 ]

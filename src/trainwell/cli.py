@@ -1,4 +1,5 @@
-"""The command face of trainwell: ``trainwell demo | fit | predict | info | compare``.
+"""The command face of trainwell: ``trainwell demo | fit | predict | info | report | compare | check |
+tune | lr-find | lab``.
 
 Bad input ends with one sentence on stderr and exit status 2; an internal error with
 exit status 1; ``--debug`` shows the traceback in both cases.
@@ -443,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .diagnose.cli import add_parser as add_check_parser
 
     add_check_parser(sub)
+    from .tune.cli import add_parser as add_tune_parser
+    from .tune.cli import add_parser_lr_find
+
+    add_tune_parser(sub)
+    add_parser_lr_find(sub)
     return parser
 
 

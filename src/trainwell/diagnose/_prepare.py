@@ -43,6 +43,19 @@ def rows(X: Any, index: np.ndarray) -> Any:
     return np.asarray(X)[index]
 
 
+#: Estimator settings that make a throwaway clone slower or write files; turned off when present.
+_QUIET = {"callbacks": None, "verbose": 0, "diagnostics": False, "report": None, "tensorboard": False,
+          "checkpoint_dir": None}
+
+
+def quiet_clone(estimator: Any, **params: Any) -> Any:
+    """A clone of ``estimator`` for a check: no callbacks, output, reports or diagnostics of its own."""
+    est = clone(estimator)
+    known = est.get_params(deep=False)
+    est.set_params(**{**{k: v for k, v in _QUIET.items() if k in known}, **params})
+    return est
+
+
 def prepare(estimator: Any, X: Any, y: Any, *, max_rows: int = 4096, seed: int = 0, **params: Any) -> Prepared:
     """Return an untrained clone of ``estimator`` built on ``(X, y)``, with ``params`` set.
 
@@ -57,7 +70,7 @@ def prepare(estimator: Any, X: Any, y: Any, *, max_rows: int = 4096, seed: int =
     **params
         Parameters to override on the clone (e.g. ``dropout=0.0``).
     """
-    est = clone(estimator).set_params(callbacks=None, verbose=0, **params)
+    est = quiet_clone(estimator, **params)
     with warnings.catch_warnings():
         # what the warnings say (constant init, targets out of range), check() reports itself
         warnings.simplefilter("ignore")

@@ -545,7 +545,10 @@ def underfitting(v: RunView) -> Finding | None:
             {f"train_{v.metric}": score, "narrowest_layer": narrow},
         )
     still = _finite(v.column("train_loss"))
-    improving = len(still) >= 5 and still[-1] < 0.95 * still[-5] and "max_epochs" in str(getattr(v.estimator, "stop_reason_", ""))
+    # the loop sets no stop reason when it simply ran out of epochs (advise runs before the
+    # estimator stores its own stop_reason_)
+    ran_out = getattr(v.run, "stop_reason", None) is None
+    improving = len(still) >= 5 and still[-1] < 0.95 * still[-5] and ran_out
     return Finding(
         "underfitting", "info",
         f"The model fits only {shown} of its training data and validation is no better"

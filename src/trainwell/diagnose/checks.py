@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 
 from ..data import as_regression_targets, targets_outside_output
 from ..train.callbacks import Callback, RunState
 from ..train.optim import decayed_parameters, make_optimizer
-from ._prepare import Prepared, prepare, rows
+from ._prepare import Prepared, prepare, quiet_clone, rows
 from .advice import CAUSES, advise
 from .datachecks import (
     class_imbalance,
@@ -284,8 +284,8 @@ def overfit_small_batch(estimator: Any, X: Any, y: Any, *, size: int = 20, epoch
             return accurate and expected is not None and row["train_loss"] <= OVERFIT_LOSS_FRACTION * expected
         return row.get("train_r2", -math.inf) >= OVERFIT_R2
 
-    est = clone(estimator).set_params(
-        l2=0.0, l1=0.0, dropout=0.0, early_stopping=False, batch_size=len(index), max_epochs=epochs, verbose=0,
+    est = quiet_clone(
+        estimator, l2=0.0, l1=0.0, dropout=0.0, early_stopping=False, batch_size=len(index), max_epochs=epochs,
         callbacks=[_StopWhenFitted(fitted), *default_monitors(estimator)],
     )
     if hidden is not None:

@@ -1,11 +1,13 @@
 """The hot loop: epochs over device-resident tensors, with a validation pass per epoch.
 
 Where the speed comes from (DESIGN.md): the data is moved to the device once; each
-epoch draws one permutation and gathers the shuffled data into a reused buffer, so every
-batch is a view; losses and metrics accumulate on the device and are read once per
-epoch (no host synchronisation inside a step); gradients are set to ``None`` rather
-than zeroed; the optimizer is the fused/foreach one. Observers are asked ahead of time
-whether they want a step, so unwatched steps pay nothing for them.
+epoch draws one permutation and each step gathers its rows into a reused batch buffer;
+losses and metrics accumulate on the device and are read once per epoch (no host
+synchronisation inside a step). Parameters and gradients live in one flat buffer
+(:mod:`.flat`) updated by one fused optimizer call (:mod:`.update`); an MLP trains with
+a hand-derived backward pass (:mod:`.fast_mlp`). Observers are asked ahead of time
+whether they want a step, so unwatched steps pay nothing for them; watched steps run on
+autograd over the same parameters and optimizer state.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ import torch
 from torch import nn
 
 from .callbacks import Callback, RunState
+from .fast_mlp import FastMLPStep, fast_mlp_support
+from .flat import FlatParameters
 from .history import History
-from .optim import current_lr, decayed_parameters, make_optimizer, make_scheduler
+from .optim import (
+    current_lr,
+    decayed_parameters,
+    make_flat_optimizer,
+    make_optimizer,
+    make_scheduler,
+)
+from .update import FlatUpdate
 
 
 @dataclass
@@ -40,6 +51,9 @@ class TrainConfig:
     bf16: bool = False
     classification: bool = True
     eval_batch_size: int = 8192
+    #: Flat parameters with one fused update, and the hand-derived MLP step where it
+    #: applies; ``False`` keeps per-layer parameters and autograd for every step.
+    fast: bool = True
 
 
 def _metric_name(classification: bool) -> str:
@@ -74,22 +88,44 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
 
 
 def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                       scheduler: Any, per_batch_schedule: bool) -> Callable:
+                       scheduler: Any, per_batch_schedule: bool, flat: FlatParameters | None = None,
+                       update: Callable[[], None] | None = None) -> Callable:
     """The general training step on autograd: forward, backward, regularise, update.
+
+    With ``flat`` and ``update`` (flat parameters), the gradients accumulate into the
+    flat gradient buffer and ``update`` applies L1, clipping and the optimizer step, so
+    this step and the fast step share parameters and optimizer state exactly.
 
     Returns a function ``step(xb, yb) -> (loss, scores or None)`` whose outputs stay on
     the device.
     """
-    l1_params = decayed_parameters(net)[0] if config.l1 > 0 else []
-    all_params = [p for g in optimizer.param_groups for p in g["params"]]
     autocast = config.bf16 and next(net.parameters()).is_cuda
 
-    def step(xb: torch.Tensor, yb: torch.Tensor):
+    def forward(xb: torch.Tensor, yb: torch.Tensor):
         if autocast:
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss, scores = loss_fn.batch(net, xb, yb)
-        else:
-            loss, scores = loss_fn.batch(net, xb, yb)
+                return loss_fn.batch(net, xb, yb)
+        return loss_fn.batch(net, xb, yb)
+
+    if flat is not None and update is not None:
+        def flat_step(xb: torch.Tensor, yb: torch.Tensor):
+            loss, scores = forward(xb, yb)
+            flat.grad.zero_()
+            flat.restore_grads()
+            loss.backward()  # accumulates in place into the .grad views of the flat buffer
+            flat.restore_grads()
+            update()
+            if per_batch_schedule:
+                scheduler.step()
+            return loss.detach(), None if scores is None else scores.detach()
+
+        return flat_step
+
+    l1_params = decayed_parameters(net)[0] if config.l1 > 0 else []
+    all_params = [p for g in optimizer.param_groups for p in g["params"]]
+
+    def step(xb: torch.Tensor, yb: torch.Tensor):
+        loss, scores = forward(xb, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if l1_params:
@@ -102,9 +138,49 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
         optimizer.step()
         if per_batch_schedule:
             scheduler.step()
-        return loss.detach(), scores
+        return loss.detach(), None if scores is None else scores.detach()
 
     return step
+
+
+@dataclass
+class Steps:
+    """The training steps of a run.
+
+    ``general`` is the autograd step (every network; watched steps); ``fast`` the
+    hand-derived MLP step, or ``None`` where it does not apply (``fast_reason`` says why).
+    """
+
+    general: Callable
+    fast: FastMLPStep | None
+    fast_reason: str | None
+
+
+def flatten_parameters(net: nn.Module, config: TrainConfig) -> FlatParameters | None:
+    """Move ``net``'s parameters into one flat buffer when ``config.fast`` allows and the net can."""
+    if not config.fast or FlatParameters.supports(net) is not None:
+        return None
+    return FlatParameters(net)
+
+
+def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
+               train: tuple[torch.Tensor, torch.Tensor]) -> Steps:
+    """Build the steps for ``run``: the fast MLP step where it applies, the autograd step always.
+
+    Both share the flat parameters and the optimizer (``run.extra["flat"]``), so a
+    watched step in the middle of fast ones continues the same optimizer state.
+    """
+    per_batch = run.extra.get("schedule_when") == "batch"
+    after = run.scheduler.step if per_batch else None
+    flat = run.extra.get("flat")
+    if flat is None:
+        general = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, per_batch)
+        return Steps(general, None, "config.fast is off" if not config.fast else FlatParameters.supports(net))
+    update = FlatUpdate(flat, run.optimizer, config.l1, config.grad_clip)
+    general = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, per_batch, flat, update)
+    reason = fast_mlp_support(net, loss_fn, train[0], train[1], config.bf16)
+    fast = FastMLPStep(net, loss_fn, flat, update, after) if reason is None else None
+    return Steps(general, fast, reason)
 
 
 def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
@@ -113,6 +189,11 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
              run: RunState | None = None, epochs: int | None = None,
              history: History | None = None) -> RunState:
     """Train ``net`` on device-resident ``train`` tensors for up to ``config.max_epochs`` epochs.
+
+    Each epoch draws one permutation; each step gathers its rows into a reused batch
+    buffer (the data set is never copied). Steps nobody watches run the fast MLP step
+    when the network allows it (:mod:`trainwell.train.fast_mlp`), every other step the
+    autograd step; ``run.extra["fast_path"]`` says which ran and why.
 
     Parameters
     ----------
@@ -149,26 +230,35 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     steps_per_epoch = n_full + int(run_remainder and remainder > 0)
 
     if run is None:
-        optimizer = make_optimizer(config.optimizer, net, config.lr, config.momentum, config.l2)
+        flat = flatten_parameters(net, config)
+        if flat is not None:
+            optimizer = make_flat_optimizer(config.optimizer, flat, config.lr, config.momentum, config.l2)
+        else:
+            optimizer = make_optimizer(config.optimizer, net, config.lr, config.momentum, config.l2)
         scheduler, when = make_scheduler(config.lr_schedule, optimizer, config.max_epochs, steps_per_epoch)
         run = RunState(net=net, optimizer=optimizer, loss_fn=loss_fn, config=config, scheduler=scheduler,
                        steps_per_epoch=steps_per_epoch, n_train=n, n_val=0 if val is None else val[0].shape[0])
         run.extra["schedule_when"] = when
+        run.extra["flat"] = flat
         if history is not None:
             run.history = History(history)
             run.epoch = len(history)
     else:
         run.stop_requested = False
         run.stop_reason = None
-    when = run.extra.get("schedule_when", "epoch")
-    step_fn = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, when == "batch")
+    flat = run.extra.get("flat")
+    if flat is not None and not flat.intact():
+        flat.bind()
+    steps = make_steps(net, loss_fn, run, config, train)
+    run.extra["fast_path"] = {"used": steps.fast is not None, "reason": steps.fast_reason}
     classification = config.classification
     metric = _metric_name(classification)
     if not classification:
         sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
 
-    buf_x = torch.empty_like(X)
     buf_y = torch.empty_like(y)
+    batch_x: dict[int, torch.Tensor] = {}
+    outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
     last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
     for cb in callbacks:
         cb.on_fit_begin(run)
@@ -178,37 +268,61 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         t0 = time.perf_counter()
         for cb in callbacks:
             cb.on_epoch_begin(run)
+        if flat is not None and not flat.intact():
+            flat.bind()
+        use_fast = steps.fast is not None and steps.fast.ready()
         perm = torch.randperm(n, device=X.device, generator=generator)
-        torch.index_select(X, 0, perm, out=buf_x)
         torch.index_select(y, 0, perm, out=buf_y)
         loss_sum = torch.zeros((), device=X.device)
-        score_sum = torch.zeros((), device=X.device)
         seen = 0
         for b in range(steps_per_epoch):
             start = b * bs
             stop = min(start + bs, n)
-            xb, yb = buf_x[start:stop], buf_y[start:stop]
+            m = stop - start
             watchers = [cb for cb in callbacks if cb.wants_step(run)]
             if watchers:
+                if steps.fast is not None:
+                    steps.fast.flush()
+                # fresh tensors: a callback may keep the batch beyond the step
+                xb, yb = X[perm[start:stop]], buf_y[start:stop].clone()
                 run.batch = (xb, yb)
                 for cb in watchers:
                     cb.on_step_begin(run)
-            loss, scores = step_fn(xb, yb)
-            m = stop - start
-            loss_sum += loss * m
+                loss, scores = steps.general(xb, yb)
+            else:
+                xbuf = batch_x.get(m)
+                if xbuf is None:
+                    xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
+                xb = torch.index_select(X, 0, perm[start:stop], out=xbuf)
+                yb = buf_y[start:stop]
+                loss, scores = (steps.fast if use_fast else steps.general)(xb, yb)
+            loss_sum.add_(loss, alpha=m)
             if scores is not None:
+                if outputs is None:
+                    outputs = (torch.empty(n, dtype=torch.long, device=X.device) if classification
+                               else torch.empty((n, *scores.shape[1:]), dtype=scores.dtype, device=X.device))
                 if classification:
-                    score_sum += (scores.detach().argmax(1) == yb).sum()
+                    torch.argmax(scores, 1, out=outputs[start:stop])
                 else:
-                    score_sum += ((scores.detach() - yb) ** 2).sum()
+                    outputs[start:stop].copy_(scores)
             seen += m
             if watchers:
                 run.batch_loss = loss
                 for cb in watchers:
                     cb.on_step_end(run)
                 run.batch = None
+                # a callback may have left hooks or switched modes: look again
+                use_fast = steps.fast is not None and steps.fast.ready()
             run.step += 1
-        train_stats = torch.stack([loss_sum / seen, score_sum])
+        if steps.fast is not None:
+            steps.fast.flush()
+        if outputs is None:
+            score_sum = torch.zeros((), device=X.device)
+        elif classification:
+            score_sum = (outputs[:seen] == buf_y[:seen]).sum()
+        else:
+            score_sum = ((outputs[:seen] - buf_y[:seen]) ** 2).sum()
+        train_stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
         if val is not None:
             stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size)])
         else:

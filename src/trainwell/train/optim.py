@@ -46,19 +46,35 @@ def make_optimizer(name: str, net: nn.Module, lr: float, momentum: float, l2: fl
         Weight decay on weights only.
     """
     decay, no_decay = decayed_parameters(net)
+    return optimizer_for_groups(name, decay, no_decay, lr, momentum, l2)
+
+
+def make_flat_optimizer(name: str, flat: Any, lr: float, momentum: float, l2: float) -> torch.optim.Optimizer:
+    """The optimizer ``name`` over flat parameters: ``flat.decay`` with weight decay, ``flat.rest`` without.
+
+    ``flat`` is a :class:`trainwell.train.flat.FlatParameters`. Two parameter groups of
+    one tensor each: the same update as :func:`make_optimizer` gives per layer.
+    """
+    return optimizer_for_groups(name, [flat.decay] if flat.n_decay else [], [flat.rest] if flat.rest.numel() else [],
+                                lr, momentum, l2)
+
+
+def optimizer_for_groups(name: str, decay: list[torch.Tensor], no_decay: list[torch.Tensor], lr: float,
+                         momentum: float, l2: float) -> torch.optim.Optimizer:
+    """The optimizer ``name`` with weight decay ``l2`` on ``decay`` and none on ``no_decay``."""
     groups: list[dict[str, Any]] = [
         {"params": decay, "weight_decay": l2},
         {"params": no_decay, "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, **_fast_kwargs(net))
+        return torch.optim.Adam(groups, lr=lr, **_fast_kwargs())
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, **_fast_kwargs(net))
+        return torch.optim.SGD(groups, lr=lr, **_fast_kwargs())
     if name == "momentum":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, **_fast_kwargs(net))
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, **_fast_kwargs())
     if name == "nesterov":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True, **_fast_kwargs(net))
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True, **_fast_kwargs())
     if name == "adagrad":
         return torch.optim.Adagrad(groups, lr=lr, foreach=True)
     if name == "adadelta":
@@ -68,7 +84,7 @@ def make_optimizer(name: str, net: nn.Module, lr: float, momentum: float, l2: fl
     raise ConfigError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
 
 
-def _fast_kwargs(net: nn.Module) -> dict[str, bool]:
+def _fast_kwargs() -> dict[str, bool]:
     # The fused kernels update every parameter in one pass (CPU and CUDA since torch 2.4).
     return {"fused": True}
 

@@ -1,0 +1,13 @@
+"""Side-by-side speed benchmarks of trainwell against the tools people use today.
+
+Run everything that runs on this machine and write ``bench/results.md``::
+
+    python -m bench                 # all cores torch sees; about 3-4 minutes on 2 cores
+    python -m bench --threads 1     # every contender single-threaded (a busy machine)
+    python -m bench --quick         # small sizes, a smoke test of the harness (seconds)
+
+Every contender trains the same 784-256-128-10 MLP on the same synthetic MNIST-sized
+data in one process, so the ratios are comparable even where absolute times are not.
+Peer code (scikit-learn, skorch, a DataLoader loop, a plain eager loop, Lightning) lives
+only here, never in the package.
+"""

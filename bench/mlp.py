@@ -1,0 +1,150 @@
+"""The MLP workloads: the side-by-side table, batch 1024 against the FLOP floor, scaling, breakdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from trainwell.nn import make_loss
+from trainwell.train.fast_mlp import FastMLPStep
+from trainwell.train.flat import FlatParameters
+from trainwell.train.optim import make_flat_optimizer
+from trainwell.train.update import FlatUpdate
+
+from . import peers
+from .common import Timing, mlp, n_weights, synthetic_mnist, table, time_it
+
+Log = Callable[[str], None]
+
+CONTENDERS = [
+    ("trainwell", lambda X, y, bs: peers.make_trainwell(X, y, bs, fast=True)),
+    ("trainwell + default monitors", peers.make_trainwell_monitored),
+    ("trainwell, autograd path (fast=False)", lambda X, y, bs: peers.make_trainwell(X, y, bs, fast=False)),
+    ("best plain eager loop", lambda X, y, bs: peers.make_eager(X, y, bs, fused=True)),
+    ("plain eager loop, default Adam", lambda X, y, bs: peers.make_eager(X, y, bs, fused=False)),
+    ("DataLoader loop", peers.make_dataloader),
+    ("scikit-learn MLPClassifier", peers.make_sklearn),
+    ("skorch", peers.make_skorch),
+    ("Lightning", peers.make_lightning),
+    ("GEMM-only floor", peers.make_gemm_floor),
+]
+
+
+def side_by_side(n: int, bs: int, repeats: int, log: Log) -> tuple[str, dict[str, Timing]]:
+    """Every contender, one epoch of ``n`` samples at batch ``bs``: the main table."""
+    X, y = synthetic_mnist(n)
+    timings: dict[str, Timing] = {}
+    notes: dict[str, str] = {}
+    skipped: list[str] = []
+    for name, make in CONTENDERS:
+        made = make(X, y, bs)
+        if isinstance(made, str):
+            log(f"  {name}: skipped: {made}")
+            skipped.append(f"- {name}: not measured: {made}.")
+            continue
+        epoch, notes[name] = made
+        timings[name] = time_it(epoch, repeats=repeats, warmup=1)
+        log(f"  {name}: {timings[name].median:.3f} s/epoch (runs: "
+            f"{', '.join(f'{s:.3f}' for s in timings[name].seconds)})")
+    ours, ours_cpu = timings["trainwell"].median, timings["trainwell"].cpu_median
+    rows = []
+    for name, t in timings.items():
+        rows.append([name, f"{t.median:.3f}", f"{n / t.median:,.0f}", f"{t.median / ours:.2f}x",
+                     f"{t.cpu_median:.3f}", f"{t.cpu_median / ours_cpu:.2f}x", notes[name]])
+    text = table(["contender", "s / epoch (median, wall)", "samples / s", "time vs trainwell",
+                  "CPU s / epoch (median)", "CPU time vs trainwell", "notes"], rows)
+    if skipped:
+        text += "\n\n" + "\n".join(skipped)
+    return text, timings
+
+
+def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's single-precision GEMM rate (FLOP/s) on a large square product."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    out = torch.empty(size, size)
+    t = time_it(lambda: torch.mm(a, b, out=out), repeats=repeats).typical
+    return 2 * size**3 / t
+
+
+def flop_floor(n: int, bs: int, repeats: int, log: Log) -> str:
+    """trainwell at a large batch against ``6 * params * N`` FLOPs at the measured GEMM rate."""
+    X, y = synthetic_mnist(n)
+    rate = gemm_rate()
+    floor = 6 * n_weights() * n / rate
+    gemm = peers.GemmFloor(bs)
+    steps = n // bs
+    step_gemm = time_it(lambda: [gemm.step() for _ in range(steps)], repeats=repeats).typical * n / (steps * bs)
+    rows = []
+    for name in ("trainwell", "trainwell, autograd path (fast=False)", "best plain eager loop"):
+        make = dict(CONTENDERS)[name]
+        epoch, _ = make(X, y, bs)
+        t = time_it(epoch, repeats=repeats).typical
+        rows.append([name, f"{t:.3f}", f"{floor / t:.0%}", f"{step_gemm / t:.0%}"])
+        log(f"  batch {bs}: {name} {t:.3f} s/epoch, {floor / t:.0%} of the 6·params·N floor")
+    head = (f"Measured GEMM rate (2048 x 2048 x 2048 single-precision product): {rate / 1e9:.1f} GFLOP/s. "
+            f"Floor = 6 x {n_weights():,} weights x {n:,} samples / rate = {floor:.3f} s per epoch. "
+            f"The step's own eight matrix multiplies at batch {bs} take {step_gemm:.3f} s per epoch "
+            f"(they skip the first layer's input gradient, so they do less than 6·params·N, at a "
+            f"lower rate than the square product).\n\n")
+    return head + table(["contender", "s / epoch (median)", "fraction of the 6·params·N floor",
+                         "fraction of the step-matmul floor"], rows)
+
+
+def scaling(sizes: list[int], bs: int, repeats: dict[int, int], log: Log) -> str:
+    """trainwell's epoch time against the number of samples (the data set is resident).
+
+    ``repeats`` maps a size to its number of timed epochs (default 5, after one warm-up).
+    """
+    rows = []
+    for n in sizes:
+        X, y = synthetic_mnist(n, seed=n)
+        epoch, _ = peers.make_trainwell(X, y, bs)
+        k = repeats.get(n, 5)
+        t = time_it(epoch, repeats=k).typical
+        how = f"median of {k} full epochs after one warm-up epoch"
+        rows.append([f"{n:,}", f"{t:.3f}", f"{t / n * 1e6:.2f}", f"{n / t:,.0f}", how])
+        log(f"  {n:,} samples: {t:.3f} s/epoch")
+        del X, y, epoch
+    return table(["samples", "s / epoch", "µs / sample", "samples / s", "how"], rows)
+
+
+def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, float]) -> str:
+    """Where a step's time goes: the matmuls, the optimizer update, everything else."""
+    steps = -(-n // bs)
+    X, y = synthetic_mnist(bs * 4)
+    gemm = peers.GemmFloor(bs)
+    t_gemm = time_it(lambda: [gemm.step() for _ in range(steps)], repeats=repeats).typical / steps
+
+    net = mlp()
+    flat = FlatParameters(net)
+    opt = make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4)
+    update = FlatUpdate(flat, opt)
+    flat.grad.normal_()
+    t_update = time_it(lambda: [update() for _ in range(steps)], repeats=repeats).typical / steps
+
+    ref = mlp()
+    ref_opt = torch.optim.Adam(peers.adam_groups(ref), lr=1e-3, fused=True)
+    F.cross_entropy(ref(X[:bs]), y[:bs]).backward()
+    t_torch_opt = time_it(lambda: [ref_opt.step() for _ in range(steps)], repeats=repeats).typical / steps
+
+    step = FastMLPStep(net, make_loss("cross_entropy"), flat, lambda: None)
+    xb, yb = X[:bs].contiguous(), y[:bs].contiguous()
+    t_fwd_bwd = time_it(lambda: [step(xb, yb) for _ in range(steps)], repeats=repeats).typical / steps
+
+    rows = []
+    for name, opt_time, label in [("trainwell", t_update, "fused kernel called directly on the flat buffer"),
+                                  ("best plain eager loop", t_torch_opt, "torch.optim.Adam(fused=True).step()")]:
+        total = epoch_seconds[name] / steps
+        rest = total - t_gemm - opt_time
+        rows.append([name, f"{total * 1e6:,.0f}", f"{t_gemm * 1e6:,.0f} ({t_gemm / total:.0%})",
+                     f"{opt_time * 1e6:,.0f} ({opt_time / total:.0%})", f"{rest * 1e6:,.0f} ({rest / total:.0%})",
+                     label])
+        log(f"  {name}: step {total * 1e6:.0f} us = matmuls {t_gemm * 1e6:.0f} + optimizer {opt_time * 1e6:.0f} "
+            f"+ rest {rest * 1e6:.0f}")
+    text = table(["loop", "µs / step (epoch / steps)", "matmuls", "optimizer", "the rest", "optimizer call"], rows)
+    text += (f"\n\ntrainwell's forward + hand-derived backward alone on one resident batch (no update, no "
+             f"data gathering, no loop): {t_fwd_bwd * 1e6:,.0f} µs per step, of which the matmuls are "
+             f"{t_gemm / t_fwd_bwd:.0%}.")
+    return text

@@ -1,0 +1,401 @@
+"""A training step for the MLP family with the backward pass written out by hand.
+
+For a network of blocks ``Linear -> [BatchNorm1d] -> activation -> [Dropout]`` and a
+``Linear`` head trained with softmax cross-entropy or mean squared error, the step runs
+the forward pass into preallocated buffers, derives every gradient directly into the
+flat gradient buffer (:class:`~trainwell.train.flat.FlatParameters`) and applies one
+fused optimizer update. Why by hand: at these sizes a step is bound by per-operation
+overhead, and autograd's graph building, saved-tensor bookkeeping, gradient
+accumulation and the optimizer's Python wrapper cost more than the arithmetic (DESIGN.md,
+"The hot loop"). The pass is short: a linear layer's gradients are two matrix products,
+batch norm runs through ATen's own kernels (``native_batch_norm`` and its backward, so
+running statistics match ``nn.BatchNorm1d`` exactly), activations are undone in place
+from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on the CPU.
+``tests/test_fast_path.py`` checks every gradient against ``torch.autograd``.
+
+Anything else (other layers, losses, frozen or shared parameters, hooks) is refused by
+:func:`fast_mlp_support` and trained by the general autograd step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..nn.build import Network
+from ..nn.losses import CrossEntropy, Loss, MeanSquaredError
+from .flat import FlatParameters
+
+_aten = torch.ops.aten
+_ACTIVATIONS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+
+
+@dataclass
+class _Block:
+    """One hidden block (or the head, with no norm, activation or dropout)."""
+
+    linear: nn.Linear
+    bn: nn.BatchNorm1d | None = None
+    activation: str | None = None
+    slope: float = 0.0
+    dropout: float = 0.0
+    # views into the flat buffers, filled in by FastMLPStep
+    weight: torch.Tensor = field(init=False, repr=False)
+    weight_t: torch.Tensor = field(init=False, repr=False)
+    bias: torch.Tensor | None = field(init=False, repr=False, default=None)
+    grad_weight: torch.Tensor = field(init=False, repr=False)
+    grad_bias: torch.Tensor | None = field(init=False, repr=False, default=None)
+    gamma: torch.Tensor | None = field(init=False, repr=False, default=None)
+    beta: torch.Tensor | None = field(init=False, repr=False, default=None)
+    grad_gamma: torch.Tensor | None = field(init=False, repr=False, default=None)
+    grad_beta: torch.Tensor | None = field(init=False, repr=False, default=None)
+
+
+@dataclass
+class _Buffers:
+    """Per-block activations and gradients for one batch size."""
+
+    z: torch.Tensor          # linear output (batch norm's input)
+    a: torch.Tensor          # activation output (after batch norm)
+    h: torch.Tensor          # block output (after dropout; ``a`` without dropout)
+    grad_h: torch.Tensor     # gradient with respect to the block output
+    mean: torch.Tensor | None
+    invstd: torch.Tensor | None
+    noise: torch.Tensor | None
+    xhat: torch.Tensor | None = None   # scratch for the column-wise batch-norm backward
+    scratch: torch.Tensor | None = None
+
+
+def _modules(net: nn.Module) -> list[nn.Module] | None:
+    if isinstance(net, Network):
+        if net.output_activation is not None or not isinstance(net.features, nn.Sequential):
+            return None
+        return [*net.features, net.head]
+    if type(net) is nn.Sequential:
+        return list(net)
+    return None
+
+
+def parse_mlp(net: nn.Module) -> list[_Block] | None:
+    """The blocks of ``net`` when it is an MLP the fast step handles, else ``None``.
+
+    Accepted: a :class:`~trainwell.nn.build.Network` without output activation, or an
+    ``nn.Sequential``, made of ``Linear [BatchNorm1d] [ReLU|LeakyReLU|Tanh|Sigmoid]
+    [Dropout]`` blocks and ending with a ``Linear`` head.
+    """
+    mods = _modules(net)
+    if not mods or type(mods[-1]) is not nn.Linear:
+        return None
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(mods):
+        if type(mods[i]) is not nn.Linear:
+            return None
+        block = _Block(mods[i])
+        i += 1
+        if i < len(mods) and type(mods[i]) is nn.BatchNorm1d:
+            bn = mods[i]
+            if bn.momentum is None or bn.num_features != block.linear.out_features:
+                return None  # a cumulative average would need its own update rule
+            block.bn = bn
+            i += 1
+        if i < len(mods) and type(mods[i]) in _ACTIVATIONS:
+            block.activation = _ACTIVATIONS[type(mods[i])]
+            if block.activation == "leaky_relu":
+                block.slope = float(mods[i].negative_slope)
+                if block.slope < 0:
+                    return None  # the in-place backward reads the sign of the output
+            i += 1
+        if i < len(mods) and type(mods[i]) is nn.Dropout:
+            block.dropout = float(mods[i].p)
+            i += 1
+        blocks.append(block)
+    head = blocks[-1]
+    if head.bn is not None or head.activation is not None or head.dropout:
+        return None
+    return blocks
+
+
+def _has_hooks(net: nn.Module) -> bool:
+    from torch.nn.modules import module as _m
+
+    if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks:
+        return True
+    for mod in net.modules():
+        if (mod._forward_hooks or mod._forward_pre_hooks or mod._backward_hooks
+                or getattr(mod, "_backward_pre_hooks", None)):
+            return True
+        for p in mod.parameters(recurse=False):
+            if getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks", None):
+                return True
+    return False
+
+
+def fast_mlp_support(net: nn.Module, loss_fn: Loss, X: torch.Tensor, y: torch.Tensor,
+                     bf16: bool = False) -> str | None:
+    """Why the fast step cannot train ``net`` on ``(X, y)`` with ``loss_fn``; ``None`` when it can."""
+    if parse_mlp(net) is None:
+        return "the network is not a Linear/BatchNorm1d/activation/Dropout MLP with a Linear head"
+    reason = FlatParameters.supports(net)
+    if reason:
+        return reason
+    p = next(net.parameters())
+    if bf16 and p.is_cuda:
+        return "bf16 autocast runs on the autograd path"
+    if X.ndim != 2 or X.dtype != p.dtype or X.device != p.device:
+        return "the inputs are not a 2-D tensor of the parameters' dtype and device"
+    if type(loss_fn) is CrossEntropy:
+        if y.ndim != 1 or y.dtype != torch.long:
+            return "cross-entropy targets are not a 1-D tensor of class indices"
+        return None
+    if type(loss_fn) is MeanSquaredError:
+        n_out = parse_mlp(net)[-1].linear.out_features
+        if y.ndim != 2 or y.shape[1] != n_out or y.dtype != p.dtype:
+            return "regression targets are not shaped (n_samples, n_outputs) in the parameters' dtype"
+        return None
+    return f"the {loss_fn.name} loss is trained on the autograd path"
+
+
+class FastMLPStep:
+    """Forward, hand-derived backward and update for an MLP whose parameters are flat.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Accepted by :func:`parse_mlp`; its parameters already live in ``flat``.
+    loss_fn : CrossEntropy or MeanSquaredError
+    flat : FlatParameters
+    update : callable
+        Applies the optimizer step to ``flat.grad`` (a :class:`~trainwell.train.update.FlatUpdate`).
+    after_update : callable, optional
+        Called after each update (a per-batch learning-rate schedule).
+
+    Attributes
+    ----------
+    column_bn_from : int
+        Batch-norm activations with at least this many elements (batch x width) take the
+        column-wise backward (:func:`_batch_norm_backward_by_columns`) instead of ATen's.
+
+    Calling the step with a batch ``(xb, yb)`` trains on it and returns
+    ``(loss, scores)``: the batch's mean loss as a 0-d tensor and the network's outputs
+    (a buffer reused by the next step of the same size).
+    """
+
+    column_bn_from = 65536
+
+    def __init__(self, net: nn.Module, loss_fn: Loss, flat: FlatParameters, update: Callable[[], None],
+                 after_update: Callable[[], None] | None = None) -> None:
+        blocks = parse_mlp(net)
+        if blocks is None:
+            raise ValueError("FastMLPStep needs a network accepted by parse_mlp")
+        self.net = net
+        self.flat = flat
+        self.update = update
+        self.after_update = after_update
+        self.cross_entropy = isinstance(loss_fn, CrossEntropy)
+        self.class_weight = loss_fn.class_weight if self.cross_entropy else None
+        slots = {id(s.param): s for s in flat.slots}
+
+        def data(p: torch.Tensor) -> torch.Tensor:
+            return flat.view(slots[id(p)], flat.data)
+
+        def grad(p: torch.Tensor) -> torch.Tensor:
+            return flat.view(slots[id(p)], flat.grad)
+
+        for b in blocks:
+            b.weight = data(b.linear.weight)
+            b.weight_t = b.weight.t()
+            b.grad_weight = grad(b.linear.weight)
+            if b.linear.bias is not None:
+                b.bias, b.grad_bias = data(b.linear.bias), grad(b.linear.bias)
+            if b.bn is not None and b.bn.affine:
+                b.gamma, b.grad_gamma = data(b.bn.weight), grad(b.bn.weight)
+                b.beta, b.grad_beta = data(b.bn.bias), grad(b.bn.bias)
+        self.hidden = blocks[:-1]
+        self.head = blocks[-1]
+        self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
+        self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
+        self._unflushed = 0
+
+    def ready(self) -> bool:
+        """Whether the next step may run here: parameters still flat, training mode, no hooks."""
+        if not self.flat.intact():
+            self.flat.bind()
+        return self.net.training and all(m.training for m in self.net.modules()) and not _has_hooks(self.net)
+
+    def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
+        bufs = self._buffers.get(m)
+        if bufs is None:
+            kw = self._factory
+            per_block = []
+            for b in self.hidden:
+                width = b.linear.out_features
+                z = torch.empty(m, width, **kw)
+                a = torch.empty(m, width, **kw) if b.bn is not None else z
+                h = torch.empty(m, width, **kw) if b.dropout else a
+                per_block.append(_Buffers(
+                    z=z, a=a, h=h, grad_h=torch.empty(m, width, **kw),
+                    mean=torch.empty(width, **kw) if b.bn is not None else None,
+                    invstd=torch.empty(width, **kw) if b.bn is not None else None,
+                    noise=torch.empty(m, width, **kw) if b.dropout else None,
+                ))
+                if b.bn is not None and m * width >= self.column_bn_from:
+                    per_block[-1].xhat = torch.empty(m, width, **kw)
+                    per_block[-1].scratch = torch.empty(m, width, **kw)
+            scores = torch.empty(m, self.head.linear.out_features, **kw)
+            grad_scores = torch.empty_like(scores)
+            bufs = (per_block, scores, grad_scores)
+            # Two sizes at most in practice (the batch size and the ragged last batch).
+            self._buffers[m] = bufs
+        return bufs
+
+    @torch.no_grad()
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = xb.shape[0]
+        per_block, scores, grad_scores = self._buffers_for(m)
+        inputs = [xb]
+        # ---------------------------------------------------------------- forward
+        h = xb
+        for b, buf in zip(self.hidden, per_block, strict=True):
+            if b.bias is None:
+                torch.mm(h, b.weight_t, out=buf.z)
+            else:
+                torch.addmm(b.bias, h, b.weight_t, out=buf.z)
+            if b.bn is not None:
+                bn = b.bn
+                torch.native_batch_norm(buf.z, b.gamma, b.beta, bn.running_mean, bn.running_var, True,
+                                        bn.momentum, bn.eps, out=(buf.a, buf.mean, buf.invstd))
+            _activate(b, buf.a)
+            if b.dropout:
+                # nn.Dropout's CPU recipe (ATen's _dropout_impl), so the same seed draws the
+                # same mask on either path.
+                buf.noise.bernoulli_(1 - b.dropout).div_(1 - b.dropout)
+                torch.mul(buf.a, buf.noise, out=buf.h)
+            h = buf.h
+            inputs.append(h)
+        head = self.head
+        if head.bias is None:
+            torch.mm(h, head.weight_t, out=scores)
+        else:
+            torch.addmm(head.bias, h, head.weight_t, out=scores)
+        # ------------------------------------------------------ loss and its gradient
+        g = grad_scores
+        if self.cross_entropy:
+            torch._log_softmax(scores, 1, False, out=g)
+            loss = torch._C._nn.nll_loss(g, yb, self.class_weight, 1, -100)
+            # d(mean CE)/d(scores) = (softmax - onehot) / m, or weighted by w[y] / sum(w[y])
+            g.exp_()
+            g.scatter_add_(1, yb.unsqueeze(1), _minus_ones(m, g))
+            if self.class_weight is None:
+                g.mul_(1.0 / m)
+            else:
+                w = self.class_weight[yb]
+                g.mul_((w / w.sum()).unsqueeze(1))
+        else:
+            loss = torch._C._nn.mse_loss(scores, yb, 1)
+            torch.sub(scores, yb, out=g).mul_(2.0 / g.numel())
+        # --------------------------------------------------------------- backward
+        torch.mm(g.t(), inputs[-1], out=head.grad_weight)
+        if head.grad_bias is not None:
+            torch.sum(g, 0, out=head.grad_bias)
+        below = head
+        for i in range(len(self.hidden) - 1, -1, -1):
+            b, buf = self.hidden[i], per_block[i]
+            gh = torch.mm(g, below.weight, out=buf.grad_h)
+            if b.dropout:
+                gh.mul_(buf.noise)
+            _deactivate(b, gh, buf.a)
+            if b.bn is not None and buf.xhat is not None:
+                gz = _batch_norm_backward_by_columns(b, gh, buf)
+            elif b.bn is not None:
+                bn = b.bn
+                gz, ggamma, gbeta = _aten.native_batch_norm_backward.default(
+                    gh, buf.z, b.gamma, bn.running_mean, bn.running_var, buf.mean, buf.invstd, True, bn.eps,
+                    [True, b.gamma is not None, b.beta is not None])
+                if b.grad_gamma is not None:
+                    b.grad_gamma.copy_(ggamma)
+                    b.grad_beta.copy_(gbeta)
+            else:
+                gz = gh
+            torch.mm(gz.t(), inputs[i], out=b.grad_weight)
+            if b.grad_bias is not None:
+                torch.sum(gz, 0, out=b.grad_bias)
+            g, below = gz, b
+        self.update()
+        if self.after_update is not None:
+            self.after_update()
+        self._unflushed += 1
+        return loss, scores
+
+    def flush(self) -> None:
+        """Bring the modules' step counters up to date (``BatchNorm1d.num_batches_tracked``).
+
+        Counted in Python and added here, once per epoch and before any watched step,
+        instead of one tensor addition per layer per step.
+        """
+        if self._unflushed:
+            for b in self.hidden:
+                if b.bn is not None and b.bn.num_batches_tracked is not None:
+                    b.bn.num_batches_tracked.add_(self._unflushed)
+            self._unflushed = 0
+
+
+_MINUS_ONES: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _minus_ones(m: int, like: torch.Tensor) -> torch.Tensor:
+    key = (m, like.dtype, like.device)
+    t = _MINUS_ONES.get(key)
+    if t is None:
+        t = _MINUS_ONES[key] = torch.full((m, 1), -1.0, dtype=like.dtype, device=like.device)
+    return t
+
+
+def _batch_norm_backward_by_columns(b: _Block, g: torch.Tensor, buf: _Buffers) -> torch.Tensor:
+    """Batch norm's training-mode backward, in place in ``g``, with row-wise passes only.
+
+    ATen's kernel walks each channel's column of an ``(n, c)`` tensor with stride ``c``;
+    once the tensor outgrows the L2 cache that costs a cache miss per element (about 15x
+    slower at 1024 x 256 here). The same formula written as whole-tensor operations reads
+    memory row by row::
+
+        xhat = (z - mean) * invstd
+        dbeta = sum(g), dgamma = sum(g * xhat)         (over the batch)
+        dz = gamma * invstd * (g - (dbeta + xhat * dgamma) / n)
+    """
+    m = g.shape[0]
+    xhat, scratch = buf.xhat, buf.scratch
+    torch.addcmul(torch.mul(buf.mean, buf.invstd).neg_(), buf.z, buf.invstd, out=xhat)
+    dbeta = b.grad_beta if b.grad_beta is not None else torch.empty_like(buf.mean)
+    dgamma = b.grad_gamma if b.grad_gamma is not None else torch.empty_like(buf.mean)
+    torch.sum(g, 0, out=dbeta)
+    torch.sum(torch.mul(g, xhat, out=scratch), 0, out=dgamma)
+    torch.addcmul(dbeta, xhat, dgamma, out=scratch)
+    scale = buf.invstd if b.gamma is None else b.gamma * buf.invstd
+    return g.sub_(scratch, alpha=1.0 / m).mul_(scale)
+
+
+def _activate(b: _Block, a: torch.Tensor) -> None:
+    if b.activation == "relu":
+        a.relu_()
+    elif b.activation == "leaky_relu":
+        torch._C._nn.leaky_relu_(a, b.slope)
+    elif b.activation == "tanh":
+        a.tanh_()
+    elif b.activation == "sigmoid":
+        a.sigmoid_()
+
+
+def _deactivate(b: _Block, g: torch.Tensor, out: torch.Tensor) -> None:
+    """Multiply ``g`` in place by the activation's derivative, read from its output ``out``."""
+    if b.activation == "relu":
+        _aten.threshold_backward.grad_input(g, out, 0, grad_input=g)
+    elif b.activation == "leaky_relu":
+        _aten.leaky_relu_backward.grad_input(g, out, b.slope, True, grad_input=g)
+    elif b.activation == "tanh":
+        _aten.tanh_backward.grad_input(g, out, grad_input=g)
+    elif b.activation == "sigmoid":
+        _aten.sigmoid_backward.grad_input(g, out, grad_input=g)

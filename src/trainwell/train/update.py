@@ -1,0 +1,128 @@
+"""The optimizer step over flat parameters: L1, clipping, then one fused update.
+
+``torch.optim.Adam(fused=True).step()`` spends most of its time in Python (grouping
+tensors, checking devices, counting steps) before it reaches the one kernel that does the
+work: at the sizes trainwell trains, that bookkeeping costs more than the update itself.
+:class:`FlatUpdate` calls the same kernels (``torch._fused_adam_``, ``torch._fused_sgd_``)
+directly on the optimizer's own state tensors, so ``optimizer.step()``, its
+``state_dict()`` and any learning-rate scheduler stay interchangeable with it: a step
+taken either way leaves the same state. Optimizers without a fused kernel take their
+normal ``step()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .flat import FlatParameters
+
+
+def _global_hooks() -> bool:
+    from torch.optim import optimizer as _o
+
+    return bool(_o._global_optimizer_pre_hooks or _o._global_optimizer_post_hooks)
+
+
+class FlatUpdate:
+    """Apply one optimizer step to the flat gradients of :class:`FlatParameters`.
+
+    Parameters
+    ----------
+    flat : FlatParameters
+    optimizer : torch.optim.Optimizer
+        Built over ``[flat.decay]`` and ``[flat.rest]`` (see
+        :func:`trainwell.train.optim.make_flat_optimizer`).
+    l1 : float
+        Coefficient of the L1 penalty on the decayed weights (its subgradient
+        ``l1 * sign(w)`` is added to their gradients).
+    grad_clip : float or None
+        Largest allowed norm of all gradients together.
+    """
+
+    def __init__(self, flat: FlatParameters, optimizer: torch.optim.Optimizer, l1: float = 0.0,
+                 grad_clip: float | None = None) -> None:
+        self.flat = flat
+        self.optimizer = optimizer
+        self.l1 = l1
+        self.grad_clip = grad_clip
+        self._decay_data = flat.data[: flat.n_decay]
+        self._decay_grad = flat.grad[: flat.n_decay]
+        self._kernel = self._pick_kernel()
+
+    def __call__(self) -> None:
+        if self.l1 > 0:
+            self._decay_grad.add_(torch.sign(self._decay_data), alpha=self.l1)
+        if self.grad_clip:
+            # the two flat parameters' .grad together are the whole gradient buffer
+            torch.nn.utils.clip_grad_norm_([self.flat.decay, self.flat.rest], self.grad_clip, foreach=True)
+        opt = self.optimizer
+        if opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks or _global_hooks():
+            opt.step()  # whoever hooked the optimizer sees its step
+            return
+        self._kernel()
+        # what Optimizer.step's wrapper records, so schedulers know the optimizer stepped
+        opt._opt_called = True  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ kernels
+    def _pick_kernel(self) -> Callable[[], None]:
+        opt = self.optimizer
+        groups = opt.param_groups
+        if not all(g.get("fused") and len(g["params"]) == 1 and not g.get("differentiable")
+                   and not g.get("capturable") for g in groups):
+            return opt.step
+        if isinstance(opt, torch.optim.Adam) and hasattr(torch, "_fused_adam_"):
+            return self._adam
+        if isinstance(opt, torch.optim.SGD) and hasattr(torch, "_fused_sgd_"):
+            return self._sgd
+        return opt.step
+
+    @torch.no_grad()
+    def _adam(self) -> None:
+        opt = self.optimizer
+        groups = opt.param_groups
+        if any(isinstance(g["lr"], torch.Tensor) for g in groups):
+            opt.step()
+            return
+        states = []
+        for group in groups:
+            p = group["params"][0]
+            state = opt.state[p]
+            if not state:
+                # The same lazy initialisation Adam.step() does for fused=True.
+                state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if group["amsgrad"]:
+                    state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            states.append(state)
+        torch._foreach_add_([s["step"] for s in states], 1)
+        for group, state in zip(groups, states, strict=True):
+            p = group["params"][0]
+            beta1, beta2 = group["betas"]
+            kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
+            kernel([p], [p.grad], [state["exp_avg"]], [state["exp_avg_sq"]],
+                   [state["max_exp_avg_sq"]] if group["amsgrad"] else [], [state["step"]],
+                   amsgrad=group["amsgrad"], lr=group["lr"], beta1=float(beta1), beta2=float(beta2),
+                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+
+    @torch.no_grad()
+    def _sgd(self) -> None:
+        opt = self.optimizer
+        for group in opt.param_groups:
+            p = group["params"][0]
+            momentum = group["momentum"]
+            buffers: list[torch.Tensor] = []
+            first = False
+            if momentum != 0:
+                state = opt.state[p]
+                if state.get("momentum_buffer") is None:
+                    # SGD.step() with fused=True: an empty buffer the kernel fills with
+                    # the first gradient.
+                    state["momentum_buffer"] = torch.empty_like(p.grad)
+                    first = True
+                buffers = [state["momentum_buffer"]]
+            torch._fused_sgd_([p], [p.grad], buffers, weight_decay=group["weight_decay"], momentum=momentum,
+                              lr=group["lr"], dampening=group["dampening"], nesterov=group["nesterov"],
+                              maximize=group["maximize"], is_first_step=first)

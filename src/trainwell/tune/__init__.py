@@ -1,0 +1,45 @@
+"""Hyperparameter search the way the notes teach it, on Optuna.
+
+>>> import trainwell
+>>> result = trainwell.tune(estimator, X, y, space={"lr": (1e-5, 1e-1, "log")}, n_trials=40)  # doctest: +SKIP
+>>> from trainwell.tune import tune, lr_find  # the same functions
+
+:func:`tune` searches the learning rate first (short runs), then every parameter around it
+(longer runs), at random on log scales where they belong, and warns when a best value lies
+on the border of its range. :func:`lr_find` is the learning-rate range test, repeatable and
+honest about curves that give no clear answer. One process keeps its trials in an SQLite
+file; ``workers=N`` processes share Optuna's journal file; machines share a PostgreSQL study.
+"""
+
+import sys
+import types
+
+from .border import BorderWarning, check_borders
+from .lrfind import LRFindResult, lr_find
+from .search import TuneResult, tune
+from .space import DEFAULT_SPACE, parse_space_strings
+from .storage import StorageSpec
+
+__all__ = [
+    "DEFAULT_SPACE",
+    "BorderWarning",
+    "LRFindResult",
+    "StorageSpec",
+    "TuneResult",
+    "check_borders",
+    "lr_find",
+    "parse_space_strings",
+    "tune",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``trainwell.tune(...)`` call :func:`tune` while ``trainwell.tune.space`` and
+    friends stay importable: a function exported under the package's own name would hide
+    the package (``import trainwell.tune as t`` would then give the function)."""
+
+    def __call__(self, *args, **kwargs):
+        return tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
