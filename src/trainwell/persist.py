@@ -10,6 +10,7 @@ crash never leaves a half-written model behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -144,7 +145,10 @@ def model_description(est: Any) -> dict[str, Any]:
         "tensors": weights,
         "training": {"n_iter": est.n_iter_, "best_epoch": est.best_epoch_, "stop_reason": est.stop_reason_,
                      "n_train": est.n_train_, "n_val": est.n_val_},
-        "history": [{k: v for k, v in row.items() if isinstance(v, (int, float, str)) or v is None} for row in est.history_],
+        # a diverged run has a NaN loss in its history: stored as null so the model can still be saved
+        "history": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                     for k, v in row.items() if isinstance(v, (int, float, str)) or v is None}
+                    for row in est.history_],
     }
     if hasattr(est, "classes_"):
         desc["classes"] = classes_to_json(est.classes_)
