@@ -403,7 +403,7 @@ def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_
         Make trial 0 of the refine stage the estimator's own settings, so that the search
         recommends a change only when it scores better on the same validation rows.
     verbose : bool, default=False
-        Print a line per stage.
+        Print a line per round (on stderr).
 
     Returns
     -------
@@ -422,7 +422,10 @@ def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_
             "The space did not name lr, so it is searched first over 1e-05 … 0.1 (log), the most important "
             "hyperparameter (the notes); give lr=VALUE in the space to keep it fixed."
         )
-    say = print if verbose else (lambda *a, **k: None)
+    def say(text: str) -> None:
+        if verbose:
+            print(text, file=sys.stderr)
+
     run_dir = _prepare_out(out)
     spec = resolve_storage(storage, run_dir, workers)
     storage_obj = spec.open()
