@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [2_000, 6_000] if args.quick else [10_000, 60_000, 600_000]
     scale_reps = {600_000: 2}
     out = ["# trainwell speed benchmark", "",
-           "Written by `python -m bench` (see `bench/__init__.py`). All contenders run in one process, one "
-           "after the other, on the same synthetic MNIST-sized data (random standardised 784-feature rows, "
+           "Written by `python -m bench` (see `bench/__init__.py`). All contenders run in one process, taking "
+           "turns (one epoch each per round), on the same synthetic MNIST-sized data (random standardised 784-feature rows, "
            "10 random classes: speed does not depend on the values). Times are wall-clock seconds; every "
            f"figure is the median of {reps} timed epochs after one warm-up epoch unless a row says otherwise.",
            ""]

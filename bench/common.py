@@ -103,6 +103,34 @@ def time_it(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
     return Timing(wall, cpu)
 
 
+def time_round_robin(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
+                     sync: Callable[[], None] | None = None, log: Callable[[str], None] | None = None,
+                     ) -> dict[str, Timing]:
+    """Time several contenders in turns: one call of each per round, ``repeats`` rounds.
+
+    On a machine shared with other work the load drifts; taking turns gives every
+    contender the same drift, so their ratios stay fair where back-to-back blocks would not.
+    """
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+            if sync:
+                sync()
+        if log:
+            log(f"  warmed up {name}")
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    return {k: Timing(wall[k], cpu[k]) for k in fns}
+
+
 def synthetic_mnist(n: int, seed: int = 0, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random standardised 784-feature rows and labels 0-9 (MNIST-sized, not MNIST).
 

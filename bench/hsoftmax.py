@@ -9,7 +9,7 @@ import torch
 from trainwell.nn import NetworkSpec, build_network, make_loss
 from trainwell.train import TrainConfig, fit_loop
 
-from .common import HIDDEN, N_FEATURES, table, time_it
+from .common import HIDDEN, N_FEATURES, table, time_round_robin
 
 
 def step_times(n_classes: int, bs: int, steps: int, repeats: int, log: Callable[[str], None]) -> str:
@@ -22,20 +22,23 @@ def step_times(n_classes: int, bs: int, steps: int, repeats: int, log: Callable[
         ("full softmax (nn.Linear + cross_entropy)", "linear", "cross_entropy", False),
         ("full softmax, trainwell fast path", "linear", "cross_entropy", True),
     ]
-    rows, per_step = [], {}
+    epochs, runs = {}, {}
     for name, head, loss_name, fast in cases:
         spec = NetworkSpec(kind="mlp", input_shape=(N_FEATURES,), n_outputs=n_classes, hidden=HIDDEN, head=head)
         net = build_network(spec, generator=torch.Generator().manual_seed(0))
         loss = make_loss(loss_name)
         config = TrainConfig(batch_size=bs, max_epochs=10**9, fast=fast)
-        state: dict = {"run": None}
+        runs[name] = {"run": None}
 
-        def epoch(net=net, loss=loss, config=config, state=state) -> None:
+        def epoch(net=net, loss=loss, config=config, state=runs[name]) -> None:
             state["run"] = fit_loop(net, loss, (X, y), None, config, run=state["run"], epochs=1)
 
-        t = time_it(epoch, repeats=repeats).typical / steps
-        per_step[name] = t
-        used = state["run"].extra["fast_path"]["used"]
+        epochs[name] = epoch
+    timings = time_round_robin(epochs, repeats=repeats)
+    rows, per_step = [], {}
+    for name, *_ in cases:
+        t = per_step[name] = timings[name].typical / steps
+        used = runs[name]["run"].extra["fast_path"]["used"]
         rows.append([name, f"{t * 1e3:.2f}", "fast path" if used else "autograd path"])
         log(f"  {name}: {t * 1e3:.2f} ms/step")
     hs, full = per_step[cases[0][0]], per_step[cases[1][0]]

@@ -14,7 +14,7 @@ from trainwell.train.optim import make_flat_optimizer
 from trainwell.train.update import FlatUpdate
 
 from . import peers
-from .common import Timing, mlp, n_weights, synthetic_mnist, table, time_it
+from .common import Timing, mlp, n_weights, synthetic_mnist, table, time_it, time_round_robin
 
 Log = Callable[[str], None]
 
@@ -33,9 +33,13 @@ CONTENDERS = [
 
 
 def side_by_side(n: int, bs: int, repeats: int, log: Log) -> tuple[str, dict[str, Timing]]:
-    """Every contender, one epoch of ``n`` samples at batch ``bs``: the main table."""
+    """Every contender, one epoch of ``n`` samples at batch ``bs``: the main table.
+
+    The contenders take turns (one epoch each per round), so load from other work on the
+    machine falls on all of them alike.
+    """
     X, y = synthetic_mnist(n)
-    timings: dict[str, Timing] = {}
+    epochs: dict[str, Callable[[], None]] = {}
     notes: dict[str, str] = {}
     skipped: list[str] = []
     for name, make in CONTENDERS:
@@ -44,10 +48,11 @@ def side_by_side(n: int, bs: int, repeats: int, log: Log) -> tuple[str, dict[str
             log(f"  {name}: skipped: {made}")
             skipped.append(f"- {name}: not measured: {made}.")
             continue
-        epoch, notes[name] = made
-        timings[name] = time_it(epoch, repeats=repeats, warmup=1)
-        log(f"  {name}: {timings[name].median:.3f} s/epoch (runs: "
-            f"{', '.join(f'{s:.3f}' for s in timings[name].seconds)})")
+        epochs[name], notes[name] = made
+    timings = time_round_robin(epochs, repeats=repeats, log=log)
+    for name, t in timings.items():
+        log(f"  {name}: {t.median:.3f} s/epoch wall, {t.cpu_median:.3f} CPU (wall runs: "
+            f"{', '.join(f'{s:.3f}' for s in t.seconds)})")
     ours, ours_cpu = timings["trainwell"].median, timings["trainwell"].cpu_median
     rows = []
     for name, t in timings.items():
@@ -75,12 +80,15 @@ def flop_floor(n: int, bs: int, repeats: int, log: Log) -> str:
     floor = 6 * n_weights() * n / rate
     gemm = peers.GemmFloor(bs)
     steps = n // bs
-    step_gemm = time_it(lambda: [gemm.step() for _ in range(steps)], repeats=repeats).typical * n / (steps * bs)
+    fns: dict[str, Callable[[], object]] = {"matmuls": lambda: [gemm.step() for _ in range(steps)]}
+    names = ("trainwell", "trainwell, autograd path (fast=False)", "best plain eager loop")
+    for name in names:
+        fns[name] = dict(CONTENDERS)[name](X, y, bs)[0]
+    timings = time_round_robin(fns, repeats=repeats)
+    step_gemm = timings["matmuls"].typical * n / (steps * bs)
     rows = []
-    for name in ("trainwell", "trainwell, autograd path (fast=False)", "best plain eager loop"):
-        make = dict(CONTENDERS)[name]
-        epoch, _ = make(X, y, bs)
-        t = time_it(epoch, repeats=repeats).typical
+    for name in names:
+        t = timings[name].typical
         rows.append([name, f"{t:.3f}", f"{floor / t:.0%}", f"{step_gemm / t:.0%}"])
         log(f"  batch {bs}: {name} {t:.3f} s/epoch, {floor / t:.0%} of the 6·params·N floor")
     head = (f"Measured GEMM rate (2048 x 2048 x 2048 single-precision product): {rate / 1e9:.1f} GFLOP/s. "
@@ -115,23 +123,28 @@ def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, 
     steps = -(-n // bs)
     X, y = synthetic_mnist(bs * 4)
     gemm = peers.GemmFloor(bs)
-    t_gemm = time_it(lambda: [gemm.step() for _ in range(steps)], repeats=repeats).typical / steps
 
     net = mlp()
     flat = FlatParameters(net)
     opt = make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4)
     update = FlatUpdate(flat, opt)
     flat.grad.normal_()
-    t_update = time_it(lambda: [update() for _ in range(steps)], repeats=repeats).typical / steps
 
     ref = mlp()
     ref_opt = torch.optim.Adam(peers.adam_groups(ref), lr=1e-3, fused=True)
     F.cross_entropy(ref(X[:bs]), y[:bs]).backward()
-    t_torch_opt = time_it(lambda: [ref_opt.step() for _ in range(steps)], repeats=repeats).typical / steps
 
-    step = FastMLPStep(net, make_loss("cross_entropy"), flat, lambda: None)
+    step_net = mlp()
+    step = FastMLPStep(step_net, make_loss("cross_entropy"), FlatParameters(step_net), lambda: None)
     xb, yb = X[:bs].contiguous(), y[:bs].contiguous()
-    t_fwd_bwd = time_it(lambda: [step(xb, yb) for _ in range(steps)], repeats=repeats).typical / steps
+    timings = time_round_robin({
+        "gemm": lambda: [gemm.step() for _ in range(steps)],
+        "update": lambda: [update() for _ in range(steps)],
+        "torch": lambda: [ref_opt.step() for _ in range(steps)],
+        "fwd_bwd": lambda: [step(xb, yb) for _ in range(steps)],
+    }, repeats=repeats)
+    t_gemm, t_update = timings["gemm"].typical / steps, timings["update"].typical / steps
+    t_torch_opt, t_fwd_bwd = timings["torch"].typical / steps, timings["fwd_bwd"].typical / steps
 
     rows = []
     for name, opt_time, label in [("trainwell", t_update, "fused kernel called directly on the flat buffer"),
