@@ -254,7 +254,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     classification = config.classification
     metric = _metric_name(classification)
     if not classification:
-        sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
+        sst = float(((y - y.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per fit, not per epoch
 
     buf_y = torch.empty_like(y)
     batch_x: dict[int, torch.Tensor] = {}
@@ -332,7 +332,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         if classification:
             row[f"train_{metric}"] = values[1] / seen if steps_per_epoch and loss_fn.name != "hierarchical_softmax" else None
         else:
-            row[f"train_{metric}"] = 1.0 - values[1] / float(sst)
+            row[f"train_{metric}"] = 1.0 - values[1] / sst
         if val is not None:
             row["val_loss"], row[f"val_{metric}"] = values[2], values[3]
         row["lr"] = current_lr(run.optimizer)
