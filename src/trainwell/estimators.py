@@ -35,7 +35,9 @@ from .data import (
     split_indices,
     targets_outside_output,
 )
+from .data.augment import parse_augment
 from .data.features import is_signal_shape
+from .data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
 from .exceptions import ConfigError, DataError, NotFitted
 from .nn import (
     CLASSIFICATION_LOSSES,
@@ -195,13 +197,17 @@ class _NeuralNetBase(BaseEstimator):
 
     def _resolve_kind(self, sample_shape: tuple[int, ...]) -> str:
         if self.kind != "auto":
-            if self.kind == "mlp" and len(sample_shape) > 1:
-                raise DataError(
-                    f"X has samples of shape {sample_shape} but an MLP needs flat rows: use kind='cnn' "
-                    "or reshape X to (n_samples, n_features)."
-                )
-            return self.kind
+            return self.kind  # an MLP flattens image- or signal-shaped samples
         return "cnn" if len(sample_shape) > 1 else "mlp"
+
+    def _image_shape(self) -> tuple[int, int, int] | None:
+        """``(channels, height, width)`` when the training samples are images, else ``None``."""
+        sample = self.transform_.sample_shape
+        if len(sample) == 2 and not is_signal_shape(sample):
+            return (1, *sample)
+        if len(sample) == 3:
+            return sample
+        return None
 
     def _network_input_shape(self, sample_shape: tuple[int, ...], kind: str) -> tuple[int, ...]:
         if kind == "mlp":
@@ -308,7 +314,10 @@ class _NeuralNetBase(BaseEstimator):
             self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
         else:  # the body was trained on inputs scaled the source's way: keep its statistics
             self.transform_ = copy.deepcopy(source.transform_)
-        Xt = self.transform_.transform(X_train_raw)
+        # 8-bit images stay 8-bit on the device and are scaled per batch there (a quarter of
+        # the memory); anything else is scaled once on the host.
+        raw_bytes = keeps_raw_bytes(X, self.transform_)
+        Xt = np.ascontiguousarray(X_train_raw) if raw_bytes else self.transform_.transform(X_train_raw)
         yt = y_train_full[train_idx]
         self._fit_target_scaling(yt)
         yt = self._scale_targets(yt)
@@ -334,11 +343,16 @@ class _NeuralNetBase(BaseEstimator):
             train = (self._to_tensor(Xt), self._target_tensor(yt))
             val = None
             if val_idx is not None:
-                Xv = self.transform_.transform(X_rows[val_idx])
+                Xv = np.ascontiguousarray(X_rows[val_idx]) if raw_bytes else self.transform_.transform(X_rows[val_idx])
                 yv = self._scale_targets(y_train_full[val_idx])
                 val = (self._to_tensor(Xv), self._target_tensor(yv))
             self._loss = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
             self._config = self._train_config(len(train_idx))
+            if raw_bytes:
+                self._config.prepare = DeviceScaler(self.transform_, self.spec_.input_shape, self.device_)
+            image_shape = self._image_shape()
+            self._config.augment = self.augment_ = parse_augment(
+                self.augment, image_shape, scaled_black(self.transform_, image_shape[0]) if image_shape else (0.0,))
             callbacks = list(self.callbacks or [])
             if self.diagnostics:
                 from .diagnose import default_monitors
@@ -455,8 +469,9 @@ class _NeuralNetBase(BaseEstimator):
         yt = self._scale_targets(y_all)
         with torch.random.fork_rng(devices=[]):
             gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
+            config = dataclasses.replace(self._config, prepare=None)  # Xt is scaled on the host here
             run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
-                           self._config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
+                           config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
                            epochs=1, history=self.history_)
         self._run = run
         self.history_ = run.history
@@ -583,6 +598,12 @@ _COMMON_DOC = """
     {extra_doc}scaling : {"auto", "feature", "global", "none"}, default="auto"
         Input standardisation with training statistics: per feature, or one mean and deviation for all
         (per channel for images). ``"auto"``: global for images and pixel-like tables, per feature otherwise.
+    augment : str or None, default="auto"
+        Augmentation of training batches, done on the device: ``"auto"`` shifts images (X shaped
+        (n, H, W) or (n, C, H, W), for a CNN or an MLP) at random by up to about 7 % of their size
+        (2 px for 28×28) and leaves other data alone; ``"shift"``, ``"shift=N"`` (N pixels),
+        ``"flip"`` (horizontal, opt-in only: wrong for digits and text), ``"shift+flip"``,
+        ``"none"``.
     device : str, default="auto"
         ``"auto"``: CUDA when present, else CPU.
     random_state : int, RandomState or None, default=None
@@ -628,7 +649,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  batchnorm=True, dropout="auto", loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
-                 scaling="auto", device="auto", random_state=None, verbose=0, grad_clip=None, bf16=False,
+                 scaling="auto", augment="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
+                 bf16=False,
                  callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1,
                  diagnostics=True, report=None, tensorboard=False):
         self.kind = kind
@@ -652,6 +674,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.scaling = scaling
+        self.augment = augment
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -745,7 +768,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  batchnorm=True, dropout="auto", loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="none", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
-                 target_scaling="auto", scaling="auto", device="auto", random_state=None, verbose=0,
+                 target_scaling="auto", scaling="auto", augment="auto", device="auto", random_state=None, verbose=0,
                  grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None, pretrained=None,
                  freeze="features", fine_tune=0.1, diagnostics=True,
                  report=None, tensorboard=False):
@@ -771,6 +794,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.output_activation = output_activation
         self.target_scaling = target_scaling
         self.scaling = scaling
+        self.augment = augment
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -285,8 +285,8 @@ def overfit_small_batch(estimator: Any, X: Any, y: Any, *, size: int = 20, epoch
         return row.get("train_r2", -math.inf) >= OVERFIT_R2
 
     est = quiet_clone(
-        estimator, l2=0.0, l1=0.0, dropout=0.0, early_stopping=False, batch_size=len(index), max_epochs=epochs,
-        callbacks=[_StopWhenFitted(fitted), *default_monitors(estimator)],
+        estimator, l2=0.0, l1=0.0, dropout=0.0, augment="none", early_stopping=False, batch_size=len(index),
+        max_epochs=epochs, callbacks=[_StopWhenFitted(fitted), *default_monitors(estimator)],
     )
     if hidden is not None:
         est.set_params(hidden=tuple(hidden))

@@ -54,6 +54,12 @@ class TrainConfig:
     #: Flat parameters with one fused update, and the hand-derived MLP step where it
     #: applies; ``False`` keeps per-layer parameters and autograd for every step.
     fast: bool = True
+    #: Turns a gathered batch of stored samples into the network's input on the device
+    #: (e.g. :class:`trainwell.data.on_device.DeviceScaler` for data kept as uint8).
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: Augments a prepared training batch on the device, drawing from the loop's
+    #: generator (e.g. :class:`trainwell.data.augment.Augment`); never used on validation.
+    augment: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None
 
 
 def _metric_name(classification: bool) -> str:
@@ -62,8 +68,11 @@ def _metric_name(classification: bool) -> str:
 
 @torch.no_grad()
 def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
-             batch_size: int = 8192) -> torch.Tensor:
-    """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor."""
+             batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor.
+
+    ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`).
+    """
     was_training = net.training
     net.eval()
     loss_sum = torch.zeros((), device=X.device)
@@ -71,6 +80,8 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
     sse = torch.zeros((), device=X.device)
     for start in range(0, X.shape[0], batch_size):
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        if prepare is not None:
+            xb = prepare(xb)
         scores = net(xb)
         loss_sum += loss_fn(scores, yb) * xb.shape[0]
         if classification:
@@ -178,7 +189,8 @@ def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
         return Steps(general, None, "config.fast is off" if not config.fast else FlatParameters.supports(net))
     update = FlatUpdate(flat, run.optimizer, config.l1, config.grad_clip)
     general = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, per_batch, flat, update)
-    reason = fast_mlp_support(net, loss_fn, train[0], train[1], config.bf16)
+    sample = train[0][:2] if config.prepare is None else config.prepare(train[0][:2])
+    reason = fast_mlp_support(net, loss_fn, sample, train[1], config.bf16)
     fast = FastMLPStep(net, loss_fn, flat, update, after) if reason is None else None
     return Steps(general, fast, reason)
 
@@ -256,6 +268,14 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     if not classification:
         sst = float(((y - y.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per fit, not per epoch
 
+    prepare, augment = config.prepare, config.augment
+
+    def network_input(xb: torch.Tensor) -> torch.Tensor:
+        """A gathered batch as the network sees it in training: prepared, then augmented."""
+        if prepare is not None:
+            xb = prepare(xb)
+        return xb if augment is None else augment(xb, generator)
+
     buf_y = torch.empty_like(y)
     batch_x: dict[int, torch.Tensor] = {}
     outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
@@ -284,7 +304,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 if steps.fast is not None:
                     steps.fast.flush()
                 # fresh tensors: a callback may keep the batch beyond the step
-                xb, yb = X[perm[start:stop]], buf_y[start:stop].clone()
+                xb, yb = network_input(X[perm[start:stop]]), buf_y[start:stop].clone()
                 run.batch = (xb, yb)
                 for cb in watchers:
                     cb.on_step_begin(run)
@@ -293,7 +313,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 xbuf = batch_x.get(m)
                 if xbuf is None:
                     xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
-                xb = torch.index_select(X, 0, perm[start:stop], out=xbuf)
+                xb = network_input(torch.index_select(X, 0, perm[start:stop], out=xbuf))
                 yb = buf_y[start:stop]
                 loss, scores = (steps.fast if use_fast else steps.general)(xb, yb)
             loss_sum.add_(loss, alpha=m)
@@ -324,7 +344,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             score_sum = ((outputs[:seen] - buf_y[:seen]) ** 2).sum()
         train_stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
         if val is not None:
-            stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size)])
+            stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size, prepare)])
         else:
             stats = train_stats
         values = stats.tolist()  # the one host synchronisation of the epoch
