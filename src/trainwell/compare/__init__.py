@@ -5,7 +5,8 @@
 :func:`compare` trains every model on the same folds and returns a :class:`CompareResult`
 whose ``str()`` is the verdict; :func:`wilcoxon` and :func:`mcnemar` are the two tests as plain
 functions on scores and predictions; :func:`confirm` is the hook ``trainwell tune --confirm``
-calls; :func:`plot_scores` draws the paired per-fold scores.
+calls; :func:`plot_scores` draws the paired per-fold scores, and ``result.report(path)``
+writes the whole comparison as one self-contained HTML page (:mod:`.report`).
 """
 
 from .evaluate import CompareResult, compare, confirm

@@ -3,7 +3,7 @@
 ::
 
     trainwell compare data.csv --target label \\
-        --model "net=trainwell:hidden=256,128;lr=0.001" --model logistic
+        --model "net=trainwell:hidden=256,128;lr=0.001" --model logistic --out runs/compare
 
 A model is ``NAME=KIND[:PARAMS]`` (``NAME=`` is optional and defaults to ``KIND``):
 
@@ -185,6 +185,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if name in models:
             raise ConfigError(f"Two models are called {name!r}; name them, e.g. --model a=trainwell --model b=trainwell:lr=0.01.")
         models[name] = est
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out} is a file; give a folder for report.html and scores.csv.")
     if args.single and (args.seeds is not None):
         raise ConfigError("--single trains once on one split; leave out --seeds (or drop --single for repeated runs).")
     if args.folds < 2 or args.repeats < 1:
@@ -218,6 +220,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         plot_scores(result).savefig(args.plot, dpi=120)
         say(f"plot: {args.plot}")
+    if args.out:
+        out = Path(args.out)
+        report = result.report(out, title=f"trainwell comparison: {' vs '.join(result.names)} on {Path(args.data).name}")
+        result.scores.to_csv(out / "scores.csv")
+        say(f"report: {report}")
     return 0
 
 
@@ -250,5 +257,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the splits and the models (default 0)")
     p.add_argument("--scores", default=None, metavar="CSV", help="write the per-fold scores to this CSV file")
     p.add_argument("--plot", default=None, metavar="PNG", help="write the paired per-fold scores plot to this file")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write DIR/report.html (verdict, tests, paired per-fold plot; self-contained) and DIR/scores.csv")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     p.set_defaults(func=cmd_compare)

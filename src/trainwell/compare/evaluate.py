@@ -14,6 +14,7 @@ import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -142,6 +143,35 @@ class CompareResult:
             )
         ordered = sorted(self.tests, key=lambda t: (best not in t.names, t.p))
         return "\n".join([head, *(t.verdict for t in ordered)])
+
+    def to_html(self, title: str | None = None) -> str:
+        """The comparison as one self-contained HTML page (see :func:`report`)."""
+        from .report import render_html
+
+        return render_html(self, title)
+
+    def report(self, path: str | Path, title: str | None = None) -> Path:
+        """Write the comparison's HTML report and return its path.
+
+        The page holds the verdict, the per-model mean and standard deviation, every pair's
+        test with its warnings, the per-fold scores and the paired per-fold plot (a line joins
+        the models' scores on the same fold), embedded as PNG: no script, no external file.
+
+        Parameters
+        ----------
+        path : str or Path
+            A file ending in ``.html``, or a folder (created if needed) for ``report.html``.
+        title : str, optional
+            The page's heading; by default the model names.
+
+        Returns
+        -------
+        Path
+            The file written (atomically).
+        """
+        from .report import write_report
+
+        return write_report(self, path, title)
 
     def __str__(self) -> str:
         lines = [f"Compared {len(self.names)} models on {self.design}; {self.metric}, higher is better:"]

@@ -79,7 +79,7 @@ def plot_scores(
     ax.legend(loc="best", fontsize=8, frameon=False)
     if title is None:
         unit = scores.index.name or "fold"
-        title = f"{metric} on {len(scores)} {unit}s (a line joins one {unit})"
+        title = f"{metric} on {len(scores)} {unit}{'' if len(scores) == 1 else 's'} (a line joins one {unit})"
         tests = getattr(result, "tests", None)
         if tests and len(tests) == 1:
             test_name = "McNemar" if getattr(result, "method", "") == "mcnemar" else "Wilcoxon"

@@ -511,6 +511,43 @@ def render(rec: RunRecord) -> str:
     )
 
 
+def image_tag(png: bytes, alt: str) -> str:
+    """An ``<img>`` element with ``png`` embedded as base64 data and its pixel size set.
+
+    Public so that other self-contained pages (:mod:`trainwell.compare`'s report) embed their
+    figures exactly as the run report does.
+    """
+    return _img(png, alt)
+
+
+def standalone_page(title: str, subtitle: str, body: str, css: str = "") -> str:
+    """A complete HTML page in the run report's style: header band, ``body`` inside ``<main>``.
+
+    Parameters
+    ----------
+    title, subtitle : str
+        Plain text for the header (escaped here).
+    body : str
+        HTML of the main column (already escaped by the caller); the report's CSS classes
+        (``section``, ``tiles``, ``finding``, ``table.kv``, ``note``, ``guide``) apply.
+    css : str, optional
+        More style rules, appended to the report's.
+
+    Returns
+    -------
+    str
+        The page: no script, no external file, so it opens offline.
+    """
+    built = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{_esc(title)}</title><link rel="icon" href="data:,"><style>{_CSS}{css}</style></head><body>'
+        f"<header><h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p></header><main>{body}"
+        f'<p class="guide">Built {_esc(built)} by trainwell {_esc(__version__)}.</p></main></body></html>'
+    )
+
+
 def build_report(run_dir: str | Path) -> Path:
     """(Re)build ``run_dir/report.html`` from the files of a run folder.
 

@@ -176,6 +176,13 @@ def render_report(result: Any) -> str:
         parts.append(f"<img alt='best so far' src='{_png(_progress_figure(trials, direction, metric))}'>")
     if result.confirmation is not None:
         parts.append(f"<h2>Confirmation on repeated folds</h2><pre>{esc(str(result.confirmation))}</pre>")
+        if hasattr(result.confirmation, "scores"):
+            from ..compare import plot_scores
+
+            # The paired per-fold plot of trainwell.compare's report: a line joins one fold.
+            parts.append("<p>Each grey line joins the configurations' scores on the same fold; the diamonds are the means.</p>")
+            parts.append(f"<img alt='paired per-fold scores of the confirmed configurations' "
+                         f"src='{_png(plot_scores(result.confirmation))}'>")
     parts.append("<h2>Trials</h2>")
     shown = trials.drop(columns=["start"], errors="ignore")
     parts.append(_table(shown))
