@@ -331,6 +331,7 @@ def _data_section(rec: RunRecord) -> Section:
         ("network inputs (after one-hot)", int(np.prod(features.get("sample_shape") or [0])) or None),
         ("sample shape", tuple(features.get("sample_shape") or ())),
         ("input scaling", features.get("scaling")),
+        ("training augmentation", cfg.get("augmentation")),
     ]
     classes = rec.class_names
     if classes:
