@@ -148,7 +148,7 @@ def test_regression_report_plots_predicted_against_true(tmp_path):
     assert "Predicted vs true (test split)" in page and "R²" in page
     assert html.escape(NO_MONITORS) in page  # the per-layer sections say why they are empty
     assert len(_images(page)) == 4  # loss, R², first layer, predicted vs true
-    assert "Constant learning rate 0.001 for all 8 epochs (lr_schedule=&#x27;none&#x27;)." in page
+    assert "Constant learning rate 0.001 for all 8 epochs (lr_schedule=&#x27;auto&#x27;)." in page
 
 
 def test_report_from_a_cli_run_folder_and_the_report_command(tmp_path, capsys):
