@@ -50,7 +50,7 @@ from .nn import (
     parse_init,
 )
 from .nn.init import warn_if_symmetric
-from .train import EarlyStopping, PrintProgress, TrainConfig, fit_loop
+from .train import EarlyStopping, PrintProgress, TrainConfig, distributed, fit_loop
 from .train.checkpoint import Checkpoint
 from .train.optim import OPTIMIZERS, parse_schedule
 
@@ -187,6 +187,8 @@ class _NeuralNetBase(BaseEstimator):
             raise ConfigError(f"tensorboard={self.tensorboard!r} must be True, False or a log folder path.")
         if not isinstance(self.verbose, numbers.Integral):
             raise ConfigError(f"verbose={self.verbose!r} must be 0 (silent) or 1 (a line per epoch).")
+        if not isinstance(self.sync_batchnorm, (bool, np.bool_)):
+            raise ConfigError(f"sync_batchnorm={self.sync_batchnorm!r} must be True or False.")
 
     # ---------------------------------------------------------- preparation
     def _hidden_sizes(self, n_train: int) -> tuple[int, ...]:
@@ -306,6 +308,10 @@ class _NeuralNetBase(BaseEstimator):
             raise DataError(f"Got {n} sample (n_samples = 1); training needs at least 2 samples.")
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.device_ = resolve_device(self.device)
+        # Under torchrun: join the process group; every rank uses rank 0's seed, so all draw
+        # the same split, initial weights and permutations (train/distributed.py).
+        shard, self.device_ = distributed.setup(self.device_)
+        seed = distributed.broadcast_object(seed)
         self.validation_fraction_ = (
             auto_validation_fraction(n) if self.validation_fraction == "auto" else float(self.validation_fraction)
         )
@@ -375,22 +381,23 @@ class _NeuralNetBase(BaseEstimator):
                 raise ConfigError("fit(resume=True) needs checkpoint_dir= set to the folder of the earlier run's checkpoints.")
             if early is not None:
                 callbacks.insert(0, early)
-            if self.verbose:
+            if self.verbose and distributed.is_main_process():
                 callbacks.append(PrintProgress())
-            if self.tensorboard is not False:
+            if self.tensorboard is not False and distributed.is_main_process():
                 from .report import TensorBoardLogger
 
                 callbacks.append(TensorBoardLogger(None if self.tensorboard is True else self.tensorboard))
-            run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
-                           generator=perm_gen, epochs=epochs)
-            if source is not None and self.freeze == "features" and self.fine_tune:
-                # second phase: unfreeze the body and fine-tune everything at a lower rate
-                self.network_.features.requires_grad_(True)
-                config = dataclasses.replace(self._config, lr=self._config.lr * float(self.fine_tune))
-                again = [EarlyStopping(patience=self.patience)] if val is not None else []
-                again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
-                run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
-                               epochs=self.max_epochs, history=run.history)
+            with distributed.synchronised_batchnorm(self.network_, bool(self.sync_batchnorm and shard), self.device_):
+                run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
+                               generator=perm_gen, epochs=epochs, shard=shard)
+                if source is not None and self.freeze == "features" and self.fine_tune:
+                    # second phase: unfreeze the body and fine-tune everything at a lower rate
+                    self.network_.features.requires_grad_(True)
+                    config = dataclasses.replace(self._config, lr=self._config.lr * float(self.fine_tune))
+                    again = [EarlyStopping(patience=self.patience)] if val is not None else []
+                    again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
+                    run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
+                                   epochs=self.max_epochs, history=run.history, shard=shard)
         self._run = run
         self.history_ = run.history
         self.findings_ = []
@@ -405,7 +412,9 @@ class _NeuralNetBase(BaseEstimator):
         if self.report is not None:
             from .report import save_run
 
-            self.report_path_ = save_run(self, self.report)
+            # one writer under torchrun; the others learn the path when it is written
+            path = save_run(self, self.report) if distributed.is_main_process() else None
+            self.report_path_ = distributed.broadcast_object(path)
         return self
 
     def _pretrained_source(self) -> _NeuralNetBase | None:
@@ -480,9 +489,10 @@ class _NeuralNetBase(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
             config = dataclasses.replace(self._config, prepare=None)  # Xt is scaled on the host here
+            shard, _ = distributed.setup(self.device_)
             run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
                            config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
-                           epochs=1, history=self.history_)
+                           epochs=1, history=self.history_, shard=shard)
         self._run = run
         self.history_ = run.history
         self.findings_ = []
@@ -649,6 +659,11 @@ _COMMON_DOC = """
         Write TensorBoard events (scalars and histograms, once per epoch): ``True`` into
         TensorBoard's default ``runs/<date>_<host>``, a path into that folder. Needs the
         ``tensorboard`` package.
+    sync_batchnorm : bool, default=False
+        Under ``torchrun`` on CUDA: batch norm over the global batch (``nn.SyncBatchNorm``)
+        instead of each process's slice of it. No effect in a single process; not available
+        on CPU. Under ``torchrun``, ``batch_size`` is the global batch, split evenly between
+        the processes (see :mod:`trainwell.train.distributed`).
 """
 
 
@@ -664,7 +679,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  scaling="auto", augment="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
                  bf16=False,
                  callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1,
-                 diagnostics=True, report=None, tensorboard=False):
+                 diagnostics=True, report=None, tensorboard=False, sync_batchnorm=False):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -700,6 +715,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.diagnostics = diagnostics
         self.report = report
         self.tensorboard = tensorboard
+        self.sync_batchnorm = sync_batchnorm
 
     def _prepare_targets(self, y, classes=None, refit=True):
         if classes is not None and refit:
@@ -783,7 +799,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  target_scaling="auto", scaling="auto", augment="auto", device="auto", random_state=None, verbose=0,
                  grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None, pretrained=None,
                  freeze="features", fine_tune=0.1, diagnostics=True,
-                 report=None, tensorboard=False):
+                 report=None, tensorboard=False, sync_batchnorm=False):
         self.kind = kind
         self.hidden = hidden
         self.conv = conv
@@ -820,6 +836,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.diagnostics = diagnostics
         self.report = report
         self.tensorboard = tensorboard
+        self.sync_batchnorm = sync_batchnorm
 
     def _check_params(self) -> None:
         super()._check_params()

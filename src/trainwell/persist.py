@@ -159,7 +159,15 @@ def model_description(est: Any) -> dict[str, Any]:
 
 
 def save_model(est: Any, path: str | os.PathLike) -> Path:
-    """Save a fitted estimator as a model folder (see module docstring)."""
+    """Save a fitted estimator as a model folder (see module docstring).
+
+    Under torchrun only rank 0 writes (every rank holds the same model); the other ranks
+    return the path without waiting for it.
+    """
+    from .train.distributed import is_main_process
+
+    if not is_main_process():
+        return Path(path)
     desc = model_description(est)
     state = {k: v.detach().cpu().contiguous() for k, v in est.network_.state_dict().items()}
     blob = json.dumps(desc, indent=1, allow_nan=False).encode()

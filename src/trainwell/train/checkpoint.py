@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..exceptions import ModelFileError
+from . import distributed
 from .callbacks import Callback, EarlyStopping, RunState
 from .history import History
 
@@ -113,9 +114,12 @@ class Checkpoint(Callback):
         self.save(run)
 
     def save(self, run: RunState) -> None:
-        """Write the run's complete state to ``folder`` atomically."""
+        """Write the run's complete state to ``folder`` atomically (rank 0 only under torchrun:
+        every rank holds the same state)."""
         from ..persist import write_atomic_folder
 
+        if not distributed.is_main_process():
+            return
         tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in run.net.state_dict().items()}
         opt_tensors, opt_meta = _flatten_optimizer(run.optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -150,10 +154,12 @@ class Checkpoint(Callback):
     def on_fit_begin(self, run: RunState) -> None:
         from ..persist import recover_folder
 
-        recover_folder(self.folder)
+        if distributed.is_main_process():
+            recover_folder(self.folder)
+        distributed.barrier()  # under torchrun every rank reads what rank 0 put back
         if not self.resume or not (self.folder / STATE_JSON).is_file():
             return
-        meta, tensors = read_checkpoint(self.folder)
+        meta, tensors = read_checkpoint(self.folder, recover=False)
         if meta["fingerprint"] != self.fingerprint:
             changed = sorted(k for k in set(meta["fingerprint"]) | set(self.fingerprint)
                              if meta["fingerprint"].get(k) != self.fingerprint.get(k))
@@ -184,8 +190,10 @@ class Checkpoint(Callback):
         self.resumed_from = run.epoch
 
 
-def read_checkpoint(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def read_checkpoint(folder: str | Path, recover: bool = True) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Read a checkpoint folder without unpickling anything.
+
+    ``recover=True`` first puts back a folder a killed writer left moved aside.
 
     Raises
     ------
@@ -195,7 +203,8 @@ def read_checkpoint(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch
     from ..persist import recover_folder
 
     folder = Path(folder)
-    recover_folder(folder)
+    if recover:
+        recover_folder(folder)
     try:
         meta = json.loads((folder / STATE_JSON).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / STATE_TENSORS))

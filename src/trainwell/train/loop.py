@@ -12,11 +12,12 @@ autograd over the same parameters and optimizer state.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -33,6 +34,9 @@ from .optim import (
     make_scheduler,
 )
 from .update import FlatUpdate
+
+if TYPE_CHECKING:
+    from .distributed import Shard
 
 
 @dataclass
@@ -199,7 +203,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
              val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
              callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
              run: RunState | None = None, epochs: int | None = None,
-             history: History | None = None) -> RunState:
+             history: History | None = None, shard: Shard | None = None) -> RunState:
     """Train ``net`` on device-resident ``train`` tensors for up to ``config.max_epochs`` epochs.
 
     Each epoch draws one permutation; each step gathers its rows into a reused batch
@@ -223,6 +227,10 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         Train this many more epochs instead of up to ``config.max_epochs``.
     history : History, optional
         Earlier epochs to continue counting from (a new optimizer over loaded weights).
+    shard : trainwell.train.distributed.Shard, optional
+        Under torchrun: this rank's part of the run. Each rank trains on its slice of every
+        global batch through DistributedDataParallel, on the autograd step (see
+        :mod:`trainwell.train.distributed`).
 
     Returns
     -------
@@ -240,6 +248,14 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     if n_full == 0 and not run_remainder:
         run_remainder = True
     steps_per_epoch = n_full + int(run_remainder and remainder > 0)
+    n_rows = n  # training rows of the whole run (all ranks together)
+    if shard is not None:
+        # This rank's slice of every global batch, trained through DDP: from here on n and
+        # bs count this rank's rows. The fast MLP step bypasses autograd and with it DDP's
+        # gradient all-reduce, so every step is an autograd step.
+        n, bs, steps_per_epoch = shard.plan(n_rows, bs, min_rows=2 if has_bn else 1)
+        loss_fn = shard.wrap(net, loss_fn)
+        config = dataclasses.replace(config, fast=False)
 
     if run is None:
         flat = flatten_parameters(net, config)
@@ -249,7 +265,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             optimizer = make_optimizer(config.optimizer, net, config.lr, config.momentum, config.l2)
         scheduler, when = make_scheduler(config.lr_schedule, optimizer, config.max_epochs, steps_per_epoch)
         run = RunState(net=net, optimizer=optimizer, loss_fn=loss_fn, config=config, scheduler=scheduler,
-                       steps_per_epoch=steps_per_epoch, n_train=n, n_val=0 if val is None else val[0].shape[0])
+                       steps_per_epoch=steps_per_epoch, n_train=n_rows, n_val=0 if val is None else val[0].shape[0])
         run.extra["schedule_when"] = when
         run.extra["flat"] = flat
         if history is not None:
@@ -291,8 +307,10 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         if flat is not None and not flat.intact():
             flat.bind()
         use_fast = steps.fast is not None and steps.fast.ready()
-        perm = torch.randperm(n, device=X.device, generator=generator)
-        torch.index_select(y, 0, perm, out=buf_y)
+        perm = torch.randperm(n_rows, device=X.device, generator=generator)
+        if shard is not None:
+            perm = shard.take(perm)  # every rank draws the same permutation and takes its slices
+        torch.index_select(y, 0, perm, out=buf_y[:n])
         loss_sum = torch.zeros((), device=X.device)
         seen = 0
         for b in range(steps_per_epoch):
@@ -342,11 +360,15 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             score_sum = (outputs[:seen] == buf_y[:seen]).sum()
         else:
             score_sum = ((outputs[:seen] - buf_y[:seen]) ** 2).sum()
+        if shard is not None:  # sums over all ranks; rank 0's batch-norm statistics everywhere
+            loss_sum, score_sum, seen = shard.epoch_totals(net, loss_sum, score_sum, seen)
         train_stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
         if val is not None:
             stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size, prepare)])
         else:
             stats = train_stats
+        if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
+            stats = shard.same_numbers(stats)
         values = stats.tolist()  # the one host synchronisation of the epoch
         row: dict[str, Any] = {"epoch": run.epoch, "train_loss": values[0]}
         if classification:
@@ -367,6 +389,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             run.stop_reason = f"diverged: the training loss became {row['train_loss']} in epoch {run.epoch}"
         for cb in callbacks:
             cb.on_epoch_end(run)
+        if shard is not None:  # diagnostics averaged over ranks; rank 0 decides when all stop
+            shard.agree(run)
     for cb in callbacks:
         cb.on_fit_end(run)
     net.eval()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import subprocess
 import sys
@@ -337,6 +338,18 @@ def _prepare_out(out: str | Path | None) -> Path | None:
     return path
 
 
+def refuse_torchrun() -> None:
+    """A search runs one trial per process: under torchrun every rank would draw its own trials
+    and average their gradients, so it is refused with what to do instead."""
+    from ..train.distributed import launched_by_torchrun
+
+    if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(
+            "trainwell tune runs one trial per process, not under torchrun; start it once per GPU "
+            "(CUDA_VISIBLE_DEVICES=i) with --storage postgresql://... so the processes share one study."
+        )
+
+
 def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_trials: int = 40, *,
          stage1_trials: int | None = None, stage1_epochs: int = 5, stage2_epochs: int | None = None,
          metric: str = "loss", sampler: str = "random", prune: bool = True, workers: int = 1,
@@ -410,6 +423,7 @@ def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_
     TuneResult
     """
     t0 = time.perf_counter()
+    refuse_torchrun()
     _check_args(estimator, n_trials, workers, metric, sampler, stage1_epochs, stage2_epochs)
     searched, fixed = parse_space(space, set(estimator.get_params(deep=False)))
     if not searched:
