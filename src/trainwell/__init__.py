@@ -1,15 +1,40 @@
 """trainwell: train neural networks the way the best practitioners do.
 
-The public surface: the two scikit-learn estimators and :func:`load`.
+The public surface: the two scikit-learn estimators, :func:`load`, the search
+(:func:`tune`, :func:`lr_find`), the comparison (:func:`compare`, :func:`wilcoxon`,
+:func:`mcnemar`) and the checks (:func:`check`, :class:`Finding`).
+
+Names are imported on first use (PEP 562), so ``import trainwell`` and the command line's
+``--help`` do not pay for torch, scikit-learn, Optuna and matplotlib until they are needed.
 """
 
-from . import tune  # the package; calling it runs trainwell.tune.tune
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .compare import compare, mcnemar, wilcoxon
-from .diagnose import Finding, check
-from .estimators import NeuralNetClassifier, NeuralNetRegressor
-from .persist import load
-from .tune import lr_find
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API reference
+    from . import tune
+    from .compare import compare, mcnemar, wilcoxon
+    from .diagnose import Finding, check
+    from .estimators import NeuralNetClassifier, NeuralNetRegressor
+    from .persist import load
+    from .tune import lr_find
+
+#: public name -> the module that defines it
+_LAZY = {
+    "NeuralNetClassifier": ".estimators",
+    "NeuralNetRegressor": ".estimators",
+    "load": ".persist",
+    "compare": ".compare",
+    "mcnemar": ".compare",
+    "wilcoxon": ".compare",
+    "Finding": ".diagnose",
+    "check": ".diagnose",
+    "lr_find": ".tune",
+}
 
 __all__ = [
     "Finding",
@@ -24,3 +49,17 @@ __all__ = [
     "tune",
     "wilcoxon",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tune":  # the package itself: calling it runs trainwell.tune.tune
+        return importlib.import_module(".tune", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -9,6 +9,7 @@ calls; :func:`plot_scores` draws the paired per-fold scores, and ``result.report
 writes the whole comparison as one self-contained HTML page (:mod:`.report`).
 """
 
+from .._callable import make_callable
 from .evaluate import CompareResult, compare, confirm
 from .plot import plot_scores
 from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
@@ -24,3 +25,5 @@ __all__ = [
     "plot_scores",
     "wilcoxon",
 ]
+
+make_callable(__name__, "compare")  # trainwell.compare(...) whichever way it was imported

@@ -11,9 +11,7 @@ honest about curves that give no clear answer. One process keeps its trials in a
 file; ``workers=N`` processes share Optuna's journal file; machines share a PostgreSQL study.
 """
 
-import sys
-import types
-
+from .._callable import make_callable
 from .border import BorderWarning, check_borders
 from .lrfind import LRFindResult, lr_find
 from .search import TuneResult, tune
@@ -33,13 +31,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``trainwell.tune(...)`` call :func:`tune` while ``trainwell.tune.space`` and
-    friends stay importable: a function exported under the package's own name would hide
-    the package (``import trainwell.tune as t`` would then give the function)."""
-
-    def __call__(self, *args, **kwargs):
-        return tune(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "tune")
