@@ -7,8 +7,6 @@ import base64
 import html
 import io
 import re
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
+from _chromium import needs_chromium, render
 from trainwell import NeuralNetClassifier
 from trainwell.compare import compare, plot_scores
 from trainwell.compare.cli import add_parser
@@ -27,7 +26,6 @@ from trainwell.exceptions import ConfigError
 from trainwell.report.plots import to_png
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"')
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -154,26 +152,11 @@ def test_tune_confirm_report_has_the_paired_plot(iris, tmp_path):
     assert _png(plot_scores(result.confirmation)) in section
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(three_models, tmp_path):
-    page = three_models.to_html()
-    probe = ('<script>window.addEventListener("load",()=>{const i=[...document.images];'
-             'console.log("TW-IMAGES "+i.filter(x=>x.complete&&x.naturalWidth>0).length+"/"+i.length)});</script>')
-    probed = tmp_path / "probed.html"
-    probed.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
-    shot = tmp_path / "shot.png"
-    result = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--hide-scrollbars",
-         f"--screenshot={shot}", "--window-size=1280,1400", probed.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    assert [line for line in console if "TW-IMAGES" not in line] == []
-    loaded = re.search(r"TW-IMAGES (\d+)/(\d+)", result.stderr)
-    assert loaded is not None and loaded.group(1) == loaded.group(2) == "1", result.stderr[-2000:]
-    image = np.asarray(Image.open(shot).convert("RGB")).astype(np.int32)
+    shown = render(three_models.to_html(), tmp_path, height=1400)
+    assert shown.other_console == []
+    assert shown.images_loaded == shown.images_total == 1, shown.stderr[-2000:]
+    image = shown.screenshot
     assert image.shape == (1400, 1280, 3) and image.std() > 20
     assert np.abs(image[20, 20] - [0x1D, 0x23, 0x30]).max() < 8  # the report's header band

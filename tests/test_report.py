@@ -9,9 +9,7 @@ import io
 import json
 import re
 import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +19,7 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
+from _chromium import needs_chromium, render
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
 from trainwell.diagnose.findings import SEVERITY_RANK
 from trainwell.exceptions import DataError
@@ -31,7 +30,6 @@ from trainwell.report.plots import _mosaic, _resample_hist
 from trainwell.report.record import load_run
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"')
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -260,31 +258,16 @@ def test_many_classes_get_a_drawn_confusion_matrix():
 
 
 # ------------------------------------------------------------------ a real browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(sigmoid_run, tmp_path):
     _, _, report, _, _ = sigmoid_run
     page = report.read_text(encoding="utf-8")
     n_images = len(IMG.findall(page))
-    # A copy of the page with a probe that logs how many images decoded; the report itself has no script.
-    probe = ('<script>window.addEventListener("load",()=>{const i=[...document.images];'
-             'console.log("TW-IMAGES "+i.filter(x=>x.complete&&x.naturalWidth>0).length+"/"+i.length)});</script>')
-    probed = tmp_path / "probed.html"
-    probed.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
-    shot = tmp_path / "shot.png"
-    result = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--hide-scrollbars",
-         f"--screenshot={shot}", "--window-size=1280,2000", probed.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    assert [line for line in console if "TW-IMAGES" not in line] == []  # no console errors or warnings
-    loaded = re.search(r"TW-IMAGES (\d+)/(\d+)", result.stderr)
-    assert loaded is not None, result.stderr[-2000:]
-    assert int(loaded.group(1)) == int(loaded.group(2)) == n_images == 9
-    image = np.asarray(Image.open(shot).convert("RGB")).astype(np.int32)
+    shown = render(page, tmp_path, height=2000)
+    assert shown.other_console == []  # no console errors or warnings
+    assert shown.images_loaded is not None, shown.stderr[-2000:]
+    assert shown.images_loaded == shown.images_total == n_images == 9
+    image = shown.screenshot
     assert image.shape == (2000, 1280, 3)
     colours = np.unique((image[..., 0] << 16) | (image[..., 1] << 8) | image[..., 2])
     assert image.std() > 20 and colours.size > 500  # not blank: text, plots and colour

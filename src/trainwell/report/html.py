@@ -500,15 +500,20 @@ def render(rec: RunRecord) -> str:
     plotted, facts = sections[:len(PLOT_SECTIONS)], sections[len(PLOT_SECTIONS):]
     body = (f'<div class="grid">{"".join(_section_html(s) for s in plotted)}</div>'
             f'<div class="grid">{"".join(_section_html(s, s.key == "config") for s in facts)}</div>')
+    return _page("trainwell report: " + (rec.config.get("source") or rec.path.name), _header(rec),
+                 f"{_tiles(rec)}{nav}{summary}{body}", "from the files of the run folder")
+
+
+def _page(title: str, header: str, main: str, built_from: str = "", css: str = "") -> str:
+    """The HTML page around a report: head with the CSS, header band, main column, build line."""
     built = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    origin = f" {_esc(built_from)}" if built_from else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{_esc("trainwell report: " + (rec.config.get("source") or rec.path.name))}</title>'
-        f'<link rel="icon" href="data:,"><style>{_CSS}</style></head><body>{_header(rec)}<main>'
-        f"{_tiles(rec)}{nav}{summary}{body}"
-        f'<p class="guide">Built {_esc(built)} by trainwell {_esc(__version__)} from the files of the run folder.</p>'
-        "</main></body></html>"
+        f'<title>{_esc(title)}</title><link rel="icon" href="data:,"><style>{_CSS}{css}</style></head><body>'
+        f"{header}<main>{main}"
+        f'<p class="guide">Built {_esc(built)} by trainwell {_esc(__version__)}{origin}.</p></main></body></html>'
     )
 
 
@@ -539,14 +544,7 @@ def standalone_page(title: str, subtitle: str, body: str, css: str = "") -> str:
     str
         The page: no script, no external file, so it opens offline.
     """
-    built = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{_esc(title)}</title><link rel="icon" href="data:,"><style>{_CSS}{css}</style></head><body>'
-        f"<header><h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p></header><main>{body}"
-        f'<p class="guide">Built {_esc(built)} by trainwell {_esc(__version__)}.</p></main></body></html>'
-    )
+    return _page(title, f"<header><h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p></header>", body, css=css)
 
 
 def build_report(run_dir: str | Path) -> Path:
