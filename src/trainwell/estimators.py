@@ -37,6 +37,13 @@ from .data import (
 )
 from .data.augment import parse_augment
 from .data.features import is_signal_shape
+from .data.mapped import (
+    CHUNK_ROWS,
+    check_in_chunks,
+    is_memory_mapped,
+    mapped_tensor,
+    statistics_rows,
+)
 from .data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
 from .exceptions import ConfigError, DataError, NotFitted
 from .nn import (
@@ -324,16 +331,23 @@ class _NeuralNetBase(BaseEstimator):
         else:
             train_idx, val_idx = np.arange(n), None
         X_rows = X.iloc if isinstance(X, pd.DataFrame) else X
-        X_train_raw = X_rows[train_idx]
+        # A memory-mapped array on the CPU is trained in place (data/mapped.py): batches are
+        # gathered from the mapping, and only a sample of rows is read for the statistics.
+        mapped = is_memory_mapped(X) and self.device_.type == "cpu" and shard is None
+        X_train_raw = X_rows[statistics_rows(train_idx, seed)] if mapped else X_rows[train_idx]
         source = self._pretrained_source()
         if source is None:
             self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
         else:  # the body was trained on inputs scaled the source's way: keep its statistics
             self.transform_ = copy.deepcopy(source.transform_)
         # 8-bit images stay 8-bit on the device and are scaled per batch there (a quarter of
-        # the memory); anything else is scaled once on the host.
-        raw_bytes = keeps_raw_bytes(X, self.transform_)
-        Xt = np.ascontiguousarray(X_train_raw) if raw_bytes else self.transform_.transform(X_train_raw)
+        # the memory), mapped arrays stay where they are; anything else is scaled once on the host.
+        raw_bytes = mapped or keeps_raw_bytes(X, self.transform_)
+        if mapped:
+            check_in_chunks(X, self.transform_)
+            Xt = X
+        else:
+            Xt = np.ascontiguousarray(X_train_raw) if raw_bytes else self.transform_.transform(X_train_raw)
         yt = y_train_full[train_idx]
         self._fit_target_scaling(yt)
         yt = self._scale_targets(yt)
@@ -356,7 +370,13 @@ class _NeuralNetBase(BaseEstimator):
                 if self.freeze == "features":
                     self.network_.features.requires_grad_(False)
             perm_gen = torch.Generator(device=self.device_).manual_seed(seed + 1)
-            train = (self._to_tensor(Xt), self._target_tensor(yt))
+            if mapped:  # every row stays in the mapping; the loop trains on train_idx of them
+                rows = torch.from_numpy(train_idx).to(self.device_)
+                train = (mapped_tensor(X, (n, *self.spec_.input_shape)),
+                         self._target_tensor(self._scale_targets(y_train_full)))
+            else:
+                rows = None
+                train = (self._to_tensor(Xt), self._target_tensor(yt))
             val = None
             if val_idx is not None:
                 Xv = np.ascontiguousarray(X_rows[val_idx]) if raw_bytes else self.transform_.transform(X_rows[val_idx])
@@ -389,7 +409,7 @@ class _NeuralNetBase(BaseEstimator):
                 callbacks.append(TensorBoardLogger(None if self.tensorboard is True else self.tensorboard))
             with distributed.synchronised_batchnorm(self.network_, bool(self.sync_batchnorm and shard), self.device_):
                 run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
-                               generator=perm_gen, epochs=epochs, shard=shard)
+                               generator=perm_gen, epochs=epochs, shard=shard, rows=rows)
                 if source is not None and self.freeze == "features" and self.fine_tune:
                     # second phase: unfreeze the body and fine-tune everything at a lower rate
                     self.network_.features.requires_grad_(True)
@@ -397,7 +417,7 @@ class _NeuralNetBase(BaseEstimator):
                     again = [EarlyStopping(patience=self.patience)] if val is not None else []
                     again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
                     run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
-                                   epochs=self.max_epochs, history=run.history, shard=shard)
+                                   epochs=self.max_epochs, history=run.history, shard=shard, rows=rows)
         self._run = run
         self.history_ = run.history
         self.findings_ = []
@@ -531,6 +551,8 @@ class _NeuralNetBase(BaseEstimator):
 
     @torch.no_grad()
     def _scores(self, X: Any) -> torch.Tensor:
+        if is_memory_mapped(X) and X.shape[0] > CHUNK_ROWS:  # predicted chunk by chunk, never loaded whole
+            return torch.cat([self._scores(X[start:start + CHUNK_ROWS]) for start in range(0, X.shape[0], CHUNK_ROWS)])
         Xt = self._transform(X)
         net = self.network_
         dtype = torch.float32

@@ -203,7 +203,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
              val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
              callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
              run: RunState | None = None, epochs: int | None = None,
-             history: History | None = None, shard: Shard | None = None) -> RunState:
+             history: History | None = None, shard: Shard | None = None,
+             rows: torch.Tensor | None = None) -> RunState:
     """Train ``net`` on device-resident ``train`` tensors for up to ``config.max_epochs`` epochs.
 
     Each epoch draws one permutation; each step gathers its rows into a reused batch
@@ -231,6 +232,10 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         Under torchrun: this rank's part of the run. Each rank trains on its slice of every
         global batch through DistributedDataParallel, on the autograd step (see
         :mod:`trainwell.train.distributed`).
+    rows : tensor of int64, optional
+        Train on these rows of ``train`` only (``X`` and ``y`` hold every row, e.g. a
+        memory-mapped file of which the validation rows are the rest); each epoch permutes
+        them and gathers its batches straight from ``X``, which is never copied.
 
     Returns
     -------
@@ -238,7 +243,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         With ``history`` filled in and the best weights restored when early stopping ran.
     """
     X, y = train
-    n = X.shape[0]
+    n = X.shape[0] if rows is None else rows.numel()
     bs = min(config.batch_size, n)
     n_full, remainder = divmod(n, bs)
     # Batch norm cannot normalise a batch of one sample in training mode: a last batch of
@@ -282,7 +287,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     classification = config.classification
     metric = _metric_name(classification)
     if not classification:
-        sst = float(((y - y.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per fit, not per epoch
+        y_train = y if rows is None else y[rows]
+        sst = float(((y_train - y_train.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per fit, not per epoch
 
     prepare, augment = config.prepare, config.augment
 
@@ -292,7 +298,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             xb = prepare(xb)
         return xb if augment is None else augment(xb, generator)
 
-    buf_y = torch.empty_like(y)
+    buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)
     batch_x: dict[int, torch.Tensor] = {}
     outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
     last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
@@ -310,6 +316,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         perm = torch.randperm(n_rows, device=X.device, generator=generator)
         if shard is not None:
             perm = shard.take(perm)  # every rank draws the same permutation and takes its slices
+        if rows is not None:
+            perm = rows[perm]  # positions among the training rows -> rows of X
         torch.index_select(y, 0, perm, out=buf_y[:n])
         loss_sum = torch.zeros((), device=X.device)
         seen = 0
