@@ -55,6 +55,16 @@ class DeviceScaler:
         self.mean = torch.from_numpy(mean).reshape(input_shape).to(device)
         self.scale = torch.from_numpy(scale).reshape(input_shape).to(device)
 
-    def __call__(self, xb: torch.Tensor) -> torch.Tensor:
-        """The float32 network input for the raw batch ``xb``."""
-        return (xb.to(torch.float32) - self.mean) / self.scale
+    #: The training loop may pass ``out=`` to reuse one buffer from step to step.
+    supports_out = True
+
+    def __call__(self, xb: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The float32 network input for the raw batch ``xb`` (written into ``out`` if given)."""
+        if out is None:
+            return (xb.to(torch.float32) - self.mean) / self.scale
+        # the same two roundings as above, into ``out`` with no temporary
+        if xb.dtype == torch.float32:
+            torch.sub(xb, self.mean, out=out)
+        else:
+            out.copy_(xb).sub_(self.mean)
+        return out.div_(self.scale)

@@ -292,10 +292,24 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
 
     prepare, augment = config.prepare, config.augment
 
-    def network_input(xb: torch.Tensor) -> torch.Tensor:
-        """A gathered batch as the network sees it in training: prepared, then augmented."""
+    prepared: dict[int, torch.Tensor] = {}  # reused network-input buffers of unwatched steps, by batch size
+
+    def network_input(xb: torch.Tensor, reuse: bool = False) -> torch.Tensor:
+        """A gathered batch as the network sees it in training: prepared, then augmented.
+
+        ``reuse`` writes the prepared batch into a buffer kept from step to step (no
+        allocation per step); watched steps get a fresh tensor a callback may keep.
+        """
         if prepare is not None:
-            xb = prepare(xb)
+            if reuse and getattr(prepare, "supports_out", False):
+                out = prepared.get(xb.shape[0])
+                if out is None:
+                    out = prepared[xb.shape[0]] = prepare(xb)
+                else:
+                    prepare(xb, out=out)
+                xb = out
+            else:
+                xb = prepare(xb)
         return xb if augment is None else augment(xb, generator)
 
     buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)
@@ -339,7 +353,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 xbuf = batch_x.get(m)
                 if xbuf is None:
                     xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
-                xb = network_input(torch.index_select(X, 0, perm[start:stop], out=xbuf))
+                xb = network_input(torch.index_select(X, 0, perm[start:stop], out=xbuf), reuse=True)
                 yb = buf_y[start:stop]
                 loss, scores = (steps.fast if use_fast else steps.general)(xb, yb)
             loss_sum.add_(loss, alpha=m)
