@@ -263,10 +263,14 @@ class FeatureTransform:
                 f"X has samples of shape {tuple(Xf.shape[1:])} but the model was trained on shape "
                 f"{self.sample_shape}; pass data with the same features as in training."
             )
+        mean, scale = self.mean, self.scale
         if self.per_channel:
             shape = (1, -1) + (1,) * (Xf.ndim - 2) if self.mean.size > 1 else (1,) * Xf.ndim
-            return ((Xf - self.mean.reshape(shape)) / self.scale.reshape(shape)).astype(np.float32)
-        return ((Xf - self.mean) / self.scale).astype(np.float32)
+            mean, scale = mean.reshape(shape), scale.reshape(shape)
+        # the division in place: one result array, not three (memory for large inputs)
+        scaled = Xf - mean
+        scaled /= scale
+        return scaled.astype(np.float32, copy=False)
 
     @property
     def n_encoded(self) -> int:
