@@ -66,7 +66,10 @@ def early_stopping(quick: bool = False, seed: int = 0) -> Outcome:
     at_best = {"test_loss": test_loss[best - 1], "test_accuracy": test_acc[best - 1]}
     at_end = {"test_loss": test_loss[-1], "test_accuracy": test_acc[-1]}
     overfits = val_loss[-1] > 1.2 * min(val_loss)
-    holds = None if not overfits else (
+    # A tie (test loss within 5 %, accuracy within a point) is reported as one, not as the claim holding.
+    tie = (abs(at_end["test_loss"] - at_best["test_loss"]) < 0.05 * at_end["test_loss"]
+           and abs(at_end["test_accuracy"] - at_best["test_accuracy"]) < 0.01)
+    holds = None if not overfits or tie else (
         at_best["test_loss"] < at_end["test_loss"] and at_best["test_accuracy"] >= at_end["test_accuracy"] - 0.01)
 
     fig, (ax1, ax2) = figure(2, width=5.2)
@@ -90,11 +93,12 @@ def early_stopping(quick: bool = False, seed: int = 0) -> Outcome:
         f"stops at epoch {stop}. With the weights of epoch {best} the test loss is {num(at_best['test_loss'])} and "
         f"test accuracy {pct(at_best['test_accuracy'])}, after all {len(h)} epochs {num(at_end['test_loss'])} and "
         f"{pct(at_end['test_accuracy'])}: "
-        + (verdict(holds) + "." if overfits else
-           "the validation loss never rose, so there was no overfitting for early stopping to stop here.")
+        + ("the validation loss never rose, so there was no overfitting for early stopping to stop here." if not overfits
+           else f"a tie: stopping at epoch {stop} saved {len(h) - stop} epochs but changed the test result by "
+                f"less than its noise." if tie else verdict(holds) + ".")
     )
     numbers = {"data": "load_digits", "train_rows": int(est.n_train_), "validation_rows": int(est.n_val_),
                "epochs": len(h), "best_epoch": best, "stop_epoch": stop, "patience": min(PATIENCE, epochs // 3),
-               "at_best_epoch": at_best, "at_end": at_end, "validation_loss_rose": overfits,
+               "at_best_epoch": at_best, "at_end": at_end, "validation_loss_rose": overfits, "tie": tie,
                "curves": {"train_loss": train_loss, "val_loss": val_loss, "test_loss": test_loss, "test_accuracy": test_acc}}
     return Outcome(numbers, fig, summary, holds)
