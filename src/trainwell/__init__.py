@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._lazy import lazy_exports
 from ._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API reference
@@ -23,8 +24,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API refe
     from .persist import load
     from .tune import lr_find
 
-#: public name -> the module that defines it
-_LAZY = {
+_lazy_getattr, __dir__ = lazy_exports(__name__, {
     "NeuralNetClassifier": ".estimators",
     "NeuralNetRegressor": ".estimators",
     "load": ".persist",
@@ -34,7 +34,7 @@ _LAZY = {
     "Finding": ".diagnose",
     "check": ".diagnose",
     "lr_find": ".tune",
-}
+}, globals())
 
 __all__ = [
     "Finding",
@@ -54,12 +54,4 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "tune":  # the package itself: calling it runs trainwell.tune.tune
         return importlib.import_module(".tune", __name__)
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _lazy_getattr(name)

@@ -9,10 +9,27 @@ calls; :func:`plot_scores` draws the paired per-fold scores, and ``result.report
 writes the whole comparison as one self-contained HTML page (:mod:`.report`).
 """
 
+from typing import TYPE_CHECKING
+
 from .._callable import make_callable
-from .evaluate import CompareResult, compare, confirm
-from .plot import plot_scores
-from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
+    from .evaluate import CompareResult, compare, confirm
+    from .plot import plot_scores
+    from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "CompareResult": ".evaluate",
+    "compare": ".evaluate",
+    "confirm": ".evaluate",
+    "plot_scores": ".plot",
+    "McNemarResult": ".stats",
+    "WilcoxonResult": ".stats",
+    "holm": ".stats",
+    "mcnemar": ".stats",
+    "wilcoxon": ".stats",
+}, globals())
 
 __all__ = [
     "CompareResult",

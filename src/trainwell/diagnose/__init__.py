@@ -6,9 +6,22 @@
   :class:`Finding` objects with stable codes.
 """
 
-from .advice import advise
-from .checks import check
-from .findings import Finding, rank
-from .monitors import default_monitors
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
+    from .advice import advise
+    from .checks import check
+    from .findings import Finding, rank
+    from .monitors import default_monitors
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "advise": ".advice",
+    "check": ".checks",
+    "Finding": ".findings",
+    "rank": ".findings",
+    "default_monitors": ".monitors",
+}, globals())
 
 __all__ = ["Finding", "advise", "check", "default_monitors", "rank"]

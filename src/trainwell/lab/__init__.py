@@ -12,20 +12,9 @@ from the numbers that says whether the notes' claim held. ``trainwell lab NAME``
 from the command line; the documentation's guide runs all of them during its build.
 """
 
+# The experiments register themselves when their modules are imported, which happens on the
+# first call of get / list_experiments / run (_registry.load_experiments): importing the
+# package, as the command line does to add its sub-command, stays cheap.
 from ._registry import Experiment, LabResult, get, list_experiments, run
-
-# Importing the modules registers their experiments, in the order of the notes' chapters.
-from . import depth as _depth  # noqa: E402,F401  isort: skip
-from . import learning_rate as _learning_rate  # noqa: E402,F401  isort: skip
-from . import optimizers as _optimizers  # noqa: E402,F401  isort: skip
-from . import activations as _activations  # noqa: E402,F401  isort: skip
-from . import initialization as _initialization  # noqa: E402,F401  isort: skip
-from . import batchnorm as _batchnorm  # noqa: E402,F401  isort: skip
-from . import regularisation as _regularisation  # noqa: E402,F401  isort: skip
-from . import early_stopping as _early_stopping  # noqa: E402,F401  isort: skip
-from . import transfer as _transfer  # noqa: E402,F401  isort: skip
-from . import sanity as _sanity  # noqa: E402,F401  isort: skip
-from . import search as _search  # noqa: E402,F401  isort: skip
-from . import wilcoxon as _wilcoxon  # noqa: E402,F401  isort: skip
 
 __all__ = ["Experiment", "LabResult", "get", "list_experiments", "run"]

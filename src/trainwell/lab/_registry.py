@@ -8,15 +8,17 @@ adds the experiment's name, title, the notes' claim it tests and how long it too
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from ..exceptions import ConfigError
 
@@ -152,13 +154,26 @@ def experiment(name: str, *, title: str, chapter: str, claim: str) -> Callable:
     return register
 
 
+#: The experiment modules, in the order of the notes' chapters.
+_MODULES = ("depth", "learning_rate", "optimizers", "activations", "initialization", "batchnorm",
+            "regularisation", "early_stopping", "transfer", "sanity", "search", "wilcoxon")
+
+
+def load_experiments() -> None:
+    """Import the experiment modules (once): each registers its experiments on import."""
+    for module in _MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+
+
 def list_experiments() -> list[Experiment]:
     """Every experiment, in the order of the notes' chapters."""
+    load_experiments()
     return list(_REGISTRY.values())
 
 
 def get(name: str) -> Experiment:
     """The experiment ``name``; an unknown name fails with the list of known ones."""
+    load_experiments()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -10,9 +10,22 @@
 Matplotlib is imported only when a report is drawn.
 """
 
-from .html import build_report
-from .inputs import report_inputs, write_report_inputs
-from .runfolder import save_run
-from .tensorboard import TensorBoardLogger
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
+    from .html import build_report
+    from .inputs import report_inputs, write_report_inputs
+    from .runfolder import save_run
+    from .tensorboard import TensorBoardLogger
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "build_report": ".html",
+    "report_inputs": ".inputs",
+    "write_report_inputs": ".inputs",
+    "save_run": ".runfolder",
+    "TensorBoardLogger": ".tensorboard",
+}, globals())
 
 __all__ = ["TensorBoardLogger", "build_report", "report_inputs", "save_run", "write_report_inputs"]

@@ -11,12 +11,29 @@ honest about curves that give no clear answer. One process keeps its trials in a
 file; ``workers=N`` processes share Optuna's journal file; machines share a PostgreSQL study.
 """
 
+from typing import TYPE_CHECKING
+
 from .._callable import make_callable
-from .border import BorderWarning, check_borders
-from .lrfind import LRFindResult, lr_find
-from .search import TuneResult, tune
-from .space import DEFAULT_SPACE, parse_space_strings
-from .storage import StorageSpec
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
+    from .border import BorderWarning, check_borders
+    from .lrfind import LRFindResult, lr_find
+    from .search import TuneResult, tune
+    from .space import DEFAULT_SPACE, parse_space_strings
+    from .storage import StorageSpec
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "BorderWarning": ".border",
+    "check_borders": ".border",
+    "LRFindResult": ".lrfind",
+    "lr_find": ".lrfind",
+    "TuneResult": ".search",
+    "tune": ".search",
+    "DEFAULT_SPACE": ".space",
+    "parse_space_strings": ".space",
+    "StorageSpec": ".storage",
+}, globals())
 
 __all__ = [
     "DEFAULT_SPACE",
