@@ -24,17 +24,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API refe
     from .persist import load
     from .tune import lr_find
 
-_lazy_getattr, __dir__ = lazy_exports(__name__, {
-    "NeuralNetClassifier": ".estimators",
-    "NeuralNetRegressor": ".estimators",
-    "load": ".persist",
-    "compare": ".compare",
-    "mcnemar": ".compare",
-    "wilcoxon": ".compare",
-    "Finding": ".diagnose",
-    "check": ".diagnose",
-    "lr_find": ".tune",
-}, globals())
+_lazy_getattr, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = [
     "Finding",

@@ -10,21 +10,56 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+#: package -> {module: public names it defines}: the one list of what each package exports lazily
+EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "trainwell": {
+        ".estimators": ("NeuralNetClassifier", "NeuralNetRegressor",),
+        ".persist": ("load",),
+        ".compare": ("compare", "mcnemar", "wilcoxon",),
+        ".diagnose": ("Finding", "check",),
+        ".tune": ("lr_find",),
+    },
+    "trainwell.compare": {
+        ".evaluate": ("CompareResult", "compare", "confirm",),
+        ".plot": ("plot_scores",),
+        ".stats": ("McNemarResult", "WilcoxonResult", "holm", "mcnemar", "wilcoxon",),
+    },
+    "trainwell.diagnose": {
+        ".advice": ("advise",),
+        ".checks": ("check",),
+        ".findings": ("Finding", "rank",),
+        ".monitors": ("default_monitors",),
+    },
+    "trainwell.report": {
+        ".html": ("build_report",),
+        ".inputs": ("report_inputs", "write_report_inputs",),
+        ".runfolder": ("save_run",),
+        ".tensorboard": ("TensorBoardLogger",),
+    },
+    "trainwell.tune": {
+        ".border": ("BorderWarning", "check_borders",),
+        ".lrfind": ("LRFindResult", "lr_find",),
+        ".search": ("TuneResult", "tune",),
+        ".space": ("DEFAULT_SPACE", "parse_space_strings",),
+        ".storage": ("StorageSpec",),
+    },
+}
 
-def lazy_exports(package: str, exports: dict[str, str],
+
+def lazy_exports(package: str,
                  namespace: dict[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``, whose ``exports`` map names to modules.
+    """``__getattr__`` and ``__dir__`` for ``package``, which exports ``EXPORTS[package]``.
 
     Parameters
     ----------
     package : str
         The package's ``__name__``.
-    exports : dict
-        Public name -> relative module defining it (``".html"``).
     namespace : dict
         The package's ``globals()``: a name, once imported, is stored there, so later
         lookups do not come back here.
     """
+
+    exports = {name: module for module, names in EXPORTS[package].items() for name in names}
 
     def __getattr__(name: str) -> Any:
         if name not in exports:

@@ -19,17 +19,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .plot import plot_scores
     from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
 
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "CompareResult": ".evaluate",
-    "compare": ".evaluate",
-    "confirm": ".evaluate",
-    "plot_scores": ".plot",
-    "McNemarResult": ".stats",
-    "WilcoxonResult": ".stats",
-    "holm": ".stats",
-    "mcnemar": ".stats",
-    "wilcoxon": ".stats",
-}, globals())
+__getattr__, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = [
     "CompareResult",

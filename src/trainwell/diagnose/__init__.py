@@ -16,12 +16,6 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .findings import Finding, rank
     from .monitors import default_monitors
 
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "advise": ".advice",
-    "check": ".checks",
-    "Finding": ".findings",
-    "rank": ".findings",
-    "default_monitors": ".monitors",
-}, globals())
+__getattr__, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = ["Finding", "advise", "check", "default_monitors", "rank"]

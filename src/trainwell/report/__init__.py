@@ -20,12 +20,6 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .runfolder import save_run
     from .tensorboard import TensorBoardLogger
 
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "build_report": ".html",
-    "report_inputs": ".inputs",
-    "write_report_inputs": ".inputs",
-    "save_run": ".runfolder",
-    "TensorBoardLogger": ".tensorboard",
-}, globals())
+__getattr__, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = ["TensorBoardLogger", "build_report", "report_inputs", "save_run", "write_report_inputs"]

@@ -23,17 +23,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .space import DEFAULT_SPACE, parse_space_strings
     from .storage import StorageSpec
 
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "BorderWarning": ".border",
-    "check_borders": ".border",
-    "LRFindResult": ".lrfind",
-    "lr_find": ".lrfind",
-    "TuneResult": ".search",
-    "tune": ".search",
-    "DEFAULT_SPACE": ".space",
-    "parse_space_strings": ".space",
-    "StorageSpec": ".storage",
-}, globals())
+__getattr__, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = [
     "DEFAULT_SPACE",
