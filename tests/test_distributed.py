@@ -86,6 +86,8 @@ def _rank_main(rank: int, port: int, out: str, params: dict, fit_kwargs: dict, s
     torch.set_num_threads(1)  # a forked child must not reuse the parent's OpenMP pool
     try:
         X, y = _data()
+        if params.pop("_images", False):
+            X = X.reshape(-1, 8, 8)
         rows = RowsPerStep()
         callbacks = [rows, StopAt(stop_at)] if stop_at else [rows]
         est = NeuralNetClassifier(**params, callbacks=callbacks).fit(X, y, **fit_kwargs)
@@ -139,6 +141,18 @@ def test_two_ranks_train_like_one_process_with_the_same_global_batch(tmp_path):
     # and the same run on 2 ranks is not what a batch of 32 gives (the oracle is sharp enough)
     half = NeuralNetClassifier(**{**EXACT, "batch_size": 32}).fit(X, y)
     assert not np.allclose(half.history_.column("train_loss"), single.history_.column("train_loss"), rtol=1e-3)
+
+
+def test_two_ranks_augment_each_row_as_one_process_would(tmp_path):
+    # shifts and flips are drawn for the global batch and sliced per rank (Augment's part=)
+    params = {**EXACT, "kind": "mlp", "augment": "shift+flip"}
+    X, y = _data()
+    single = NeuralNetClassifier(**params).fit(X.reshape(-1, 8, 8), y)
+    assert single.augment_.shift == 1 and single.augment_.hflip
+    results = _two_ranks(tmp_path, {**params, "_images": True})
+    _assert_replicas_equal(results)
+    for name, tensor in single.network_.state_dict().items():
+        torch.testing.assert_close(results[0]["state"][name], tensor, rtol=1e-4, atol=1e-4)
 
 
 def test_ranks_stay_identical_with_batchnorm_dropout_and_diagnostics(tmp_path):

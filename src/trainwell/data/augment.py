@@ -68,16 +68,22 @@ class Augment:
             parts.append("horizontal flips")
         return " and ".join(parts) if parts else "none"
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Augment the batch ``x`` (its rows flat or image-shaped); returns a new tensor."""
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                 part: tuple[int, int] = (0, 1)) -> torch.Tensor:
+        """Augment the batch ``x`` (its rows flat or image-shaped); returns a new tensor.
+
+        ``part=(i, k)``: ``x`` is the ``i``-th of ``k`` equal slices of a larger batch (one
+        rank's share under torchrun); the random draws are made for the whole batch and
+        this slice's are used, so every row gets what one process would have given it.
+        """
         if not self.active:
             return x
         shape = x.shape
         images = x.reshape(shape[0], *self.image_shape)
         if self.shift:
-            images = random_shift(images, self.shift, self.fill, generator)
+            images = random_shift(images, self.shift, self.fill, generator, part)
         if self.hflip:
-            images = random_hflip(images, generator)
+            images = random_hflip(images, generator, part)
         return images.reshape(shape)
 
 
@@ -131,8 +137,13 @@ def parse_augment(spec: str | None, image_shape: tuple[int, ...] | None,
     return Augment(image_shape, shift=shift, hflip=hflip, fill=fill)
 
 
+def _slice(draws: torch.Tensor, n: int, part: tuple[int, int]) -> torch.Tensor:
+    """The ``part[0]``-th of ``part[1]`` slices of ``n`` along the last axis of ``draws``."""
+    return draws[..., part[0] * n:(part[0] + 1) * n]
+
+
 def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, part: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Shift each image by its own random offset in ``[-shift, shift]`` along both axes.
 
     The same as cropping each image from a copy padded by ``shift`` pixels of ``fill``
@@ -141,7 +152,7 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
     """
     n, channels, height, width = images.shape
     device = images.device
-    offsets = torch.randint(0, 2 * shift + 1, (2, n), device=device, generator=generator)
+    offsets = _slice(torch.randint(0, 2 * shift + 1, (2, n * part[1]), device=device, generator=generator), n, part)
     padded = F.pad(images, (shift, shift, shift, shift))
     if any(f != 0 for f in fill):  # decided on the host: no device synchronisation
         # pad with each channel's fill value: write it into the border frame only
@@ -156,7 +167,9 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
     return padded[index_n, index_c, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None,
+                 part: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Flip a random half (in expectation) of the images left to right."""
-    flip = torch.rand(images.shape[0], device=images.device, generator=generator) < 0.5
+    n = images.shape[0]
+    flip = _slice(torch.rand(n * part[1], device=images.device, generator=generator), n, part) < 0.5
     return torch.where(flip[:, None, None, None], images.flip(-1), images)

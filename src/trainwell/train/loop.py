@@ -310,7 +310,12 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 xb = out
             else:
                 xb = prepare(xb)
-        return xb if augment is None else augment(xb, generator)
+        if augment is None:
+            return xb
+        if shard is None:
+            return augment(xb, generator)
+        # under torchrun: draw for the global batch and take this rank's slice, as one process would
+        return augment(xb, generator, (shard.rank, shard.world_size))
 
     buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)
     batch_x: dict[int, torch.Tensor] = {}
