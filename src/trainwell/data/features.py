@@ -118,6 +118,36 @@ def looks_like_pixels(X: np.ndarray, onehot: np.ndarray | None = None) -> bool:
     return bool(np.mean(col_max[varying] == cols.max()) >= 0.5)
 
 
+#: Rows per chunk when the scaling statistics are computed.
+STATISTICS_CHUNK = 16_384
+
+
+def mean_and_std(X: np.ndarray, axes: tuple[int, ...], columns: np.ndarray | None = None,
+                 chunk: int = STATISTICS_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation over ``axes`` (axis 0 among them), in float64.
+
+    Two passes over row chunks of ``X`` (only ``columns`` of each, if given): ``np.std``
+    would make a float64 temporary as large as all of ``X``, which for a large float32 data
+    set is twice its size. Returns 1-D arrays (one value when every axis is reduced).
+    """
+    def parts():
+        for start in range(0, X.shape[0], chunk):
+            part = X[start:start + chunk]
+            yield part if columns is None else part[:, columns]
+
+    total, count = None, 0
+    for part in parts():
+        s = part.sum(axis=axes, dtype=np.float64, keepdims=True)
+        total = s if total is None else total + s
+        count += part.size // s.size
+    mean = total / count
+    squares = np.zeros_like(mean)
+    for part in parts():
+        d = part.astype(np.float64) - mean
+        squares += np.square(d, out=d).sum(axis=axes, keepdims=True)
+    return np.atleast_1d(mean.squeeze(axis=axes)), np.atleast_1d(np.sqrt(squares / count).squeeze(axis=axes))
+
+
 class FeatureTransform:
     """Learned feature preparation: column layout, categories, and scaling statistics.
 
@@ -160,15 +190,11 @@ class FeatureTransform:
         self.sample_shape = tuple(Xf.shape[1:])
         self.per_channel = Xf.ndim > 2
         if Xf.ndim == 4:  # (n, channels, height, width): one statistic per channel
-            mean = Xf.mean(axis=(0, 2, 3), dtype=np.float64)
-            scale = Xf.std(axis=(0, 2, 3), dtype=np.float64)
+            mean, scale = mean_and_std(Xf, (0, 2, 3))
         elif Xf.ndim == 3:  # (n, height, width) grey images or (n, channels, length) signals
-            axes = (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2)
-            mean = np.atleast_1d(Xf.mean(axis=axes, dtype=np.float64))
-            scale = np.atleast_1d(Xf.std(axis=axes, dtype=np.float64))
+            mean, scale = mean_and_std(Xf, (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2))
         else:
-            mean = Xf.mean(axis=0, dtype=np.float64)
-            scale = Xf.std(axis=0, dtype=np.float64)
+            mean, scale = mean_and_std(Xf, (0,))
             if self.categories:
                 # one-hot columns stay 0/1
                 onehot = self._onehot_mask()
@@ -179,9 +205,8 @@ class FeatureTransform:
         self.scaling = scaling
         if scaling == "global" and Xf.ndim == 2:
             numeric = ~self._onehot_mask() if self.categories else np.ones(Xf.shape[1], dtype=bool)
-            values = Xf[:, numeric]
-            mean[numeric] = values.mean(dtype=np.float64)
-            scale[numeric] = values.std(dtype=np.float64)
+            global_mean, global_std = mean_and_std(Xf, (0, 1), columns=None if numeric.all() else numeric)
+            mean[numeric], scale[numeric] = global_mean[0], global_std[0]
         scale[scale < 1e-12] = 1.0  # constant features: centred, not divided by zero
         if scaling == "none":
             mean[:] = 0.0
