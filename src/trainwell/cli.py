@@ -69,6 +69,20 @@ def infer_task(y: pd.Series) -> str:
     return "regression"
 
 
+def read_csv_task(path: str, target: str, task: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
+    """Read a CSV file for a command: features, target values and the task they make.
+
+    ``task="auto"`` infers it (:func:`infer_task`); text labels of a classification are kept
+    as strings; a text target cannot be regressed (one-sentence ``DataError``).
+    """
+    X, y = split_target(read_table(path), target)
+    task = task if task != "auto" else infer_task(y)
+    numeric = pd.api.types.is_numeric_dtype(y)
+    if task == "regression" and not numeric:
+        raise DataError(f"The target column {target!r} holds text; use --task classification or a numeric target.")
+    return X, (y.astype(str).to_numpy() if task == "classification" and not numeric else y.to_numpy()), task
+
+
 def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Separate the target column from the features, with clear errors."""
     if target not in frame.columns:
@@ -327,12 +341,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return 0
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
-    frame = read_table(args.data)
-    X, y = split_target(frame, args.target)
-    task = args.task if args.task != "auto" else infer_task(y)
-    y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
+    X, y_values, task = read_csv_task(args.data, args.target, args.task)
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
             report=not args.no_report, tensorboard=args.tensorboard)

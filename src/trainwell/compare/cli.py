@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigError, DataError
+from ..exceptions import ConfigError
 
 __all__ = ["SHORT_NAMES", "add_parser", "build_model", "parse_model_spec"]
 
@@ -165,19 +165,13 @@ def build_model(spec: str, task: str, X: Any = None) -> tuple[str, Any]:
 # ---------------------------------------------------------------------- the command
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run ``trainwell compare``; prints the verdict to stdout. Returns the exit status."""
-    import pandas as pd
 
     # Imported here, not at the top: trainwell.cli imports this module to register the command.
-    from ..cli import infer_task, read_table, split_target
+    from ..cli import read_csv_task
     from .evaluate import compare
     from .plot import plot_scores
 
-    frame = read_table(args.data)
-    X, y = split_target(frame, args.target)
-    task = args.task if args.task != "auto" else infer_task(y)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
-    y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
+    X, y_values, task = read_csv_task(args.data, args.target, args.task)
     specs = args.model or ["trainwell", "logistic" if task == "classification" else "ridge"]
     models: dict[str, Any] = {}
     for spec in specs:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 
 from ..exceptions import DataError
 
@@ -36,18 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run :func:`trainwell.diagnose.check` for the CSV and flags in ``args``; print the findings."""
-    from ..cli import estimator_params, infer_task, read_table, split_target
+    from ..cli import estimator_params, read_csv_task, read_table, split_target
     from ..data import split_indices
     from ..estimators import NeuralNetClassifier, NeuralNetRegressor
     from . import check
     from .findings import format_findings
 
-    frame = read_table(args.data)
-    X, y = split_target(frame, args.target)
-    task = args.task if args.task != "auto" else infer_task(y)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
-    y_values = y.astype(str).to_numpy() if task == "classification" and not pd.api.types.is_numeric_dtype(y) else y.to_numpy()
+    X, y_values, task = read_csv_task(args.data, args.target, args.task)
     if args.test is not None:
         X_test = split_target(read_table(args.test), args.target)[0]
         X_train, y_train = X, y_values

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..exceptions import DataError
 
@@ -21,16 +20,9 @@ __all__ = ["add_parser", "add_parser_lr_find", "cmd_lr_find", "cmd_tune"]
 
 
 def _read(args: argparse.Namespace) -> tuple[Any, np.ndarray, str]:
-    from ..cli import infer_task, read_table, split_target
+    from ..cli import read_csv_task
 
-    frame = read_table(args.data)
-    X, y = split_target(frame, args.target)
-    task = args.task if args.task != "auto" else infer_task(y)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"The target column {args.target!r} holds text; use --task classification or a numeric target.")
-    numeric = pd.api.types.is_numeric_dtype(y)
-    y_values = y.astype(str).to_numpy() if task == "classification" and not numeric else y.to_numpy()
-    return X, y_values, task
+    return read_csv_task(args.data, args.target, args.task)
 
 
 def _estimator(args: argparse.Namespace, task: str) -> Any:

@@ -19,28 +19,18 @@ from __future__ import annotations
 import torch
 
 from ...train.callbacks import RunState
-from .base import SampledProbe, histogram, layer_row, subsample
+from .base import LayerHistogramProbe, histogram, layer_row, subsample
 from .layers import Layer, find_layers
 
 
-class ActivationProbe(SampledProbe):
+class ActivationProbe(LayerHistogramProbe):
     """Hook the activation modules on sampled steps and summarise what they output.
 
-    Parameters
-    ----------
-    per_epoch : int
-        Steps watched per epoch.
-    sample_size : int
-        Activation values kept per layer and step for the histogram.
-    bins : int
-        Histogram bins.
+    Parameters: see :class:`~.base.LayerHistogramProbe` (activation values are sampled).
     """
 
     def __init__(self, per_epoch: int = 2, sample_size: int = 1024, bins: int = 30) -> None:
-        super().__init__(per_epoch)
-        self.sample_size = sample_size
-        self.bins = bins
-        self._layers: list[Layer] = []
+        super().__init__(per_epoch, sample_size, bins)
         self._handles: list = []
 
     def on_fit_begin(self, run: RunState) -> None:

@@ -48,6 +48,26 @@ class SampledProbe(Callback):
         """Forget the previous epoch's samples (called at the start of each epoch)."""
 
 
+class LayerHistogramProbe(SampledProbe):
+    """A sampled probe that keeps per-layer value samples for histograms.
+
+    Parameters
+    ----------
+    per_epoch : int
+        Steps watched per epoch.
+    sample_size : int
+        Values kept per layer and step for the histogram.
+    bins : int
+        Histogram bins.
+    """
+
+    def __init__(self, per_epoch: int = 2, sample_size: int = 1024, bins: int = 30) -> None:
+        super().__init__(per_epoch)
+        self.sample_size = sample_size
+        self.bins = bins
+        self._layers: list = []
+
+
 def layer_row(run: RunState, layer: str) -> dict[str, Any]:
     """The dict of one layer's statistics in the current epoch's history row."""
     return run.history[-1].setdefault(LAYERS_KEY, {}).setdefault(layer, {})

@@ -24,28 +24,15 @@ import math
 import torch
 
 from ...train.callbacks import RunState
-from .base import SampledProbe, histogram, layer_row, subsample
-from .layers import Layer, find_layers
+from .base import LayerHistogramProbe, histogram, layer_row, subsample
+from .layers import find_layers
 
 
-class GradientProbe(SampledProbe):
+class GradientProbe(LayerHistogramProbe):
     """Read each layer's weight gradients right after sampled steps.
 
-    Parameters
-    ----------
-    per_epoch : int
-        Steps watched per epoch.
-    sample_size : int
-        Gradient values kept per layer and step for the histogram.
-    bins : int
-        Histogram bins.
+    Parameters: see :class:`~.base.LayerHistogramProbe` (gradient values are sampled).
     """
-
-    def __init__(self, per_epoch: int = 2, sample_size: int = 1024, bins: int = 30) -> None:
-        super().__init__(per_epoch)
-        self.sample_size = sample_size
-        self.bins = bins
-        self._layers: list[Layer] = []
 
     def on_fit_begin(self, run: RunState) -> None:
         self._layers = find_layers(run.net)
