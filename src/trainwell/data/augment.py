@@ -153,8 +153,10 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
     n, channels, height, width = images.shape
     device = images.device
     offsets = _slice(torch.randint(0, 2 * shift + 1, (2, n * part[1]), device=device, generator=generator), n, part)
-    padded = F.pad(images, (shift, shift, shift, shift))
-    if any(f != 0 for f in fill):  # decided on the host: no device synchronisation
+    if len(set(fill)) == 1:  # one value for every channel (grey images, global scaling): one padding op
+        padded = F.pad(images, (shift, shift, shift, shift), value=fill[0])
+    else:
+        padded = F.pad(images, (shift, shift, shift, shift))
         # pad with each channel's fill value: write it into the border frame only
         border = torch.ones(1, 1, height + 2 * shift, width + 2 * shift, dtype=torch.bool, device=device)
         border[..., shift:shift + height, shift:shift + width] = False
