@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness, not the speed")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     parser.add_argument("--note", default="", help="a sentence about the conditions, copied into the report")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="run only the GPU part and write bench/results-gpu.md (unless --out says otherwise)")
     args = parser.parse_args(argv)
+    if args.gpu_only:
+        return gpu_only(args)
 
     limiter = None
     if args.threads == 1:
@@ -88,16 +92,46 @@ def main(argv: list[str] | None = None) -> int:
     out += ["## GPU", ""]
     if reason:
         log(f"GPU part skipped: {reason}")
-        out += [f"Skipped: {reason}.", ""]
+        out += [f"Skipped: {reason}. `python -m bench --gpu-only` on a CUDA machine writes `bench/results-gpu.md`.", ""]
     else:
         log("GPU part")
-        out += [gpu.mlp_on_gpu(n, 128, reps, log), ""]
+        out += [gpu.gpu_report(n, reps, log), ""]
 
     out += [f"Total benchmark time: {time.perf_counter() - start:.0f} s.", ""]
     Path(args.out).write_text("\n".join(out), encoding="utf-8")
     log(f"wrote {args.out}")
     if limiter is not None:
         limiter.unregister()
+    return 0
+
+
+def gpu_only(args: argparse.Namespace) -> int:
+    """``--gpu-only``: the GPU workloads alone, into ``bench/results-gpu.md``."""
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", flush=True)
+
+    reason = gpu.gpu_reason()
+    if reason:
+        print(f"GPU part skipped: {reason}.")
+        return 0
+    out_path = Path(args.out)
+    if out_path.name == "results.md":
+        out_path = out_path.with_name("results-gpu.md")
+    n, reps = (6_000, 2) if args.quick else (60_000, 5)
+    info = machine()
+    out = ["# trainwell speed benchmark: GPU", "",
+           "Written by `python -m bench --gpu-only`. All contenders run in one process, one after another, "
+           "on synthetic data of the real shapes (speed does not depend on the values); times are wall-clock "
+           f"seconds with the device synchronised, the median of {reps} timed epochs after the warm-up.", ""]
+    if args.note:
+        out += [args.note, ""]
+    out += ["## Machine", "", table(["", ""], [[k, v] for k, v in info.items()]), "", "## GPU", "",
+            gpu.gpu_report(n, reps, log, cnn_images=5_000 if args.quick else 50_000), "",
+            f"Total benchmark time: {time.perf_counter() - start:.0f} s.", ""]
+    out_path.write_text("\n".join(out), encoding="utf-8")
+    log(f"wrote {out_path}")
     return 0
 
 

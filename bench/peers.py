@@ -35,11 +35,14 @@ def adam_groups(net: nn.Module) -> list[dict]:
 
 
 def make_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, fast: bool = True,
-                   callbacks: list | None = None) -> tuple[Epoch, str]:
-    """trainwell's loop (``fit_loop``) on its default network; ``fast=False`` forces autograd."""
+                   callbacks: list | None = None, cuda_graphs: bool = True) -> tuple[Epoch, str]:
+    """trainwell's loop (``fit_loop``) on its default network; ``fast=False`` forces autograd.
+
+    On CUDA, ``cuda_graphs=False`` launches every kernel from Python instead of replaying graphs.
+    """
     net = mlp(device=X.device.type)
     loss = make_loss("cross_entropy")
-    config = TrainConfig(batch_size=bs, lr=LR, l2=L2, max_epochs=10**9, fast=fast)
+    config = TrainConfig(batch_size=bs, lr=LR, l2=L2, max_epochs=10**9, fast=fast, cuda_graphs=cuda_graphs)
     state: dict = {"run": None}
     gen = torch.Generator(device=X.device).manual_seed(1)
 
@@ -49,6 +52,8 @@ def make_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, fast: bool = True,
 
     reason = "config.fast is off" if not fast else fast_mlp_support(net, loss, X, y)
     path = "fast path (hand-derived backward, flat fused Adam)" if reason is None else f"autograd path ({reason})"
+    if X.is_cuda:
+        path += ", steps replayed from CUDA graphs" if cuda_graphs else ", every kernel launched from Python"
     return epoch, path
 
 

@@ -252,8 +252,24 @@ class FastMLPStep:
             self._buffers[m] = bufs
         return bufs
 
-    @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, scores = self.device_step(xb, yb)
+        self.host_step()
+        return loss, scores
+
+    def host_step(self) -> None:
+        """The step's bookkeeping on the host: a per-batch schedule and the step count.
+
+        Kept apart from :meth:`device_step` so a captured CUDA graph of the device work
+        (:mod:`.cuda_graph`) can replay it and do this part in Python after each replay.
+        """
+        if self.after_update is not None:
+            self.after_update()
+        self._unflushed += 1
+
+    @torch.no_grad()
+    def device_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, backward and update on the device only (no host-side state changes)."""
         m = xb.shape[0]
         per_block, scores, grad_scores = self._buffers_for(m)
         inputs = [xb]
@@ -325,9 +341,6 @@ class FastMLPStep:
                 torch.sum(gz, 0, out=b.grad_bias)
             g, below = gz, b
         self.update()
-        if self.after_update is not None:
-            self.after_update()
-        self._unflushed += 1
         return loss, scores
 
     def flush(self) -> None:

@@ -25,6 +25,8 @@ class Slot:
     param: nn.Parameter
     offset: int
     numel: int
+    #: A 4-D weight stored as (out, height, width, in): channels-last strides.
+    channels_last: bool = False
 
 
 class FlatParameters:
@@ -34,6 +36,10 @@ class FlatParameters:
     ----------
     net : nn.Module
         Every trainable parameter is moved; they must share one device and dtype.
+    channels_last : bool, default=False
+        Lay out 4-D weights (2-D convolutions) in channels-last order, so that they keep
+        that memory format as views of the flat buffer (``module.to(memory_format=...)``
+        cannot act on a view).
 
     Attributes
     ----------
@@ -47,7 +53,7 @@ class FlatParameters:
         Number of decayed weights.
     """
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, channels_last: bool = False) -> None:
         decay, rest = decayed_parameters(net)
         params = decay + rest
         first = params[0]
@@ -58,7 +64,7 @@ class FlatParameters:
         self.slots: list[Slot] = []
         offset = 0
         for p in params:
-            self.slots.append(Slot(p, offset, p.numel()))
+            self.slots.append(Slot(p, offset, p.numel(), channels_last and p.ndim == 4))
             offset += p.numel()
         self.bind()
         # Parameters made from a slice alias its storage (``_make_subclass`` detaches, it
@@ -87,7 +93,11 @@ class FlatParameters:
 
     def view(self, slot: Slot, buffer: torch.Tensor) -> torch.Tensor:
         """The part of ``buffer`` (``data`` or ``grad``) that holds ``slot``'s parameter."""
-        return buffer[slot.offset: slot.offset + slot.numel].view(slot.param.shape)
+        part = buffer[slot.offset: slot.offset + slot.numel]
+        if slot.channels_last:
+            out, inp, h, w = slot.param.shape
+            return part.view(out, h, w, inp).permute(0, 3, 1, 2)
+        return part.view(slot.param.shape)
 
     @torch.no_grad()
     def bind(self) -> None:

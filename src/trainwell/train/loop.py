@@ -13,6 +13,7 @@ autograd over the same parameters and optimizer state.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from .callbacks import Callback, RunState
+from .cuda_graph import GraphCache, GraphedSteps, graph_support
 from .fast_mlp import FastMLPStep, fast_mlp_support
 from .flat import FlatParameters
 from .history import History
@@ -64,6 +66,16 @@ class TrainConfig:
     #: Augments a prepared training batch on the device, drawing from the loop's
     #: generator (e.g. :class:`trainwell.data.augment.Augment`); never used on validation.
     augment: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None
+    #: On CUDA, replay full-size unwatched steps from a captured CUDA graph
+    #: (:mod:`trainwell.train.cuda_graph`); ``False`` launches every kernel from Python.
+    cuda_graphs: bool = True
+    #: On CUDA, feed 2-D convolutions images in channels-last layout (and keep their
+    #: weights so), the layout cuDNN's fastest kernels use.
+    channels_last: bool = True
+
+
+def _nothing() -> None:
+    return None
 
 
 def _metric_name(classification: bool) -> str:
@@ -72,10 +84,12 @@ def _metric_name(classification: bool) -> str:
 
 @torch.no_grad()
 def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
-             batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+             batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             channels_last: bool = False) -> torch.Tensor:
     """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor.
 
-    ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`).
+    ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`);
+    ``channels_last`` passes CUDA images in channels-last layout.
     """
     was_training = net.training
     net.eval()
@@ -86,6 +100,8 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]
         if prepare is not None:
             xb = prepare(xb)
+        if xb.ndim == 4 and xb.is_cuda and channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         scores = net(xb)
         loss_sum += loss_fn(scores, yb) * xb.shape[0]
         if classification:
@@ -118,7 +134,8 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
 
     def forward(xb: torch.Tensor, yb: torch.Tensor):
         if autocast:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            # no weight-cast cache: a cache entry would outlive a captured graph's replay
+            with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
                 return loss_fn.batch(net, xb, yb)
         return loss_fn.batch(net, xb, yb)
 
@@ -169,13 +186,29 @@ class Steps:
     general: Callable
     fast: FastMLPStep | None
     fast_reason: str | None
+    #: The flat update both steps share (``None`` without flat parameters).
+    update: FlatUpdate | None = None
+    #: The autograd step without its per-batch schedule, for replay from a CUDA graph.
+    general_body: Callable | None = None
 
 
 def flatten_parameters(net: nn.Module, config: TrainConfig) -> FlatParameters | None:
     """Move ``net``'s parameters into one flat buffer when ``config.fast`` allows and the net can."""
+    channels_last = uses_channels_last(net, config)
     if not config.fast or FlatParameters.supports(net) is not None:
+        if channels_last:
+            net.to(memory_format=torch.channels_last)
         return None
-    return FlatParameters(net)
+    return FlatParameters(net, channels_last=channels_last)
+
+
+def uses_channels_last(net: nn.Module, config: TrainConfig) -> bool:
+    """Whether ``net`` trains in channels-last layout: a CUDA network with 2-D convolutions."""
+    if not config.channels_last:
+        return False
+    first = next(net.parameters(), None)
+    return (first is not None and first.is_cuda
+            and any(isinstance(m, nn.Conv2d) for m in net.modules()))
 
 
 def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
@@ -193,12 +226,35 @@ def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
         return Steps(general, None, "config.fast is off" if not config.fast else FlatParameters.supports(net))
     update = FlatUpdate(flat, run.optimizer, config.l1, config.grad_clip)
     general = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, per_batch, flat, update)
+    body = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, False, flat, update)
     sample = train[0][:2] if config.prepare is None else config.prepare(train[0][:2])
     reason = fast_mlp_support(net, loss_fn, sample, train[1], config.bf16)
     fast = FastMLPStep(net, loss_fn, flat, update, after) if reason is None else None
-    return Steps(general, fast, reason)
+    return Steps(general, fast, reason, update, body)
 
 
+def _cudnn_autotuned(fit: Callable[..., RunState]) -> Callable[..., RunState]:
+    """Run ``fit`` with cuDNN's autotuner on when it trains convolutions on CUDA, then restore it.
+
+    The autotuner times the convolution algorithms once per input shape and keeps the
+    fastest; a training run feeds the same shapes thousands of times, so it pays off.
+    """
+    @functools.wraps(fit)
+    def wrapper(net: nn.Module, *args: Any, **kwargs: Any) -> RunState:
+        first = next(net.parameters(), None)
+        if first is None or not first.is_cuda or not any(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules()):
+            return fit(net, *args, **kwargs)
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True
+        try:
+            return fit(net, *args, **kwargs)
+        finally:
+            torch.backends.cudnn.benchmark = before
+
+    return wrapper
+
+
+@_cudnn_autotuned
 def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
              val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
              callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
@@ -282,8 +338,20 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     flat = run.extra.get("flat")
     if flat is not None and not flat.intact():
         flat.bind()
-    steps = make_steps(net, loss_fn, run, config, train)
+    # what a run's CUDA graphs are bound to: the same data, sizes and settings reuse them
+    graph_key = (id(X), X.data_ptr(), id(y), y.data_ptr(), None if rows is None else (id(rows), rows.data_ptr()),
+                 n, bs, id(config), id(loss_fn), id(flat), id(run.optimizer))
+    cache = run.extra.get("graph_cache")
+    cached = cache.parts if cache is not None and cache.key == graph_key else None
+    steps = cached["steps"] if cached else make_steps(net, loss_fn, run, config, train)
     run.extra["fast_path"] = {"used": steps.fast is not None, "reason": steps.fast_reason}
+    when = run.extra.get("schedule_when")
+    graph_reason = graph_support(X, config, flat, steps.update, shard is not None)
+    if graph_reason is None and when == "batch" and getattr(run.scheduler, "cycle_momentum", False):
+        graph_reason = "the one-cycle schedule moves the momentum, which the fused kernel takes as a number"
+    if graph_reason is None and not cached:
+        steps.update.use_tensor_lr()
+    run.extra["cuda_graphs"] = {"used": graph_reason is None, "reason": graph_reason}
     classification = config.classification
     metric = _metric_name(classification)
     if not classification:
@@ -291,6 +359,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         sst = float(((y_train - y_train.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per fit, not per epoch
 
     prepare, augment = config.prepare, config.augment
+    channels_last = uses_channels_last(net, config)
 
     prepared: dict[int, torch.Tensor] = {}  # reused network-input buffers of unwatched steps, by batch size
 
@@ -310,16 +379,43 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 xb = out
             else:
                 xb = prepare(xb)
-        if augment is None:
-            return xb
-        if shard is None:
-            return augment(xb, generator)
-        # under torchrun: draw for the global batch and take this rank's slice, as one process would
-        return augment(xb, generator, (shard.rank, shard.world_size))
+        if augment is not None and shard is None:
+            xb = augment(xb, generator)
+        elif augment is not None:
+            # under torchrun: draw for the global batch and take this rank's slice, as one process would
+            xb = augment(xb, generator, (shard.rank, shard.world_size))
+        if channels_last and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
 
-    buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)
     batch_x: dict[int, torch.Tensor] = {}
-    outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
+    if cached:
+        buf_y, outputs, loss_sum, graphs = cached["buf_y"], cached["outputs"], cached["loss_sum"], cached["graphs"]
+    else:
+        buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)
+        outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
+        loss_sum = torch.zeros((), device=X.device)  # the epoch's summed batch losses
+        graphs: dict[str, GraphedSteps] = {}  # full-size unwatched steps replayed from CUDA graphs
+        if graph_reason is None and loss_fn.name != "hierarchical_softmax":
+            # the graphs write into these: allocated before any capture
+            outputs = (torch.empty(n, dtype=torch.long, device=X.device) if classification
+                       else torch.empty((n, *y.shape[1:]), dtype=flat.data.dtype, device=X.device))
+        if graph_reason is None:
+            run.extra["graph_cache"] = GraphCache(graph_key, steps=steps, buf_y=buf_y, outputs=outputs,
+                                                  loss_sum=loss_sum, graphs=graphs)
+
+    def graphed(fast: bool, perm: torch.Tensor) -> GraphedSteps:
+        """The graph for full batches of the fast (``True``) or the autograd step, made on first use."""
+        key = "fast" if fast else "general"
+        if key not in graphs:
+            if fast:
+                body, host = steps.fast.device_step, steps.fast.host_step
+            else:
+                body, host = steps.general_body, (run.scheduler.step if when == "batch" else _nothing)
+            graphs[key] = GraphedSteps(body, host, X, buf_y[:n], bs, lambda xb: network_input(xb, reuse=True),
+                                       loss_sum, outputs, classification)
+            graphs[key].start_epoch(perm)
+        return graphs[key]
     last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
     for cb in callbacks:
         cb.on_fit_begin(run)
@@ -338,7 +434,9 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         if rows is not None:
             perm = rows[perm]  # positions among the training rows -> rows of X
         torch.index_select(y, 0, perm, out=buf_y[:n])
-        loss_sum = torch.zeros((), device=X.device)
+        for g in graphs.values():
+            g.start_epoch(perm)
+        loss_sum.zero_()
         seen = 0
         for b in range(steps_per_epoch):
             start = b * bs
@@ -354,6 +452,11 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 for cb in watchers:
                     cb.on_step_begin(run)
                 loss, scores = steps.general(xb, yb)
+            elif graph_reason is None and m == bs:
+                graphed(use_fast, perm)(start)  # gathers, trains and records the batch on the device
+                seen += m
+                run.step += 1
+                continue
             else:
                 xbuf = batch_x.get(m)
                 if xbuf is None:
@@ -391,7 +494,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             loss_sum, score_sum, seen = shard.epoch_totals(net, loss_sum, score_sum, seen)
         train_stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
         if val is not None:
-            stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size, prepare)])
+            stats = torch.cat([train_stats, evaluate(net, loss_fn, val[0], val[1], classification, config.eval_batch_size, prepare,
+                                                          channels_last)])
         else:
             stats = train_stats
         if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
@@ -418,6 +522,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             cb.on_epoch_end(run)
         if shard is not None:  # diagnostics averaged over ranks; rank 0 decides when all stop
             shard.agree(run)
+    run.extra["cuda_graphs"]["replays"] = sum(g.replays for g in graphs.values())
     for cb in callbacks:
         cb.on_fit_end(run)
     net.eval()

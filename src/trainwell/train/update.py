@@ -50,15 +50,55 @@ class FlatUpdate:
         self._decay_data = flat.data[: flat.n_decay]
         self._decay_grad = flat.grad[: flat.n_decay]
         self._kernel = self._pick_kernel()
+        # Learning rates as device tensors (see use_tensor_lr), one per parameter group.
+        self._lr_tensors: list[torch.Tensor] | None = None
+        self._lr_values: list[float] = []
+
+    @property
+    def fused(self) -> bool:
+        """Whether the step is one of torch's fused kernels, called directly (no ``optimizer.step()``)."""
+        return self._kernel in (self._adam, self._sgd)
+
+    def hooked(self) -> bool:
+        """Whether someone hooked the optimizer, so its own ``step()`` must run."""
+        opt = self.optimizer
+        return bool(opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks or _global_hooks())
+
+    def use_tensor_lr(self) -> None:
+        """Pass each group's learning rate to the kernel as a device tensor instead of a number.
+
+        A captured CUDA graph (:mod:`.cuda_graph`) bakes a number into the kernel's
+        arguments; a tensor it reads at every replay, so a schedule can change the rate
+        between replays. :meth:`sync_lr` copies ``param_groups[i]["lr"]`` into it.
+        """
+        device = self.flat.data.device
+        groups = self.optimizer.param_groups
+        self._lr_values = [float(g["lr"]) for g in groups]
+        self._lr_tensors = [torch.tensor(v, dtype=torch.float32, device=device) for v in self._lr_values]
+
+    def sync_lr(self) -> None:
+        """Bring the learning-rate tensors up to date with the optimizer's groups (changed ones only)."""
+        if self._lr_tensors is None:
+            return
+        for i, group in enumerate(self.optimizer.param_groups):
+            lr = float(group["lr"])
+            if lr != self._lr_values[i]:
+                self._lr_values[i] = lr
+                self._lr_tensors[i].fill_(lr)
+
+    def _lr(self, i: int, group: dict) -> float | torch.Tensor:
+        return group["lr"] if self._lr_tensors is None else self._lr_tensors[i]
 
     def __call__(self) -> None:
+        if self._lr_tensors is not None and not torch.cuda.is_current_stream_capturing():
+            self.sync_lr()  # a schedule may have moved the rate since the last step
         if self.l1 > 0:
             self._decay_grad.add_(torch.sign(self._decay_data), alpha=self.l1)
         if self.grad_clip:
             # the two flat parameters' .grad together are the whole gradient buffer
             torch.nn.utils.clip_grad_norm_([self.flat.decay, self.flat.rest], self.grad_clip, foreach=True)
         opt = self.optimizer
-        if opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks or _global_hooks():
+        if self.hooked():
             opt.step()  # whoever hooked the optimizer sees its step
             return
         self._kernel()
@@ -98,19 +138,19 @@ class FlatUpdate:
                     state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             states.append(state)
         torch._foreach_add_([s["step"] for s in states], 1)
-        for group, state in zip(groups, states, strict=True):
+        for i, (group, state) in enumerate(zip(groups, states, strict=True)):
             p = group["params"][0]
             beta1, beta2 = group["betas"]
             kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
             kernel([p], [p.grad], [state["exp_avg"]], [state["exp_avg_sq"]],
                    [state["max_exp_avg_sq"]] if group["amsgrad"] else [], [state["step"]],
-                   amsgrad=group["amsgrad"], lr=group["lr"], beta1=float(beta1), beta2=float(beta2),
+                   amsgrad=group["amsgrad"], lr=self._lr(i, group), beta1=float(beta1), beta2=float(beta2),
                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
 
     @torch.no_grad()
     def _sgd(self) -> None:
         opt = self.optimizer
-        for group in opt.param_groups:
+        for i, group in enumerate(opt.param_groups):
             p = group["params"][0]
             momentum = group["momentum"]
             buffers: list[torch.Tensor] = []
@@ -124,5 +164,5 @@ class FlatUpdate:
                     first = True
                 buffers = [state["momentum_buffer"]]
             torch._fused_sgd_([p], [p.grad], buffers, weight_decay=group["weight_decay"], momentum=momentum,
-                              lr=group["lr"], dampening=group["dampening"], nesterov=group["nesterov"],
+                              lr=self._lr(i, group), dampening=group["dampening"], nesterov=group["nesterov"],
                               maximize=group["maximize"], is_first_step=first)
