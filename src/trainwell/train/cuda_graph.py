@@ -53,6 +53,9 @@ class GraphedSteps:
     classification : bool
     warmup : int, default=2
         Eager steps before capture.
+    before : callable, optional
+        Run before every replay: brings what the graph reads from the host up to date
+        (:meth:`~trainwell.train.update.FlatUpdate.sync_lr` after a schedule moved the rate).
 
     Notes
     -----
@@ -63,8 +66,8 @@ class GraphedSteps:
     def __init__(self, body: Body, host: Callable[[], None], X: torch.Tensor, y_epoch: torch.Tensor,
                  batch_size: int, network_input: Callable[[torch.Tensor], torch.Tensor],
                  loss_sum: torch.Tensor, outputs: torch.Tensor | None, classification: bool,
-                 warmup: int = 2) -> None:
-        self.body, self.host = body, host
+                 warmup: int = 2, before: Callable[[], None] | None = None) -> None:
+        self.body, self.host, self.before = body, host, before
         self.X, self.y_epoch = X, y_epoch
         self.bs = batch_size
         self.network_input = network_input
@@ -118,6 +121,8 @@ class GraphedSteps:
         else:
             if self.graph is None:
                 self.graph = capture(self._step)
+            if self.before is not None:
+                self.before()
             self.graph.replay()
             self.replays += 1
         self._expected = start + self.bs

@@ -413,7 +413,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             else:
                 body, host = steps.general_body, (run.scheduler.step if when == "batch" else _nothing)
             graphs[key] = GraphedSteps(body, host, X, buf_y[:n], bs, lambda xb: network_input(xb, reuse=True),
-                                       loss_sum, outputs, classification)
+                                       loss_sum, outputs, classification, before=steps.update.sync_lr)
             graphs[key].start_epoch(perm)
         return graphs[key]
     last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
