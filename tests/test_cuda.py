@@ -57,7 +57,7 @@ def _train(net, X, y, callbacks=(), loss="cross_entropy", **config):
     return fit_loop(net, make_loss(loss), (X, y), None, TrainConfig(**config), list(callbacks), generator=gen)
 
 
-def _same_run(make_net, X, y, rtol=1e-4, **config):
+def _same_run(make_net, X, y, rtol=1e-4, atol=1e-5, **config):
     """Train twice from the same weights, with and without graphs; return both runs and nets."""
     torch.manual_seed(5)
     a_net = make_net()
@@ -74,7 +74,7 @@ def _same_run(make_net, X, y, rtol=1e-4, **config):
         assert ra[metric] == pytest.approx(rb[metric], rel=rtol, abs=1e-6)
         assert ra["lr"] == rb["lr"]
     for pa, pb in zip(a_net.state_dict().values(), b_net.state_dict().values(), strict=True):
-        torch.testing.assert_close(pa.float(), pb.float(), rtol=rtol * 10, atol=1e-5)
+        torch.testing.assert_close(pa.float(), pb.float(), rtol=rtol * 10, atol=atol)
     return a, b
 
 
@@ -145,13 +145,14 @@ def test_dropout_draws_a_fresh_mask_on_every_replay():
 def test_dropout_runs_learn_alike_with_and_without_graphs():
     X, y = _data(512, (20,))
     y = (X[:, 0] > 0).long()
-    losses = []
+    first, last = [], []
     for graphs in (True, False):
         torch.manual_seed(5)
-        run = _train(_mlp(dropout=0.3), X, y, cuda_graphs=graphs, max_epochs=8)
-        losses.append(run.history[-1]["train_loss"])
-    assert losses[0] < 0.5 and losses[1] < 0.5
-    assert losses[0] == pytest.approx(losses[1], rel=0.3)
+        run = _train(_mlp(dropout=0.3), X, y, cuda_graphs=graphs, max_epochs=15, lr=3e-3)
+        first.append(run.history[0]["train_loss"])
+        last.append(run.history[-1]["train_loss"])
+    assert last[0] < 0.7 * first[0] and last[1] < 0.7 * first[1]
+    assert last[0] == pytest.approx(last[1], rel=0.3)
 
 
 def test_watched_steps_in_between_replays_continue_the_same_run():
@@ -169,7 +170,8 @@ def test_watched_steps_in_between_replays_continue_the_same_run():
 
 def test_cnn_autograd_step_replays_with_channels_last_weights():
     X, y = _data(160, (3, 16, 16))
-    a, _ = _same_run(_cnn, X, y, rtol=1e-3)
+    # cuDNN's autotuner may pick another algorithm in each run: equal up to its rounding
+    a, _ = _same_run(_cnn, X, y, rtol=1e-3, atol=1e-3)
     assert not a.extra["fast_path"]["used"]
     net = _cnn()
     _train(net, X, y, cuda_graphs=True, max_epochs=1)
@@ -198,11 +200,12 @@ def test_bf16_cnn_replays_and_learns():
 
 
 def test_estimators_on_cuda_save_load_and_agree_with_the_cpu(tmp_path, digits_split):
-    from trainwell import MLPClassifier, load
+    from trainwell import NeuralNetClassifier, load
 
     X_train, X_test, y_train, y_test = digits_split
-    gpu = MLPClassifier(device="cuda", random_state=0, max_epochs=30).fit(X_train, y_train)
-    cpu = MLPClassifier(device="cpu", random_state=0, max_epochs=30).fit(X_train, y_train)
+    gpu = NeuralNetClassifier(device="cuda", random_state=0, max_epochs=30).fit(X_train, y_train)
+    cpu = NeuralNetClassifier(device="cpu", random_state=0, max_epochs=30).fit(X_train, y_train)
+    assert gpu._run.extra["cuda_graphs"]["used"] and gpu._run.extra["cuda_graphs"]["replays"] > 0
     assert gpu.score(X_test, y_test) > 0.95
     assert abs(gpu.score(X_test, y_test) - cpu.score(X_test, y_test)) < 0.03
     gpu.save(str(tmp_path / "m"))
@@ -216,9 +219,9 @@ def test_one_epoch_per_call_reuses_the_captured_graphs():
     net = _mlp()
     config = TrainConfig(batch_size=32, max_epochs=10**6)
     gen = torch.Generator(device=CUDA).manual_seed(3)
-    run = None
+    run, loss = None, make_loss("cross_entropy")
     for _ in range(3):
-        run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, generator=gen, run=run, epochs=1)
+        run = fit_loop(net, loss, (X, y), None, config, generator=gen, run=run, epochs=1)
     graphs = run.extra["graph_cache"].parts["graphs"]
     assert list(graphs) == ["fast"]
     assert run.extra["cuda_graphs"]["replays"] == 3 * 6 - 2
