@@ -23,7 +23,57 @@ from . import peers
 from .common import mlp, synthetic_mnist
 
 
+def _gpu_us(fn, repeats: int = 200) -> float:
+    for _ in range(10):
+        fn()
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(20):
+            fn()
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(repeats // 20):
+        graph.replay()
+    stop.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(stop) * 1000 / repeats
+
+
+def variants(bs: int = 128) -> None:
+    """GPU time of the first layer's weight gradient and of Adam on the flat buffer, several ways."""
+    g = torch.randn(bs, 256, device="cuda")
+    x = torch.randn(bs, 784, device="cuda")
+    gw = torch.empty(256, 784, device="cuda")
+    gt = torch.empty(256, bs, device="cuda")
+    blocks = torch.empty(4, 64, 784, device="cuda")
+    ways = {
+        "mm(g.t(), x)": lambda: torch.mm(g.t(), x, out=gw),
+        "mm(x.t(), g) into gw.t()": lambda: torch.mm(x.t(), g, out=gw.t()),
+        "g.t() copied, then mm": lambda: torch.mm(gt.copy_(g.t()), x, out=gw),
+        "bmm over 4 row blocks": lambda: torch.bmm(g.t().reshape(4, 64, bs), x.expand(4, bs, 784), out=blocks),
+        "forward mm(x, W.t())": lambda: torch.mm(x, gw.t(), out=g),
+    }
+    for name, fn in ways.items():
+        print(f"{name}: {_gpu_us(fn):.1f} µs")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    print(f"mm(g.t(), x) with TF32: {_gpu_us(ways['mm(g.t(), x)']):.1f} µs")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    n = 234_752
+    p, gr, m, v = (torch.randn(n, device="cuda") for _ in range(4))
+    step = torch.ones((), device="cuda")
+    lr = torch.tensor(1e-3, device="cuda")
+    for k in (1, 8, 36, 72, 144):
+        ps, gs, ms, vs = ([*torch.tensor_split(t, k)] for t in (p, gr, m, v))
+
+        def adam(ps=ps, gs=gs, ms=ms, vs=vs, k=k) -> None:
+            torch._fused_adam_(ps, gs, ms, vs, [], [step] * k, lr=lr, beta1=0.9, beta2=0.999, weight_decay=1e-4,
+                               eps=1e-8, amsgrad=False, maximize=False)
+        print(f"fused Adam on {n:,} weights in {k} pieces: {_gpu_us(adam):.1f} µs")
+
+
 def main(bs: int = 128, n: int = 60_000) -> None:
+    variants(bs)
     X, y = synthetic_mnist(n, device="cuda")
     net = mlp(device="cuda")
     flat = FlatParameters(net)

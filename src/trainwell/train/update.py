@@ -53,6 +53,7 @@ class FlatUpdate:
         # Learning rates as device tensors (see use_tensor_lr), one per parameter group.
         self._lr_tensors: list[torch.Tensor] | None = None
         self._lr_values: list[float] = []
+        self._piece_cache: dict[tuple[int, ...], list[list[torch.Tensor]]] = {}
 
     @property
     def fused(self) -> bool:
@@ -142,10 +143,30 @@ class FlatUpdate:
             p = group["params"][0]
             beta1, beta2 = group["betas"]
             kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
-            kernel([p], [p.grad], [state["exp_avg"]], [state["exp_avg_sq"]],
-                   [state["max_exp_avg_sq"]] if group["amsgrad"] else [], [state["step"]],
+            tensors = [p, p.grad, state["exp_avg"], state["exp_avg_sq"]]
+            if group["amsgrad"]:
+                tensors.append(state["max_exp_avg_sq"])
+            ps, gs, ms, vs, *maxes = self._pieces(tensors)
+            kernel(ps, gs, ms, vs, maxes[0] if maxes else [], [state["step"]] * len(ps),
                    amsgrad=group["amsgrad"], lr=self._lr(i, group), beta1=float(beta1), beta2=float(beta2),
                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+
+    #: On CUDA, the number of pieces a flat buffer is cut into for the fused kernels.
+    #: They process one block of at most 65,536 elements per tensor chunk, so one flat
+    #: tensor of 235k weights runs on 4 of the GPU's 132 multiprocessors (16 µs per step
+    #: on an H100 instead of 3); views of the same memory in pieces spread it out.
+    cuda_pieces = 36
+
+    def _pieces(self, tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+        """Each tensor as a list of views: one view on the CPU, :attr:`cuda_pieces` on CUDA."""
+        if not tensors[0].is_cuda or self.cuda_pieces <= 1:
+            return [[t] for t in tensors]
+        key = tuple(t.data_ptr() for t in tensors)
+        cached = self._piece_cache.get(key)
+        if cached is None:
+            k = min(self.cuda_pieces, max(1, tensors[0].numel() // 1024))
+            cached = self._piece_cache[key] = [list(torch.tensor_split(t, k)) for t in tensors]
+        return cached
 
     @torch.no_grad()
     def _sgd(self) -> None:
