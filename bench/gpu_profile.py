@@ -95,6 +95,15 @@ def main(bs: int = 128, n: int = 60_000) -> None:
     events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
     print(f"eager step: {len(events) / 20:.0f} kernels, {sum(e.device_time for e in events) / 20:.1f} µs of kernel time")
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=40))
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True) as ops:
+        for _ in range(20):
+            graphed._step()
+        torch.cuda.synchronize()
+    print("aten ops by GPU time (µs per step), with input shapes:")
+    rows = [e for e in ops.key_averages(group_by_input_shape=True) if e.key.startswith("aten::")]
+    rows.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    for e in rows[:16]:
+        print(f"  {e.self_device_time_total / 20:7.1f} µs  {e.key}  {e.input_shapes}")
     steps = n // bs
     start_ev, stop_ev = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for _ in range(3):
