@@ -72,7 +72,38 @@ def variants(bs: int = 128) -> None:
         print(f"fused Adam on {n:,} weights in {k} pieces: {_gpu_us(adam):.1f} µs")
 
 
+def head_variants(bs: int = 128) -> None:
+    """The 10-class head's small products and sums, several ways (cuBLAS picks poorly at M=10)."""
+    h = torch.randn(bs, 128, device="cuda")
+    g = torch.randn(bs, 10, device="cuda")
+    w = torch.randn(10, 128, device="cuda")
+    b = torch.randn(10, device="cuda")
+    gw, gb, z, gh = torch.empty(10, 128, device="cuda"), torch.empty(10, device="cuda"), \
+        torch.empty(bs, 10, device="cuda"), torch.empty(bs, 128, device="cuda")
+    ones = torch.ones(1, bs, device="cuda")
+    wt = w.t().contiguous()
+    gt = torch.empty(10, bs, device="cuda")
+    ways = {
+        "gw: mm(g.t(), h)": lambda: torch.mm(g.t(), h, out=gw),
+        "gw: mm(h.t(), g) into gw.t()": lambda: torch.mm(h.t(), g, out=gw.t()),
+        "gw: g.t() copied, then mm": lambda: torch.mm(gt.copy_(g.t()), h, out=gw),
+        "gw: broadcast multiply and sum": lambda: torch.sum(g.t().unsqueeze(2) * h.unsqueeze(0), 1, out=gw),
+        "gw: bmm 1 batch": lambda: torch.bmm(g.t().unsqueeze(0), h.unsqueeze(0), out=gw.unsqueeze(0)),
+        "gb: sum(g, 0)": lambda: torch.sum(g, 0, out=gb),
+        "gb: mm(ones, g)": lambda: torch.mm(ones, g, out=gb.unsqueeze(0)),
+        "gb: mv(g.t(), ones)": lambda: torch.mv(g.t(), ones[0], out=gb),
+        "fwd: addmm(b, h, w.t())": lambda: torch.addmm(b, h, w.t(), out=z),
+        "fwd: addmm(b, h, wt) (contiguous w.t())": lambda: torch.addmm(b, h, wt, out=z),
+        "fwd: mm(h, w.t()) + b": lambda: torch.mm(h, w.t(), out=z).add_(b),
+        "gh: mm(g, w)": lambda: torch.mm(g, w, out=gh),
+        "gh: mm(w.t(), g.t()) into gh.t()": lambda: torch.mm(w.t(), g.t(), out=gh.t()),
+    }
+    for name, fn in ways.items():
+        print(f"{name}: {_gpu_us(fn):.1f} µs")
+
+
 def main(bs: int = 128, n: int = 60_000) -> None:
+    head_variants(bs)
     variants(bs)
     X, y = synthetic_mnist(n, device="cuda")
     net = mlp(device="cuda")
