@@ -98,6 +98,27 @@ def head_variants(bs: int = 128) -> None:
         "gh: mm(g, w)": lambda: torch.mm(g, w, out=gh),
         "gh: mm(w.t(), g.t()) into gh.t()": lambda: torch.mm(w.t(), g.t(), out=gh.t()),
     }
+    for pad in (12, 16):
+        gp = torch.zeros(bs, pad, device="cuda")
+        gp[:, :10] = g
+        zp = torch.zeros(bs, pad, device="cuda")
+        wp = torch.zeros(pad, 128, device="cuda")
+        wp[:10] = w
+        wpt = torch.zeros(128, pad, device="cuda")
+        wpt[:, :10] = w.t()
+        bp = torch.zeros(pad, device="cuda")
+        gwp = torch.empty(pad, 128, device="cuda")
+        ways.update({
+            f"pad {pad}: gw mm(gp[:, :10].t(), h)": lambda gp=gp: torch.mm(gp[:, :10].t(), h, out=gw),
+            f"pad {pad}: gw mm(gp.t(), h) padded rows": lambda gp=gp, gwp=gwp: torch.mm(gp.t(), h, out=gwp),
+            f"pad {pad}: fwd addmm into zp[:, :10]": lambda zp=zp: torch.addmm(b, h, wt, out=zp[:, :10]),
+            f"pad {pad}: fwd addmm padded weights": lambda zp=zp, wpt=wpt, bp=bp: torch.addmm(bp, h, wpt, out=zp),
+            f"pad {pad}: gb sum(gp[:, :10], 0)": lambda gp=gp: torch.sum(gp[:, :10], 0, out=gb),
+            f"pad {pad}: gh mm(gp[:, :10], w)": lambda gp=gp: torch.mm(gp[:, :10], w, out=gh),
+            f"pad {pad}: gh mm(gp, wp) padded": lambda gp=gp, wp=wp: torch.mm(gp, wp, out=gh),
+            f"pad {pad}: log_softmax on the view": lambda zp=zp: torch._log_softmax(zp[:, :10], 1, False),
+        })
+    ways["log_softmax contiguous"] = lambda: torch._log_softmax(z, 1, False)
     for name, fn in ways.items():
         print(f"{name}: {_gpu_us(fn):.1f} µs")
 
