@@ -42,6 +42,8 @@ class _Block:
     activation: str | None = None
     slope: float = 0.0
     dropout: float = 0.0
+    #: On CUDA with fewer than NARROW outputs: other formulations of its products (see NARROW)
+    narrow: bool = False
     # views into the flat buffers, filled in by FastMLPStep
     weight: torch.Tensor = field(init=False, repr=False)
     weight_t: torch.Tensor = field(init=False, repr=False)
@@ -52,6 +54,7 @@ class _Block:
     beta: torch.Tensor | None = field(init=False, repr=False, default=None)
     grad_gamma: torch.Tensor | None = field(init=False, repr=False, default=None)
     grad_beta: torch.Tensor | None = field(init=False, repr=False, default=None)
+    weight_t_copy: torch.Tensor | None = field(init=False, repr=False, default=None)
 
 
 @dataclass
@@ -67,6 +70,17 @@ class _Buffers:
     noise: torch.Tensor | None
     xhat: torch.Tensor | None = None   # scratch for the column-wise batch-norm backward
     scratch: torch.Tensor | None = None
+
+
+#: On CUDA, a linear layer with fewer outputs than this computes its products another way.
+#: cuBLAS picks slow kernels for a product whose output has few rows (measured on an H100
+#: with ``bench/gpu_profile.py``, batch 128, a 10-class head on 128 features): the weight
+#: gradient ``g.t() @ h`` takes 52 µs, as a broadcast multiply and a sum 6.5 µs; the bias
+#: gradient ``g.sum(0)`` 7.5 µs, as ``ones @ g`` 2 µs; the forward ``h @ w.t()`` 13.7 µs,
+#: on a contiguous copy of ``w.t()`` 4.8 µs plus the copy.
+NARROW = 16
+#: Largest (outputs x batch x inputs) scratch the broadcast weight gradient may use.
+NARROW_SCRATCH = 1 << 24
 
 
 def _modules(net: nn.Module) -> list[nn.Module] | None:
@@ -178,6 +192,9 @@ class FastMLPStep:
     column_bn_from : int
         Batch-norm activations with at least this many elements (batch x width) take the
         column-wise backward (:func:`_batch_norm_backward_by_columns`) instead of ATen's.
+    narrow_devices : tuple of str
+        Devices on which layers with fewer than :data:`NARROW` outputs compute their
+        products without cuBLAS's small-output kernels.
 
     Calling the step with a batch ``(xb, yb)`` trains on it and returns
     ``(loss, scores)``: the batch's mean loss as a 0-d tensor and the network's outputs
@@ -185,6 +202,8 @@ class FastMLPStep:
     """
 
     column_bn_from = 65536
+    #: Device types on which layers narrower than :data:`NARROW` take their other formulations.
+    narrow_devices: tuple[str, ...] = ("cuda",)
 
     def __init__(self, net: nn.Module, loss_fn: Loss, flat: FlatParameters, update: Callable[[], None],
                  after_update: Callable[[], None] | None = None) -> None:
@@ -214,9 +233,15 @@ class FastMLPStep:
             if b.bn is not None and b.bn.affine:
                 b.gamma, b.grad_gamma = data(b.bn.weight), grad(b.bn.weight)
                 b.beta, b.grad_beta = data(b.bn.bias), grad(b.bn.bias)
+        narrow_here = flat.data.device.type in self.narrow_devices
+        for b in blocks:
+            b.narrow = narrow_here and b.linear.out_features < NARROW
+            if b.narrow:
+                b.weight_t_copy = torch.empty_like(b.weight_t, memory_format=torch.contiguous_format)
         self.hidden = blocks[:-1]
         self.head = blocks[-1]
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
+        self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._unflushed = 0
 
@@ -276,10 +301,7 @@ class FastMLPStep:
         # ---------------------------------------------------------------- forward
         h = xb
         for b, buf in zip(self.hidden, per_block, strict=True):
-            if b.bias is None:
-                torch.mm(h, b.weight_t, out=buf.z)
-            else:
-                torch.addmm(b.bias, h, b.weight_t, out=buf.z)
+            _linear(b, h, buf.z)
             if b.bn is not None:
                 bn = b.bn
                 torch.native_batch_norm(buf.z, b.gamma, b.beta, bn.running_mean, bn.running_var, True,
@@ -293,10 +315,7 @@ class FastMLPStep:
             h = buf.h
             inputs.append(h)
         head = self.head
-        if head.bias is None:
-            torch.mm(h, head.weight_t, out=scores)
-        else:
-            torch.addmm(head.bias, h, head.weight_t, out=scores)
+        _linear(head, h, scores)
         # ------------------------------------------------------ loss and its gradient
         g = grad_scores
         if self.cross_entropy:
@@ -314,9 +333,7 @@ class FastMLPStep:
             loss = torch._C._nn.mse_loss(scores, yb, 1)
             torch.sub(scores, yb, out=g).mul_(2.0 / g.numel())
         # --------------------------------------------------------------- backward
-        torch.mm(g.t(), inputs[-1], out=head.grad_weight)
-        if head.grad_bias is not None:
-            torch.sum(g, 0, out=head.grad_bias)
+        self._parameter_grads(head, g, inputs[-1])
         below = head
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
@@ -336,12 +353,35 @@ class FastMLPStep:
                     b.grad_beta.copy_(gbeta)
             else:
                 gz = gh
-            torch.mm(gz.t(), inputs[i], out=b.grad_weight)
-            if b.grad_bias is not None:
-                torch.sum(gz, 0, out=b.grad_bias)
+            self._parameter_grads(b, gz, inputs[i])
             g, below = gz, b
         self.update()
         return loss, scores
+
+    def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor) -> None:
+        """The weight and bias gradients of linear layer ``b`` from its output gradient ``g`` and input ``h``."""
+        scratch = self._narrow_buffers(b, g.shape[0]) if b.narrow else None
+        if scratch is not None and scratch["outer"] is not None:
+            # (out, m, 1) * (1, m, in) summed over m: g.t() @ h without cuBLAS (see NARROW)
+            torch.mul(g.t().unsqueeze(2), h.unsqueeze(0), out=scratch["outer"])
+            torch.sum(scratch["outer"], 1, out=b.grad_weight)
+        else:
+            torch.mm(g.t(), h, out=b.grad_weight)
+        if b.grad_bias is not None and scratch is not None:
+            torch.mm(scratch["ones"], g, out=b.grad_bias.unsqueeze(0))
+        elif b.grad_bias is not None:
+            torch.sum(g, 0, out=b.grad_bias)
+
+    def _narrow_buffers(self, b: _Block, m: int) -> dict[str, torch.Tensor | None]:
+        key = (id(b), m)
+        bufs = self._narrow_scratch.get(key)
+        if bufs is None:
+            out, inp = b.linear.out_features, b.linear.in_features
+            bufs = self._narrow_scratch[key] = {
+                "outer": torch.empty(out, m, inp, **self._factory) if out * m * inp <= NARROW_SCRATCH else None,
+                "ones": torch.ones(1, m, **self._factory),
+            }
+        return bufs
 
     def flush(self) -> None:
         """Bring the modules' step counters up to date (``BatchNorm1d.num_batches_tracked``).
@@ -389,6 +429,15 @@ def _batch_norm_backward_by_columns(b: _Block, g: torch.Tensor, buf: _Buffers) -
     torch.addcmul(dbeta, xhat, dgamma, out=scratch)
     scale = buf.invstd if b.gamma is None else b.gamma * buf.invstd
     return g.sub_(scratch, alpha=1.0 / m).mul_(scale)
+
+
+def _linear(b: _Block, h: torch.Tensor, out: torch.Tensor) -> None:
+    """``out = h @ W.t() + bias`` for linear layer ``b``."""
+    weight_t = b.weight_t if b.weight_t_copy is None else b.weight_t_copy.copy_(b.weight_t)
+    if b.bias is None:
+        torch.mm(h, weight_t, out=out)
+    else:
+        torch.addmm(b.bias, h, weight_t, out=out)
 
 
 def _activate(b: _Block, a: torch.Tensor) -> None:
