@@ -53,7 +53,9 @@ def make_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, fast: bool = True,
     reason = "config.fast is off" if not fast else fast_mlp_support(net, loss, X, y)
     path = "fast path (hand-derived backward, flat fused Adam)" if reason is None else f"autograd path ({reason})"
     if X.is_cuda:
-        path += ", steps replayed from CUDA graphs" if cuda_graphs else ", every kernel launched from Python"
+        # graphs need the flat parameters and fused optimizer that fast=False turns off
+        graphed = cuda_graphs and fast
+        path += ", steps replayed from CUDA graphs" if graphed else ", every kernel launched from Python"
     return epoch, path
 
 

@@ -284,6 +284,7 @@ class _NeuralNetBase(BaseEstimator):
             max_epochs=int(self.max_epochs),
             grad_clip=self.grad_clip,
             bf16=bool(self.bf16),
+            cuda_graphs=bool(self.cuda_graphs),
             classification=self._classification,
         )
 
@@ -293,7 +294,7 @@ class _NeuralNetBase(BaseEstimator):
 
     def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
         """What a checkpoint must agree with to be resumed: the settings and the data."""
-        ignored = {"callbacks", "verbose", "checkpoint_dir", "device"}
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "cuda_graphs"}
         params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in ignored}
         step = max(1, len(Xt) // 512)
         digest = hashlib.sha256(np.ascontiguousarray(Xt[::step]).tobytes() + np.ascontiguousarray(yt[::step]).tobytes())
@@ -658,6 +659,9 @@ _COMMON_DOC = """
         Clip the global gradient norm to this value.
     bf16 : bool, default=False
         bf16 autocast on CUDA.
+    cuda_graphs : bool, default=True
+        On CUDA, replay full, unwatched training steps from a captured CUDA graph (one
+        launch per batch instead of ~50); ``False`` launches every kernel from Python.
     callbacks : list of trainwell.train.Callback or None
         Observers of the training loop.
     checkpoint_dir : str or None, default=None
@@ -699,7 +703,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="auto", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
                  scaling="auto", augment="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
-                 bf16=False,
+                 bf16=False, cuda_graphs=True,
                  callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1,
                  diagnostics=True, report=None, tensorboard=False, sync_batchnorm=False):
         self.kind = kind
@@ -729,6 +733,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         self.verbose = verbose
         self.grad_clip = grad_clip
         self.bf16 = bf16
+        self.cuda_graphs = cuda_graphs
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
         self.pretrained = pretrained
@@ -819,7 +824,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
                  l2=1e-4, l1=0.0, lr_schedule="auto", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
                  target_scaling="auto", scaling="auto", augment="auto", device="auto", random_state=None, verbose=0,
-                 grad_clip=None, bf16=False, callbacks=None, checkpoint_dir=None, pretrained=None,
+                 grad_clip=None, bf16=False, cuda_graphs=True, callbacks=None, checkpoint_dir=None, pretrained=None,
                  freeze="features", fine_tune=0.1, diagnostics=True,
                  report=None, tensorboard=False, sync_batchnorm=False):
         self.kind = kind
@@ -850,6 +855,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         self.verbose = verbose
         self.grad_clip = grad_clip
         self.bf16 = bf16
+        self.cuda_graphs = cuda_graphs
         self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
         self.pretrained = pretrained

@@ -360,6 +360,10 @@ def _config_section(rec: RunRecord) -> Section:
     fast = run.get("fast_path")
     if isinstance(fast, dict):
         summary.append(("fast MLP step", "used" if fast.get("used") else f"not used: {fast.get('reason')}"))
+    graphs = run.get("cuda_graphs")
+    if isinstance(graphs, dict) and (graphs.get("used") or "CUDA" not in str(graphs.get("reason"))):
+        summary.append(("CUDA graphs", f"used ({graphs.get('replays', 0):,} replayed steps)" if graphs.get("used")
+                        else f"not used: {graphs.get('reason')}"))
     params_html = "".join(
         f"<div><span>{_esc(k)}</span> <code>{_esc(_fmt(json.dumps(v) if isinstance(v, (list, dict)) else v))}</code></div>"
         for k, v in params.items())

@@ -127,6 +127,7 @@ def run_summary(est: Any) -> dict[str, Any]:
         "initial_weight_rms": extra.get("initial_weight_rms"),
         "diverged": extra.get("diverged"),
         "fast_path": extra.get("fast_path"),
+        "cuda_graphs": extra.get("cuda_graphs"),
         "steps_per_epoch": getattr(run, "steps_per_epoch", None),
     }
 

@@ -23,9 +23,16 @@ eagerly on the same parameters and optimizer state.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
+
+#: Take the graph path on any device but run its steps eagerly instead of capturing them
+#: (``TRAINWELL_EMULATE_CUDA_GRAPHS=1``): lets a machine without CUDA check the path's
+#: bookkeeping (batch positions, learning-rate tensors, step counts, outputs) against the
+#: normal loop; the numbers must come out identical.
+EMULATE = os.environ.get("TRAINWELL_EMULATE_CUDA_GRAPHS") == "1"
 
 Body = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, "torch.Tensor | None"]]
 
@@ -111,7 +118,15 @@ class GraphedSteps:
         """Train on the full batch at positions ``start .. start + batch_size`` of the epoch."""
         if start != self._expected:
             self.position.fill_(start)
-        if self.graph is None and self._eager_steps < self.warmup:
+        if not self.X.is_cuda:  # EMULATE: the same steps, eagerly
+            if self._eager_steps < self.warmup:
+                self._eager_steps += 1
+            else:
+                if self.before is not None:
+                    self.before()
+                self.replays += 1
+            self._step()
+        elif self.graph is None and self._eager_steps < self.warmup:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
@@ -139,7 +154,7 @@ def capture(step: Callable[[], None]) -> torch.cuda.CUDAGraph:
 
 def graph_support(X: torch.Tensor, config, flat, update, distributed: bool) -> str | None:
     """Why training steps cannot be replayed from a CUDA graph here; ``None`` when they can."""
-    if not X.is_cuda:
+    if not X.is_cuda and not EMULATE:
         return "the data is not on a CUDA device"
     if not getattr(config, "cuda_graphs", True):
         return "config.cuda_graphs is off"

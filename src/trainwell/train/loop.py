@@ -242,7 +242,10 @@ def _cudnn_autotuned(fit: Callable[..., RunState]) -> Callable[..., RunState]:
     @functools.wraps(fit)
     def wrapper(net: nn.Module, *args: Any, **kwargs: Any) -> RunState:
         first = next(net.parameters(), None)
-        if first is None or not first.is_cuda or not any(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules()):
+        if (first is None or not first.is_cuda or torch.backends.cudnn.deterministic
+                or torch.are_deterministic_algorithms_enabled()
+                or not any(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules())):
+            # whoever asked for deterministic algorithms keeps them: the autotuner's pick can change per run
             return fit(net, *args, **kwargs)
         before = torch.backends.cudnn.benchmark
         torch.backends.cudnn.benchmark = True

@@ -91,7 +91,7 @@ class FlatUpdate:
         return group["lr"] if self._lr_tensors is None else self._lr_tensors[i]
 
     def __call__(self) -> None:
-        if self._lr_tensors is not None and not torch.cuda.is_current_stream_capturing():
+        if self._lr_tensors is not None and not (self.flat.data.is_cuda and torch.cuda.is_current_stream_capturing()):
             self.sync_lr()  # a schedule may have moved the rate since the last step
         if self.l1 > 0:
             self._decay_grad.add_(torch.sign(self._decay_data), alpha=self.l1)

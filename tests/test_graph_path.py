@@ -1,0 +1,141 @@
+"""The CUDA-graph path's bookkeeping, checked on the CPU.
+
+With ``cuda_graph.EMULATE`` on, the loop takes the graph path on any device and runs its
+steps eagerly instead of replaying a capture: the batch comes from the device-side position
+counter, the learning rate from the optimizer's device tensor, losses and predictions are
+written at the batch's positions, the host does the step counts. Every number must equal the
+normal loop's, up to the rounding of a learning rate passed to the fused optimizer as a
+float32 tensor instead of a Python float. (The replay itself needs CUDA: ``tests/test_cuda.py``.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainwell.data.features import FeatureTransform
+from trainwell.data.on_device import DeviceScaler
+from trainwell.diagnose import default_monitors
+from trainwell.nn import ConvBlock, NetworkSpec, build_network, make_loss
+from trainwell.train import TrainConfig, cuda_graph, fit_loop
+
+
+@pytest.fixture
+def emulate(monkeypatch):
+    monkeypatch.setattr(cuda_graph, "EMULATE", True)
+
+
+def _mlp(n_out=3, dropout=0.0, seed=0):
+    spec = NetworkSpec(kind="mlp", input_shape=(6,), n_outputs=n_out, hidden=(16, 8), dropout=dropout)
+    return build_network(spec, generator=torch.Generator().manual_seed(seed))
+
+
+def _cnn(seed=0):
+    spec = NetworkSpec(kind="cnn", input_shape=(2, 8, 8), n_outputs=3, hidden=(), conv=(ConvBlock(4), ConvBlock(4)))
+    return build_network(spec, generator=torch.Generator().manual_seed(seed))
+
+
+def _data(n=90, shape=(6,), regression=False, n_out=3):
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(n, *shape, generator=g)
+    y = torch.randn(n, n_out, generator=g) if regression else torch.randint(0, n_out, (n,), generator=g)
+    return X, y
+
+
+def _run(make_net, X, y, emulated, monkeypatch, callbacks=(), loss="cross_entropy", rows=None, **config):
+    monkeypatch.setattr(cuda_graph, "EMULATE", emulated)
+    torch.manual_seed(7)
+    net = make_net()
+    config.setdefault("batch_size", 16)
+    config.setdefault("max_epochs", 4)
+    config.setdefault("classification", loss != "mse")
+    run = fit_loop(net, make_loss(loss), (X, y), None, TrainConfig(**config), list(callbacks),
+                   generator=torch.Generator().manual_seed(3), rows=rows)
+    return run, net
+
+
+def _assert_same(make_net, X, y, monkeypatch, **kwargs):
+    a, a_net = _run(make_net, X, y, True, monkeypatch, **kwargs)
+    b, b_net = _run(make_net, X, y, False, monkeypatch, **kwargs)
+    assert a.extra["cuda_graphs"]["used"], a.extra["cuda_graphs"]["reason"]
+    assert a.extra["cuda_graphs"]["replays"] > 0
+    assert not b.extra["cuda_graphs"]["used"]
+    for ra, rb in zip(a.history, b.history, strict=True):
+        assert ra.keys() == rb.keys()
+        for key in ra.keys() - {"seconds"}:
+            if isinstance(ra[key], float):  # (the monitors' nested diagnostics follow from these)
+                assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-7), key
+    for (name, pa), pb in zip(a_net.state_dict().items(), b_net.state_dict().values(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6, msg=name)
+    return a
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_fast_step_on_the_graph_path_equals_the_loop(loss, monkeypatch):
+    X, y = _data(regression=loss == "mse", n_out=2 if loss == "mse" else 3)
+    run = _assert_same(lambda: _mlp(n_out=2 if loss == "mse" else 3), X, y, monkeypatch, loss=loss)
+    # 90 rows at batch 16: 5 full batches per epoch, 2 of the first epoch's run eagerly before capture
+    assert run.extra["cuda_graphs"]["replays"] == 4 * 5 - 2
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine", "exponential", "plateau"])
+def test_schedules_reach_the_learning_rate_tensor(schedule, monkeypatch):
+    X, y = _data()
+    _assert_same(_mlp, X, y, monkeypatch, lr_schedule=schedule, lr=0.01, max_epochs=6)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_sgd_variants(optimizer, monkeypatch):
+    X, y = _data()
+    _assert_same(_mlp, X, y, monkeypatch, optimizer=optimizer, lr=0.05)
+
+
+def test_regularisation_and_clipping(monkeypatch):
+    X, y = _data()
+    _assert_same(_mlp, X, y, monkeypatch, l1=1e-3, grad_clip=0.5)
+
+
+def test_watched_steps_between_graph_steps(monkeypatch):
+    X, y = _data(n=200)
+    _assert_same(_mlp, X, y, monkeypatch, callbacks=default_monitors())
+
+
+def test_dropout(monkeypatch):
+    X, y = _data()
+    _assert_same(lambda: _mlp(dropout=0.3), X, y, monkeypatch)
+
+
+def test_autograd_step_of_a_cnn(monkeypatch):
+    X, y = _data(shape=(2, 8, 8))
+    run = _assert_same(_cnn, X, y, monkeypatch)
+    assert not run.extra["fast_path"]["used"]
+
+
+def test_uint8_data_prepared_on_the_device(monkeypatch):
+    g = torch.Generator().manual_seed(1)
+    X = torch.randint(0, 256, (90, 6), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 3, (90,), generator=g)
+    transform = FeatureTransform().fit(X.numpy())
+    scaler = DeviceScaler(transform, (6,), torch.device("cpu"))
+    _assert_same(_mlp, X, y, monkeypatch, prepare=scaler)
+
+
+def test_a_subset_of_rows(monkeypatch):
+    X, y = _data(n=120)
+    rows = torch.arange(0, 120, 3)
+    _assert_same(_mlp, X, y, monkeypatch, rows=rows)
+
+
+def test_augmentation_and_one_cycle_keep_the_eager_path(emulate):
+    from trainwell.data.augment import parse_augment
+
+    X, y = _data(shape=(2, 8, 8))
+    run = fit_loop(_cnn(), make_loss("cross_entropy"), (X, y), None,
+                   TrainConfig(batch_size=16, max_epochs=1, augment=parse_augment("flip", (2, 8, 8))))
+    assert not run.extra["cuda_graphs"]["used"] and "augment" in run.extra["cuda_graphs"]["reason"]
+    run = fit_loop(_mlp(), make_loss("cross_entropy"), _data(), None,
+                   TrainConfig(batch_size=16, max_epochs=1, lr_schedule="onecycle"))
+    assert not run.extra["cuda_graphs"]["used"] and "momentum" in run.extra["cuda_graphs"]["reason"]
+    run = fit_loop(_mlp(), make_loss("cross_entropy"), _data(), None,
+                   TrainConfig(batch_size=16, max_epochs=1, optimizer="rmsprop"))
+    assert not run.extra["cuda_graphs"]["used"] and "fused" in run.extra["cuda_graphs"]["reason"]
