@@ -75,7 +75,10 @@ class FlatUpdate:
         device = self.flat.data.device
         groups = self.optimizer.param_groups
         self._lr_values = [float(g["lr"]) for g in groups]
-        self._lr_tensors = [torch.tensor(v, dtype=torch.float32, device=device) for v in self._lr_values]
+        # CUDA's fused kernels read a float32 rate; elsewhere (the graph path's CPU emulation) the
+        # parameters' own dtype keeps float64 training exact
+        dtype = torch.float32 if device.type == "cuda" else self.flat.data.dtype
+        self._lr_tensors = [torch.tensor(v, dtype=dtype, device=device) for v in self._lr_values]
 
     def sync_lr(self) -> None:
         """Bring the learning-rate tensors up to date with the optimizer's groups (changed ones only)."""
