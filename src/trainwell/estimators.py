@@ -419,6 +419,8 @@ class _NeuralNetBase(BaseEstimator):
                     again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
                     run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
                                    epochs=self.max_epochs, history=run.history, shard=shard, rows=rows)
+        # the captured CUDA graphs and their memory pool: bound to this call's tensors, no use later
+        run.extra.pop("graph_cache", None)
         self._run = run
         self.history_ = run.history
         self.findings_ = []
@@ -514,6 +516,8 @@ class _NeuralNetBase(BaseEstimator):
             run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
                            config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
                            epochs=1, history=self.history_, shard=shard)
+        # the captured CUDA graphs and their memory pool: bound to this call's tensors, no use later
+        run.extra.pop("graph_cache", None)
         self._run = run
         self.history_ = run.history
         self.findings_ = []
