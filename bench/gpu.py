@@ -109,42 +109,6 @@ def make_dataloader_from_host(X: torch.Tensor, y: torch.Tensor, bs: int) -> tupl
     return epoch, "num_workers=0, default Adam, batches moved to the GPU per step"
 
 
-def make_lightning_gpu(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, str] | str:
-    """PyTorch Lightning on the GPU with its usual host-memory DataLoader."""
-    try:
-        import lightning.pytorch as pl
-    except ImportError:
-        try:
-            import pytorch_lightning as pl
-        except ImportError:
-            return "Lightning is not installed here"
-    from torch.utils.data import DataLoader, TensorDataset
-
-    class Module(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = mlp()
-
-        def training_step(self, batch, _):
-            xb, yb = batch
-            return F.cross_entropy(self.net(xb), yb)
-
-        def configure_optimizers(self):
-            return torch.optim.Adam(peers.adam_groups(self.net), lr=peers.LR)
-
-    module = Module()
-    loader = DataLoader(TensorDataset(X.cpu(), y.cpu()), batch_size=bs, shuffle=True)
-    state = {"epochs": 0}
-
-    def epoch() -> None:
-        state["epochs"] += 1
-        trainer = pl.Trainer(max_epochs=state["epochs"], accelerator="gpu", devices=1, logger=False,
-                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-        trainer.fit(module, loader)
-
-    return epoch, f"Lightning {pl.__version__}; a new Trainer per epoch continues the same module"
-
-
 MLP_CONTENDERS: list[tuple[str, Callable]] = [
     ("trainwell", lambda X, y, bs: peers.make_trainwell(X, y, bs)),
     ("trainwell, no CUDA graphs", lambda X, y, bs: peers.make_trainwell(X, y, bs, cuda_graphs=False)),
@@ -153,7 +117,7 @@ MLP_CONTENDERS: list[tuple[str, Callable]] = [
     ("plain eager step in a hand-made CUDA graph", make_graphed_eager),
     ("DataLoader loop, data on the GPU", peers.make_dataloader),
     ("DataLoader loop, data in host memory", make_dataloader_from_host),
-    ("Lightning", make_lightning_gpu),
+    ("Lightning", peers.make_lightning),
 ]
 
 

@@ -148,7 +148,10 @@ def make_skorch(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, str] 
 
 
 def make_lightning(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, str] | str:
-    """PyTorch Lightning's Trainer, one epoch per ``fit`` call (only if installed)."""
+    """PyTorch Lightning's Trainer, one epoch per ``fit`` call (only if installed).
+
+    Its usual setup: a host-memory ``DataLoader``, on the GPU when ``X`` lives on one.
+    """
     try:
         import lightning.pytorch as pl
     except ImportError:
@@ -171,16 +174,17 @@ def make_lightning(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, st
             return torch.optim.Adam(adam_groups(self.net), lr=LR)
 
     module = Module()
-    loader = DataLoader(TensorDataset(X, y), batch_size=bs, shuffle=True)
+    loader = DataLoader(TensorDataset(X.cpu(), y.cpu()), batch_size=bs, shuffle=True)
+    accelerator = "gpu" if X.is_cuda else "cpu"
     state = {"epochs": 0}
 
     def epoch() -> None:
         state["epochs"] += 1
-        trainer = pl.Trainer(max_epochs=state["epochs"], accelerator="cpu", logger=False,
+        trainer = pl.Trainer(max_epochs=state["epochs"], accelerator=accelerator, devices=1, logger=False,
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
         trainer.fit(module, loader)
 
-    return epoch, "a new Trainer per epoch continues the same module"
+    return epoch, f"Lightning {pl.__version__}; a new Trainer per epoch continues the same module"
 
 
 class GemmFloor:
