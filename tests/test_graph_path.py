@@ -139,3 +139,33 @@ def test_augmentation_and_one_cycle_keep_the_eager_path(emulate):
     run = fit_loop(_mlp(), make_loss("cross_entropy"), _data(), None,
                    TrainConfig(batch_size=16, max_epochs=1, optimizer="rmsprop"))
     assert not run.extra["cuda_graphs"]["used"] and "fused" in run.extra["cuda_graphs"]["reason"]
+
+
+def test_a_step_that_cannot_be_captured_trains_on_eagerly(monkeypatch):
+    # e.g. a loss that reads a value on the host mid-step: capture raises, the run goes on
+    def refuse(step, device):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(cuda_graph, "capture", refuse)
+    X, y = _data()
+    a, a_net = _run(_mlp, X, y, True, monkeypatch)
+    b, b_net = _run(_mlp, X, y, False, monkeypatch)
+    info = a.extra["cuda_graphs"]
+    assert not info["used"] and info["replays"] == 0
+    assert info["reason"] == ("capturing the step failed (operation not permitted when stream is capturing); "
+                              "its steps ran eagerly")
+    for ra, rb in zip(a.history, b.history, strict=True):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-6)
+    for pa, pb in zip(a_net.parameters(), b_net.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_hierarchical_softmax_on_the_graph_path(monkeypatch):
+    spec = NetworkSpec(kind="mlp", input_shape=(6,), n_outputs=12, hidden=(16,), head="hierarchical_softmax")
+
+    def make():
+        return build_network(spec, generator=torch.Generator().manual_seed(0))
+
+    g = torch.Generator().manual_seed(1)
+    X, y = torch.randn(90, 6, generator=g), torch.randint(0, 12, (90,), generator=g)
+    _assert_same(make, X, y, monkeypatch, loss="hierarchical_softmax")

@@ -89,7 +89,9 @@ class GraphedSteps:
         self.xb = torch.empty((batch_size, *X.shape[1:]), dtype=X.dtype, device=device)
         self.yb = torch.empty((batch_size, *y_epoch.shape[1:]), dtype=y_epoch.dtype, device=device)
         self.predicted = torch.empty(batch_size, dtype=torch.long, device=device)
-        self.graph: torch.cuda.CUDAGraph | None = None
+        self.graph: torch.cuda.CUDAGraph | _EagerReplay | None = None
+        #: Why capture failed (the steps then run eagerly), or ``None``.
+        self.failed: str | None = None
         self._expected = -1      # the position the device counter holds, as far as the host knows
         self._eager_steps = 0
         self.replays = 0
@@ -118,34 +120,54 @@ class GraphedSteps:
         """Train on the full batch at positions ``start .. start + batch_size`` of the epoch."""
         if start != self._expected:
             self.position.fill_(start)
-        if not self.X.is_cuda:  # EMULATE: the same steps, eagerly
-            if self._eager_steps < self.warmup:
-                self._eager_steps += 1
+        if self.graph is None and self.failed is None and self._eager_steps < self.warmup:
+            self._warm_up()
+        elif self.failed is not None:
+            self._step()
+        else:
+            if self.graph is None:
+                try:
+                    self.graph = capture(self._step, self.X.device)
+                except RuntimeError as exc:
+                    # e.g. a loss that reads a value on the host mid-step: train on, eagerly
+                    self.failed = f"capturing the step failed ({str(exc).splitlines()[0]}); its steps ran eagerly"
+            if self.failed is not None:
+                self._step()
             else:
                 if self.before is not None:
                     self.before()
+                self.graph.replay()
                 self.replays += 1
-            self._step()
-        elif self.graph is None and self._eager_steps < self.warmup:
+        self._expected = start + self.bs
+        self.host()
+
+    def _warm_up(self) -> None:
+        """One eager step before capture; on CUDA on a side stream, as PyTorch's recipe asks."""
+        if self.X.is_cuda:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 self._step()
             torch.cuda.current_stream().wait_stream(side)
-            self._eager_steps += 1
         else:
-            if self.graph is None:
-                self.graph = capture(self._step)
-            if self.before is not None:
-                self.before()
-            self.graph.replay()
-            self.replays += 1
-        self._expected = start + self.bs
-        self.host()
+            self._step()
+        self._eager_steps += 1
 
 
-def capture(step: Callable[[], None]) -> torch.cuda.CUDAGraph:
-    """Record ``step``'s kernels into a new CUDA graph (nothing runs until it is replayed)."""
+class _EagerReplay:
+    """Stands in for a CUDA graph off CUDA (:data:`EMULATE`): a replay runs the step eagerly."""
+
+    def __init__(self, step: Callable[[], None]) -> None:
+        self.replay = step
+
+
+def capture(step: Callable[[], None], device: torch.device) -> torch.cuda.CUDAGraph | _EagerReplay:
+    """Record ``step``'s kernels into a new CUDA graph (nothing runs until it is replayed).
+
+    Off CUDA (only under :data:`EMULATE`) the "graph" replays by running ``step``.
+    """
+    if device.type != "cuda":
+        return _EagerReplay(step)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         step()

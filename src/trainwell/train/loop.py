@@ -526,6 +526,9 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         if shard is not None:  # diagnostics averaged over ranks; rank 0 decides when all stop
             shard.agree(run)
     run.extra["cuda_graphs"]["replays"] = sum(g.replays for g in graphs.values())
+    failures = [g.failed for g in graphs.values() if g.failed]
+    if failures:
+        run.extra["cuda_graphs"].update(used=run.extra["cuda_graphs"]["replays"] > 0, reason=failures[0])
     for cb in callbacks:
         cb.on_fit_end(run)
     net.eval()
