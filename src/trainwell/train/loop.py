@@ -5,9 +5,10 @@ epoch draws one permutation and each step gathers its rows into a reused batch b
 losses and metrics accumulate on the device and are read once per epoch (no host
 synchronisation inside a step). Parameters and gradients live in one flat buffer
 (:mod:`.flat`) updated by one fused optimizer call (:mod:`.update`); an MLP trains with
-a hand-derived backward pass (:mod:`.fast_mlp`). Observers are asked ahead of time
-whether they want a step, so unwatched steps pay nothing for them; watched steps run on
-autograd over the same parameters and optimizer state.
+a hand-derived backward pass (:mod:`.fast_mlp`). On CUDA, full unwatched steps are
+replayed from a captured CUDA graph (:mod:`.cuda_graph`), one launch per batch. Observers
+are asked ahead of time whether they want a step, so unwatched steps pay nothing for them;
+watched steps run on autograd over the same parameters and optimizer state.
 """
 
 from __future__ import annotations
@@ -269,7 +270,9 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     Each epoch draws one permutation; each step gathers its rows into a reused batch
     buffer (the data set is never copied). Steps nobody watches run the fast MLP step
     when the network allows it (:mod:`trainwell.train.fast_mlp`), every other step the
-    autograd step; ``run.extra["fast_path"]`` says which ran and why.
+    autograd step; ``run.extra["fast_path"]`` says which ran and why. On CUDA the full
+    unwatched steps replay from CUDA graphs; ``run.extra["cuda_graphs"]`` holds
+    ``{"used", "reason", "replays"}``.
 
     Parameters
     ----------
