@@ -5,6 +5,12 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python -m bench                 # all cores torch sees; about 3-4 minutes on 2 cores
     python -m bench --threads 1     # every contender single-threaded (a busy machine)
     python -m bench --quick         # small sizes, a smoke test of the harness (seconds)
+    python -m bench --gpu-only      # on a CUDA machine: the GPU workloads, into bench/results-gpu.md
+    python -m bench.gpu_profile     # on a CUDA machine: where a replayed MLP step's GPU time goes
+
+Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
+eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and
+``torch.compile``); elsewhere it says why it skipped it.
 
 Every contender trains the same 784-256-128-10 MLP on the same synthetic MNIST-sized
 data in one process, so the ratios are comparable even where absolute times are not.
