@@ -110,7 +110,7 @@ def test_crash_while_saving_keeps_the_previous_checkpoint(tmp_path, reference, m
 
     class CrashOnThirdSave(Callback):
         def on_epoch_end(self, run):
-            if run.epoch == 2:
+            if run.epoch == 3:  # a user's callbacks end the epoch before its checkpoint is written
                 real_rename = os.rename
 
                 def broken(src, dst):
@@ -175,3 +175,15 @@ def test_cli_resume_after_kill(tmp_path):
     assert not [p for p in out2.iterdir() if p.name.startswith(".")]
     assert resumed["accuracy"] == reference["accuracy"] and resumed["log_loss"] == pytest.approx(reference["log_loss"])
     assert np.isclose(resumed["epochs"], reference["epochs"])
+
+
+def test_the_checkpoint_holds_the_monitors_numbers_of_each_epoch(tmp_path):
+    # the checkpoint is written after the diagnostics filled in the epoch's history row, so a
+    # resumed run's history (and its report) keeps them for the epochs before the interruption
+    X, y = _data()
+    params = {**PARAMS, "max_epochs": 3}
+    full = NeuralNetClassifier(**params, checkpoint_dir=tmp_path / "ck").fit(X, y)
+    saved = json.loads((tmp_path / "ck" / "state.json").read_text())["history"]
+    assert "loss_vs_first" in full.history_[-1] and "layers" in full.history_[-1]  # the monitors' numbers
+    assert [set(row) for row in saved] == [set(row) for row in full.history_]
+    assert saved[-1] == json.loads(json.dumps(full.history_[-1], default=float))

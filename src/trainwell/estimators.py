@@ -58,7 +58,7 @@ from .nn import (
 )
 from .nn.init import warn_if_symmetric
 from .train import EarlyStopping, PrintProgress, TrainConfig, distributed, fit_loop
-from .train.checkpoint import Checkpoint
+from .train.checkpoint import Checkpoint, CheckpointSaver
 from .train.optim import OPTIMIZERS, parse_schedule
 
 
@@ -397,7 +397,9 @@ class _NeuralNetBase(BaseEstimator):
                 callbacks = default_monitors(self) + callbacks
             early = EarlyStopping(patience=self.patience) if val is not None else None
             if self.checkpoint_dir is not None:
-                callbacks.insert(0, Checkpoint(self.checkpoint_dir, perm_gen, early, self._fingerprint(Xt, yt), resume=resume))
+                # restored before every other callback starts, saved after the monitors filled in the epoch
+                checkpoint = Checkpoint(self.checkpoint_dir, perm_gen, early, self._fingerprint(Xt, yt), resume=resume)
+                callbacks = [checkpoint, *callbacks, checkpoint.saver()]
             elif resume:
                 raise ConfigError("fit(resume=True) needs checkpoint_dir= set to the folder of the earlier run's checkpoints.")
             if early is not None:
@@ -416,7 +418,7 @@ class _NeuralNetBase(BaseEstimator):
                     self.network_.features.requires_grad_(True)
                     config = dataclasses.replace(self._config, lr=self._config.lr * float(self.fine_tune))
                     again = [EarlyStopping(patience=self.patience)] if val is not None else []
-                    again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint))]
+                    again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint, CheckpointSaver))]
                     run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
                                    epochs=self.max_epochs, history=run.history, shard=shard, rows=rows)
         # the captured CUDA graphs and their memory pool: bound to this call's tensors, no use later

@@ -96,6 +96,13 @@ class Checkpoint(Callback):
         made with other settings is refused.
     resume : bool
         Restore from ``folder`` when it holds a checkpoint.
+
+    Notes
+    -----
+    Put it first, so that a resumed run's state is back before any other callback starts;
+    it then saves before the others have finished the epoch. When callbacks add to the
+    epoch's history row (the diagnostics' monitors do), pass :meth:`saver` last as well:
+    the checkpoint is then written after them, with their numbers in it.
     """
 
     def __init__(self, folder: str | Path, generator: torch.Generator, early_stopping: EarlyStopping | None,
@@ -106,12 +113,25 @@ class Checkpoint(Callback):
         self.fingerprint = _json_safe(fingerprint)
         self.resume = resume
         self.resumed_from: int | None = None
+        self._saves_itself = True
 
     # ---------------------------------------------------------------- saving
+    def saver(self) -> Callback:
+        """A callback that writes this checkpoint at the end of every epoch; this one then no longer does.
+
+        Put it after every callback that adds to the epoch's history row.
+        """
+        self._saves_itself = False
+        return CheckpointSaver(self)
+
     def on_epoch_end(self, run: RunState) -> None:
-        if not math.isfinite(run.history[-1]["train_loss"]):
-            return  # never checkpoint a diverged state
-        self.save(run)
+        if self._saves_itself:
+            self.save_finite(run)
+
+    def save_finite(self, run: RunState) -> None:
+        """:meth:`save`, unless the epoch's training loss is not finite (never checkpoint a diverged state)."""
+        if math.isfinite(run.history[-1]["train_loss"]):
+            self.save(run)
 
     def save(self, run: RunState) -> None:
         """Write the run's complete state to ``folder`` atomically (rank 0 only under torchrun:
@@ -213,3 +233,13 @@ def read_checkpoint(folder: str | Path, recover: bool = True) -> tuple[dict[str,
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"The checkpoint in {folder} has format version {meta.get('format_version')!r}; start a new run.")
     return _from_json(meta), tensors
+
+
+class CheckpointSaver(Callback):
+    """The saving half of a :class:`Checkpoint`, placed after the callbacks that fill in the epoch."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+
+    def on_epoch_end(self, run: RunState) -> None:
+        self.checkpoint.save_finite(run)
