@@ -31,7 +31,8 @@ import torch
 #: Take the graph path on any device but run its steps eagerly instead of capturing them
 #: (``TRAINWELL_EMULATE_CUDA_GRAPHS=1``): lets a machine without CUDA check the path's
 #: bookkeeping (batch positions, learning-rate tensors, step counts, outputs) against the
-#: normal loop; the numbers must come out identical.
+#: normal loop; the numbers must agree (exactly in float64; in float32 up to the rounding
+#: of a learning rate the fused kernel reads as a tensor).
 EMULATE = os.environ.get("TRAINWELL_EMULATE_CUDA_GRAPHS") == "1"
 
 Body = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, "torch.Tensor | None"]]
