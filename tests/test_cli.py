@@ -37,6 +37,7 @@ def test_fit_predict_info(tmp_path, iris_csv, capsys):
     assert {"train_loss", "val_loss", "val_accuracy"} <= set(history.columns)
     config = json.loads((out / "config.json").read_text())
     assert config["params"]["max_epochs"] == 30 and config["task"] == "classification"
+    assert config["params"]["bf16"] is False and config["params"]["cuda_graphs"] is True
 
     capsys.readouterr()
     assert main(["predict", str(out), str(iris_csv), "--proba"]) == 0
@@ -45,6 +46,14 @@ def test_fit_predict_info(tmp_path, iris_csv, capsys):
     assert len(lines) == 151
     assert main(["info", str(out)]) == 0
     assert "NeuralNetClassifier" in capsys.readouterr().out
+
+
+def test_gpu_flags_reach_the_estimator(tmp_path, iris_csv):
+    out = tmp_path / "run"
+    assert main(["fit", str(iris_csv), "--target", "species", "--out", str(out), "--max-epochs", "2", "--quiet",
+                 "--bf16", "--no-cuda-graphs"]) == 0
+    params = json.loads((out / "config.json").read_text())["params"]
+    assert params["bf16"] is True and params["cuda_graphs"] is False
 
 
 def test_regression_is_inferred_for_continuous_targets(tmp_path):

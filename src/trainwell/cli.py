@@ -136,6 +136,8 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "batchnorm": not args.no_batchnorm,
         "kind": args.kind,
         "augment": args.augment,
+        "bf16": args.bf16,
+        "cuda_graphs": not args.no_cuda_graphs,
     }
     if args.batch_size is not None:
         params["batch_size"] = args.batch_size
@@ -160,6 +162,9 @@ def add_training_flags(p: argparse.ArgumentParser, kind: str = "auto") -> None:
     g.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (default 20)")
     g.add_argument("--no-batchnorm", action="store_true", help="leave batch norm out")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA (pays for CNNs; ignored on the CPU)")
+    g.add_argument("--no-cuda-graphs", action="store_true",
+                   help="on CUDA, launch every kernel from Python instead of replaying captured training steps")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for the test metrics (default 0.2)")
 
