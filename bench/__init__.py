@@ -7,6 +7,7 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python -m bench --quick         # small sizes, a smoke test of the harness (seconds)
     python -m bench --gpu-only      # on a CUDA machine: the GPU workloads, into bench/results-gpu.md
     python -m bench.gpu_profile     # on a CUDA machine: where a replayed MLP step's GPU time goes
+    bash bench/gpu_check.sh         # on a lent GPU: CUDA tests, the suite on the GPU, bench, profile
 
 Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
 eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and
