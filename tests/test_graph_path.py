@@ -169,3 +169,18 @@ def test_hierarchical_softmax_on_the_graph_path(monkeypatch):
     g = torch.Generator().manual_seed(1)
     X, y = torch.randn(90, 6, generator=g), torch.randint(0, 12, (90,), generator=g)
     _assert_same(make, X, y, monkeypatch, loss="hierarchical_softmax")
+
+
+def test_a_hooked_network_runs_eagerly_so_its_hooks_see_every_step(emulate):
+    # a replay would run a forward hook once, at capture; with the hook the steps stay eager
+    X, y = _data()
+    net = _mlp()
+    calls = []
+    handle = net.features[0].register_forward_hook(lambda *_: calls.append(1))
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
+    info = run.extra["cuda_graphs"]
+    assert info["replays"] == 0 and not info["used"] and "hooks" in info["reason"]
+    assert len(calls) == 2 * 6  # every step of both epochs (5 full batches and a ragged one)
+    handle.remove()
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
+    assert run.extra["cuda_graphs"]["used"] and run.extra["cuda_graphs"]["replays"] > 0

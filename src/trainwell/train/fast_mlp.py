@@ -133,7 +133,7 @@ def parse_mlp(net: nn.Module) -> list[_Block] | None:
     return blocks
 
 
-def _has_hooks(net: nn.Module) -> bool:
+def has_hooks(net: nn.Module) -> bool:
     from torch.nn.modules import module as _m
 
     if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks:
@@ -249,7 +249,7 @@ class FastMLPStep:
         """Whether the next step may run here: parameters still flat, training mode, no hooks."""
         if not self.flat.intact():
             self.flat.bind()
-        return self.net.training and all(m.training for m in self.net.modules()) and not _has_hooks(self.net)
+        return self.net.training and all(m.training for m in self.net.modules()) and not has_hooks(self.net)
 
     def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
         bufs = self._buffers.get(m)

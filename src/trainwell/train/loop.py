@@ -26,7 +26,7 @@ from torch import nn
 
 from .callbacks import Callback, RunState
 from .cuda_graph import GraphCache, GraphedSteps, graph_support
-from .fast_mlp import FastMLPStep, fast_mlp_support
+from .fast_mlp import FastMLPStep, fast_mlp_support, has_hooks
 from .flat import FlatParameters
 from .history import History
 from .optim import (
@@ -77,6 +77,18 @@ class TrainConfig:
 
 def _nothing() -> None:
     return None
+
+
+def _replayable(net: nn.Module, run: RunState) -> bool:
+    """Whether the next steps may replay a graph: no hooks on the network.
+
+    A hook is Python: a replay would skip it (it ran once, at capture). Steps run eagerly
+    while someone has hooked the network, and the run says so.
+    """
+    if not has_hooks(net):
+        return True
+    run.extra["cuda_graphs"]["hooked"] = True
+    return False
 
 
 def _metric_name(classification: bool) -> str:
@@ -434,6 +446,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
         if flat is not None and not flat.intact():
             flat.bind()
         use_fast = steps.fast is not None and steps.fast.ready()
+        use_graphs = graph_reason is None and _replayable(net, run)
         perm = torch.randperm(n_rows, device=X.device, generator=generator)
         if shard is not None:
             perm = shard.take(perm)  # every rank draws the same permutation and takes its slices
@@ -458,7 +471,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 for cb in watchers:
                     cb.on_step_begin(run)
                 loss, scores = steps.general(xb, yb)
-            elif graph_reason is None and m == bs:
+            elif use_graphs and m == bs:
                 graphed(use_fast, perm)(start)  # gathers, trains and records the batch on the device
                 seen += m
                 run.step += 1
@@ -487,6 +500,7 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
                 run.batch = None
                 # a callback may have left hooks or switched modes: look again
                 use_fast = steps.fast is not None and steps.fast.ready()
+                use_graphs = graph_reason is None and _replayable(net, run)
             run.step += 1
         if steps.fast is not None:
             steps.fast.flush()
@@ -532,6 +546,11 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     failures = [g.failed for g in graphs.values() if g.failed]
     if failures:
         run.extra["cuda_graphs"].update(used=run.extra["cuda_graphs"]["replays"] > 0, reason=failures[0])
+    elif run.extra["cuda_graphs"].pop("hooked", False):
+        replayed = run.extra["cuda_graphs"]["replays"] > 0
+        run.extra["cuda_graphs"].update(used=replayed, reason=(
+            f"{'some' if replayed else 'all'} steps ran eagerly: the network had hooks, which run in Python "
+            "at every step (a replay would skip them)"))
     for cb in callbacks:
         cb.on_fit_end(run)
     net.eval()
