@@ -121,3 +121,56 @@ def test_help_for_every_command():
     for command in ("demo", "fit", "predict", "info"):
         proc = subprocess.run([sys.executable, "-m", "trainwell", command, "--help"], capture_output=True, text=True)
         assert proc.returncode == 0 and "usage" in proc.stdout
+
+
+@pytest.fixture
+def npy_task(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    paths = {}
+    for name, arr in {"X": X[:300], "y": y[:300], "Xt": X[300:], "yt": y[300:]}.items():
+        paths[name] = tmp_path / f"{name}.npy"
+        np.save(paths[name], arr)
+    return paths
+
+
+def test_fit_on_npy_files_trains_the_mapped_array_in_place(tmp_path, npy_task, monkeypatch):
+    from trainwell import estimators
+    from trainwell.data.mapped import is_memory_mapped
+
+    seen = []
+    real_fit = estimators.NeuralNetClassifier.fit
+
+    def spy(self, X, y, **kwargs):
+        seen.append(is_memory_mapped(X))
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(estimators.NeuralNetClassifier, "fit", spy)
+    out = tmp_path / "run"
+    p = npy_task
+    assert main(["fit", str(p["X"]), "--labels", str(p["y"]), "--test", str(p["Xt"]), "--test-labels", str(p["yt"]),
+                 "--out", str(out), "--max-epochs", "20", "--quiet", "--no-report"]) == 0
+    assert seen == [True]  # the training rows were never copied out of the file
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == 100 and metrics["accuracy"] > 0.85
+    assert json.loads((out / "config.json").read_text())["task"] == "classification"
+    # without --test the test rows are split off (and the parts copied into memory)
+    assert main(["fit", str(p["X"]), "--labels", str(p["y"]), "--out", str(tmp_path / "split"), "--max-epochs", "5",
+                 "--quiet", "--no-report"]) == 0
+    assert json.loads((tmp_path / "split" / "metrics.json").read_text())["n_test"] == 60
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "--labels is required"),
+    (["--labels", "{yt}"], "has 300 rows but --labels"),
+    (["--labels", "{y}", "--test", "{Xt}"], "--test and --test-labels go together"),
+    (["--labels", "{y}", "--test", "{X}", "--test-labels", "{yt}"], "must hold rows shaped like"),
+    (["--labels", "{missing}"], "does not exist"),
+])
+def test_bad_npy_input_is_one_sentence(tmp_path, npy_task, capsys, extra, message):
+    names = {k: str(v) for k, v in npy_task.items()} | {"missing": str(tmp_path / "nope.npy")}
+    argv = ["fit", names["X"], *[a.format(**names) for a in extra], "--out", str(tmp_path / "r"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -223,8 +223,12 @@ def check_out_dir(out: str, resume: bool = False) -> Path:
 
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
             quiet: bool, source: str, resume: bool = False, report: bool = True,
-            tensorboard: bool = False) -> dict[str, Any]:
-    """Split, train, evaluate and write a run folder atomically, with its report.html. Returns the metrics."""
+            tensorboard: bool = False, test: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Split, train, evaluate and write a run folder atomically, with its report.html. Returns the metrics.
+
+    ``test=(X_test, y_test)`` gives the test rows instead of splitting them off ``X``: ``X``
+    is then trained on as it is (a memory-mapped array is never copied).
+    """
     from rich.console import Console
 
     from .data import split_indices
@@ -252,11 +256,16 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
             f"The data has {n} rows for {codes.max() + 1} classes; each class needs at least two rows "
             "(one to train on, one to test): add rows or merge rare classes."
         )
-    train_idx, test_idx = split_indices(n, test_fraction, codes, seed)
-    rows = X.iloc if hasattr(X, "iloc") else X
-    y_arr = np.asarray(y)
-    X_train, X_test = rows[train_idx], rows[test_idx]
-    y_train, y_test = y_arr[train_idx], y_arr[test_idx]
+    if test is None:
+        train_idx, test_idx = split_indices(n, test_fraction, codes, seed)
+        rows = X.iloc if hasattr(X, "iloc") else X
+        y_arr = np.asarray(y)
+        X_train, X_test = rows[train_idx], rows[test_idx]
+        y_train, y_test = y_arr[train_idx], y_arr[test_idx]
+    else:
+        X_train, y_train = X, np.asarray(y)
+        X_test, y_test = test[0], np.asarray(test[1])
+        train_idx, test_idx = np.arange(n), np.arange(len(y_test))
     callbacks = [LiveProgress(console, max_epochs=params["max_epochs"])] if main else []
     board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
     if board is not None:
@@ -344,12 +353,62 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 source=f"{args.data} ({len(images.y)} images)", resume=args.resume,
                 report=not args.no_report, tensorboard=args.tensorboard)
         return 0
+    if args.data.endswith(".npy"):
+        return _fit_arrays(args, params)
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
     X, y_values, task = read_csv_task(args.data, args.target, args.task)
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
             report=not args.no_report, tensorboard=args.tensorboard)
+    return 0
+
+
+def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
+    """A ``.npy`` file, memory-mapped (read in place, never loaded whole) unless ``mapped=False``."""
+    if not Path(path).is_file():
+        raise DataError(f"{what} {path} does not exist; give the path of a .npy file.")
+    try:
+        return np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False)
+    except ValueError as exc:
+        raise DataError(f"{what} {path} is not a plain NumPy array file ({exc}); save it with numpy.save.") from None
+
+
+def _labels_task(y: np.ndarray, task: str, what: str) -> tuple[np.ndarray, str]:
+    if y.ndim != 1:
+        raise DataError(f"{what} has shape {y.shape}; give one label or value per row (a 1-D array).")
+    series = pd.Series(y)
+    task = task if task != "auto" else infer_task(series)
+    if task == "regression" and not pd.api.types.is_numeric_dtype(series):
+        raise DataError(f"{what} holds text; use --task classification or numeric targets.")
+    return (y.astype(str) if task == "classification" and not pd.api.types.is_numeric_dtype(series) else y), task
+
+
+def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """``trainwell fit X.npy --labels y.npy [--test X_test.npy --test-labels y_test.npy]``.
+
+    X stays memory-mapped: with ``--test`` it is trained on in place (data larger than
+    memory); without, the test rows are split off and both parts are copied into memory.
+    """
+    if not args.labels:
+        raise DataError("--labels is required for a .npy file: give the .npy file of the targets, one per row.")
+    X = read_npy(args.data, "the data file")
+    y, task = _labels_task(read_npy(args.labels, "--labels", mapped=False), args.task, f"--labels {args.labels}")
+    if len(y) != X.shape[0]:
+        raise DataError(f"{args.data} has {X.shape[0]} rows but --labels {args.labels} has {len(y)}; they must match.")
+    test = None
+    if args.test or args.test_labels:
+        if not (args.test and args.test_labels):
+            raise DataError("--test and --test-labels go together: give the test rows and their targets.")
+        X_test = read_npy(args.test, "--test")
+        y_test = read_npy(args.test_labels, "--test-labels", mapped=False)
+        if len(y_test) != X_test.shape[0] or X_test.shape[1:] != X.shape[1:]:
+            raise DataError(f"--test {args.test} must hold rows shaped like the data's {X.shape[1:]}, one per "
+                            f"--test-labels value; it holds {X_test.shape} for {len(y_test)} labels.")
+        test = (X_test, y_test.astype(str) if y.dtype.kind == "U" else y_test)
+    run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,
+            quiet=args.quiet, source=f"{args.data} ({X.shape[0]} rows, {'memory-mapped' if test else 'in memory'})",
+            resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test)
     return 0
 
 
@@ -434,8 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("fit", help="train on a CSV file or an image folder and write a run folder")
-    p.add_argument("data", help="CSV file with a header row, or a folder with one sub-folder of images per class")
+    p.add_argument("data", help="CSV file with a header row, a folder with one sub-folder of images per class, "
+                                "or a .npy array of samples (memory-mapped)")
     p.add_argument("--target", default=None, help="the column to predict (CSV files)")
+    p.add_argument("--labels", default=None, help="the targets, one per row, as a .npy file (with .npy data)")
+    p.add_argument("--test", default=None,
+                   help="test rows as a .npy file (with .npy data): nothing is split off, the data is trained on in place")
+    p.add_argument("--test-labels", default=None, help="the targets of --test, as a .npy file")
     p.add_argument("--from", dest="pretrained", default=None,
                    help="transfer learning: start from this run or model folder (new head, body fine-tuned)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of failing")
