@@ -135,7 +135,7 @@ def npy_task(tmp_path):
     return paths
 
 
-def test_fit_on_npy_files_trains_the_mapped_array_in_place(tmp_path, npy_task, monkeypatch):
+def test_fit_on_npy_files_trains_the_mapped_array_in_place(tmp_path, npy_task, monkeypatch, capsys):
     from trainwell import estimators
     from trainwell.data.mapped import is_memory_mapped
 
@@ -155,6 +155,10 @@ def test_fit_on_npy_files_trains_the_mapped_array_in_place(tmp_path, npy_task, m
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_test"] == 100 and metrics["accuracy"] > 0.85
     assert json.loads((out / "config.json").read_text())["task"] == "classification"
+    capsys.readouterr()
+    assert main(["predict", str(out), str(p["Xt"]), "--proba"]) == 0  # a .npy file predicted too
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "prediction,proba_0,proba_1" and len(lines) == 101
     # without --test the test rows are split off (and the parts copied into memory)
     assert main(["fit", str(p["X"]), "--labels", str(p["y"]), "--out", str(tmp_path / "split"), "--max-epochs", "5",
                  "--quiet", "--no-report"]) == 0

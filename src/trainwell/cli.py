@@ -441,6 +441,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .persist import load
 
     est = load(args.run_dir, device=args.device)
+    if args.data.endswith(".npy"):
+        X = read_npy(args.data, "the data file")  # memory-mapped: predicted chunk by chunk
+        _write_predictions(est, X, args.proba)
+        return 0
     frame = read_table(args.data)
     if est.feature_names_in_ is not None if hasattr(est, "feature_names_in_") else False:
         extra = [c for c in frame.columns if c not in set(est.feature_names_in_)]
@@ -448,13 +452,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         X = frame
     else:
         X = frame.to_numpy()
-    result = pd.DataFrame({"prediction": est.predict(X)})
-    if args.proba and hasattr(est, "classes_"):
-        proba = est.predict_proba(X)
-        for i, c in enumerate(est.classes_):
-            result[f"proba_{c}"] = proba[:, i]
-    result.to_csv(sys.stdout, index=False)
+    _write_predictions(est, X, args.proba)
     return 0
+
+
+def _write_predictions(est: Any, X: Any, proba: bool) -> None:
+    """Predictions (and with ``proba`` one probability column per class) as CSV on stdout."""
+    result = pd.DataFrame({"prediction": est.predict(X)})
+    if proba and hasattr(est, "classes_"):
+        probabilities = est.predict_proba(X)
+        for i, c in enumerate(est.classes_):
+            result[f"proba_{c}"] = probabilities[:, i]
+    result.to_csv(sys.stdout, index=False)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -511,9 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_flags(p)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("predict", help="predict a CSV file with a trained run; writes CSV to stdout")
+    p = sub.add_parser("predict", help="predict a CSV (or .npy) file with a trained run; writes CSV to stdout")
     p.add_argument("run_dir", help="run folder from 'trainwell fit' (or a model folder)")
-    p.add_argument("data", help="CSV file with the training features (a target column is ignored)")
+    p.add_argument("data", help="CSV file with the training features (a target column is ignored), or a .npy array")
     p.add_argument("--proba", action="store_true", help="add a probability column per class")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
