@@ -178,18 +178,23 @@ def _cnn_data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(n, 3, 32, 32, generator=g).to("cuda"), torch.randint(0, 10, (n,), generator=g).to("cuda")
 
 
-def make_cnn_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, cuda_graphs: bool = True) -> tuple[Epoch, str]:
+def make_cnn_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, cuda_graphs: bool = True,
+                       augment: str | None = None) -> tuple[Epoch, str]:
+    from trainwell.data.augment import parse_augment
+
     net = build_network(cnn_spec(), generator=torch.Generator().manual_seed(0)).to("cuda")
     loss = make_loss("cross_entropy")
     config = TrainConfig(batch_size=bs, lr=peers.LR, l2=peers.L2, max_epochs=10**9, bf16=True,
-                         cuda_graphs=cuda_graphs)
+                         cuda_graphs=cuda_graphs, augment=parse_augment(augment, (3, 32, 32)))
     state: dict = {"run": None}
     gen = torch.Generator(device="cuda").manual_seed(1)
 
     def epoch() -> None:
         state["run"] = fit_loop(net, loss, (X, y), None, config, generator=gen, run=state["run"], epochs=1)
 
-    return epoch, "fit_loop, bf16=True (autocast), channels-last, " + ("CUDA graphs" if cuda_graphs else "no graphs")
+    graphs = cuda_graphs and augment is None  # augmentation keeps the steps eager
+    return epoch, ("fit_loop, bf16=True (autocast), channels-last, " + ("CUDA graphs" if graphs else "no graphs")
+                   + (f", augment={augment!r}" if augment else ""))
 
 
 def make_cnn_eager(X: torch.Tensor, y: torch.Tensor, bs: int, compile_mode: str | None = None) -> tuple[Epoch, str]:
@@ -234,6 +239,7 @@ def cnn_on_gpu(n: int, bs: int, repeats: int, log: Log, bf16_rate: float) -> str
     contenders = [
         ("trainwell", lambda: make_cnn_trainwell(X, y, bs)),
         ("trainwell, no CUDA graphs", lambda: make_cnn_trainwell(X, y, bs, cuda_graphs=False)),
+        ("trainwell with random shifts (augment='shift')", lambda: make_cnn_trainwell(X, y, bs, augment="shift")),
         ("plain eager loop", lambda: make_cnn_eager(X, y, bs)),
         ("plain loop, torch.compile", lambda: make_cnn_eager(X, y, bs, "default")),
         ("plain loop, torch.compile max-autotune", lambda: make_cnn_eager(X, y, bs, "max-autotune")),
