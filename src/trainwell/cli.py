@@ -76,11 +76,21 @@ def read_csv_task(path: str, target: str, task: str = "auto") -> tuple[pd.DataFr
     as strings; a text target cannot be regressed (one-sentence ``DataError``).
     """
     X, y = split_target(read_table(path), target)
+    values, task = target_task(y, task, f"The target column {target!r}")
+    return X, values, task
+
+
+def target_task(y: pd.Series, task: str, what: str) -> tuple[np.ndarray, str]:
+    """The targets as an array and the task they make (``"auto"`` infers it, :func:`infer_task`).
+
+    Text labels of a classification are kept as strings; a text target cannot be regressed
+    (one-sentence ``DataError`` naming ``what``).
+    """
     task = task if task != "auto" else infer_task(y)
     numeric = pd.api.types.is_numeric_dtype(y)
     if task == "regression" and not numeric:
-        raise DataError(f"The target column {target!r} holds text; use --task classification or a numeric target.")
-    return X, (y.astype(str).to_numpy() if task == "classification" and not numeric else y.to_numpy()), task
+        raise DataError(f"{what} holds text; use --task classification or a numeric target.")
+    return (y.astype(str).to_numpy() if task == "classification" and not numeric else y.to_numpy()), task
 
 
 def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -374,16 +384,6 @@ def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
         raise DataError(f"{what} {path} is not a plain NumPy array file ({exc}); save it with numpy.save.") from None
 
 
-def _labels_task(y: np.ndarray, task: str, what: str) -> tuple[np.ndarray, str]:
-    if y.ndim != 1:
-        raise DataError(f"{what} has shape {y.shape}; give one label or value per row (a 1-D array).")
-    series = pd.Series(y)
-    task = task if task != "auto" else infer_task(series)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(series):
-        raise DataError(f"{what} holds text; use --task classification or numeric targets.")
-    return (y.astype(str) if task == "classification" and not pd.api.types.is_numeric_dtype(series) else y), task
-
-
 def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     """``trainwell fit X.npy --labels y.npy [--test X_test.npy --test-labels y_test.npy]``.
 
@@ -393,7 +393,10 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     if not args.labels:
         raise DataError("--labels is required for a .npy file: give the .npy file of the targets, one per row.")
     X = read_npy(args.data, "the data file")
-    y, task = _labels_task(read_npy(args.labels, "--labels", mapped=False), args.task, f"--labels {args.labels}")
+    labels = read_npy(args.labels, "--labels", mapped=False)
+    if labels.ndim != 1:
+        raise DataError(f"--labels {args.labels} has shape {labels.shape}; give one label or value per row (a 1-D array).")
+    y, task = target_task(pd.Series(labels), args.task, f"--labels {args.labels}")
     if len(y) != X.shape[0]:
         raise DataError(f"{args.data} has {X.shape[0]} rows but --labels {args.labels} has {len(y)}; they must match.")
     test = None

@@ -154,12 +154,11 @@ class FlatUpdate:
                    amsgrad=group["amsgrad"], lr=self._lr(i, group), beta1=float(beta1), beta2=float(beta2),
                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
 
-    #: On CUDA, the number of pieces a flat buffer is cut into for the fused kernels
-    #: (measured with ``bench/gpu_profile.py``: Adam on 235k weights 62.6 µs in one piece,
-    #: 31.0 in 8, 12.5 in 36, 14.1 in 72, 19.8 in 144).
-    #: They process one block of at most 65,536 elements per tensor chunk, so one flat
-    #: tensor of 235k weights runs on 4 of the GPU's 132 multiprocessors (16 µs per step
-    #: on an H100 instead of 3); views of the same memory in pieces spread it out.
+    #: On CUDA, the number of pieces a flat buffer is cut into for the fused kernels. They
+    #: give each chunk of at most 65,536 elements of a tensor one block, so one flat tensor
+    #: of 235k weights runs on 4 of an H100's 132 multiprocessors; views of the same memory
+    #: in pieces spread it out. Measured with ``bench/gpu_profile.py`` (Adam, 235k weights):
+    #: 62.6 µs in one piece, 31.0 in 8, 12.5 in 36, 14.1 in 72, 19.8 in 144.
     cuda_pieces = 36
 
     def _pieces(self, tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
