@@ -14,7 +14,16 @@ from trainwell.train.optim import make_flat_optimizer
 from trainwell.train.update import FlatUpdate
 
 from . import peers
-from .common import Timing, mlp, n_weights, synthetic_mnist, table, time_it, time_round_robin
+from .common import (
+    HIDDEN,
+    Timing,
+    mlp,
+    n_weights,
+    synthetic_mnist,
+    table,
+    time_it,
+    time_round_robin,
+)
 
 Log = Callable[[str], None]
 
@@ -160,4 +169,69 @@ def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, 
     text += (f"\n\ntrainwell's forward + hand-derived backward alone on one resident batch (no update, no "
              f"data gathering, no loop): {t_fwd_bwd * 1e6:,.0f} µs per step, of which the matmuls are "
              f"{t_gemm / t_fwd_bwd:.0%}.")
+    kernels = kernel_floor(bs, steps, repeats)
+    kernels["matmuls (the GEMM-only floor)"] = t_gemm
+    kernels["Adam update (fused kernel on the flat buffer)"] = t_update
+    total = sum(kernels.values())
+    measured = epoch_seconds["trainwell"] / steps
+    rows = [[name, f"{t * 1e6:,.0f}", f"{t / total:.0%}"] for name, t in kernels.items()]
+    rows.append(["**sum: the step's own kernels, each timed alone**", f"**{total * 1e6:,.0f}**", "100%"])
+    rows.append(["trainwell's measured step (epoch / steps)", f"{measured * 1e6:,.0f}",
+                 f"{measured / total:.0%}"])
+    text += ("\n\nThe ATen kernels a fast step cannot do without, each timed alone in a loop on resident "
+             "buffers (a lower bound for any loop that launches them one by one from Python):\n\n"
+             + table(["work per step", "µs", "share of the sum"], rows))
+    eager = epoch_seconds.get("best plain eager loop")
+    if eager:
+        need = eager / steps / 1.8
+        text += (f"\n\nTo be 1.8x faster than the best plain eager loop, a step would have to take "
+                 f"{need * 1e6:,.0f} µs; its own kernels, launched back to back with no Python in between, "
+                 f"already take {total * 1e6:,.0f} µs ({total / need:.0%} of that budget).")
     return text
+
+
+def kernel_floor(bs: int, steps: int, repeats: int) -> dict[str, float]:
+    """Seconds per step of the fast step's non-matmul kernels, each group timed alone.
+
+    Batch norm forward and backward through ATen (both hidden layers), ReLU and its
+    backward, the softmax cross-entropy and its gradient, and gathering a batch of random
+    rows: the work :class:`~trainwell.train.fast_mlp.FastMLPStep` does besides its
+    matrix multiplies and its update.
+    """
+    aten = torch.ops.aten
+    X, y = synthetic_mnist(60_000)
+    perm = torch.randperm(X.shape[0])[:bs]
+    xbuf = torch.empty(bs, X.shape[1])
+    layers = []
+    for width in HIDDEN:
+        z, a, g = torch.randn(bs, width), torch.empty(bs, width), torch.randn(bs, width)
+        stats = (torch.zeros(width), torch.ones(width), torch.empty(width), torch.empty(width))
+        layers.append((z, a, g, torch.ones(width), torch.zeros(width), stats))
+    scores, grad, yb = torch.randn(bs, 10), torch.empty(bs, 10), y[:bs].contiguous()
+    minus_ones = torch.full((bs, 1), -1.0)
+
+    def batch_norm() -> None:
+        for z, a, g, gamma, beta, (rm, rv, mean, invstd) in layers:
+            torch.native_batch_norm(z, gamma, beta, rm, rv, True, 0.1, 1e-5, out=(a, mean, invstd))
+            aten.native_batch_norm_backward.default(g, z, gamma, rm, rv, mean, invstd, True, 1e-5,
+                                                    [True, True, True])
+
+    def relu() -> None:
+        for z, a, g, *_ in layers:
+            torch.clamp_min(z, 0, out=a)
+            aten.threshold_backward.grad_input(g, a, 0, grad_input=g)
+
+    def loss() -> None:
+        torch._log_softmax(scores, 1, False, out=grad)
+        torch._C._nn.nll_loss(grad, yb, None, 1, -100)
+        grad.exp_().scatter_add_(1, yb.unsqueeze(1), minus_ones).mul_(1.0 / bs)
+        torch.argmax(scores, 1)
+
+    def gather() -> None:
+        torch.index_select(X, 0, perm, out=xbuf)
+
+    groups = {"batch norm, forward and backward (ATen)": batch_norm, "ReLU and its backward": relu,
+              "softmax cross-entropy, its gradient, argmax": loss, "gathering a batch (index_select)": gather}
+    timings = time_round_robin({k: (lambda f=f: [f() for _ in range(steps)]) for k, f in groups.items()},
+                               repeats=repeats)
+    return {k: t.typical / steps for k, t in timings.items()}
