@@ -148,7 +148,7 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
 
     The same as cropping each image from a copy padded by ``shift`` pixels of ``fill``
     (torchvision's ``RandomCrop(size, padding=shift)``), done for the whole batch in one
-    gather: the padded batch is indexed with per-image row and column ranges.
+    gather: each image's window is picked from a view of all windows of the padded batch.
     """
     n, channels, height, width = images.shape
     device = images.device
@@ -162,11 +162,12 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
         border[..., shift:shift + height, shift:shift + width] = False
         fill_t = torch.as_tensor(fill, dtype=images.dtype, device=device).reshape(1, -1, 1, 1)
         padded = torch.where(border, fill_t, padded)
-    rows = offsets[0, :, None] + torch.arange(height, device=device)  # (n, height)
-    cols = offsets[1, :, None] + torch.arange(width, device=device)  # (n, width)
-    index_n = torch.arange(n, device=device)[:, None, None, None]
-    index_c = torch.arange(channels, device=device)[None, :, None, None]
-    return padded[index_n, index_c, rows[:, None, :, None], cols[:, None, None, :]]
+    # Every window of the padded batch as a view, (n, channels, 2s+1, 2s+1, height, width),
+    # then each image's own window: indexing two axes copies whole windows, 3-6x faster on
+    # the CPU than indexing all four (measured with the report's step profile: at batch
+    # 128 of 28x28 images, 829 -> 208 µs a batch).
+    windows = padded.unfold(2, height, 1).unfold(3, width, 1)
+    return windows[torch.arange(n, device=device), :, offsets[0], offsets[1]]
 
 
 def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None,
