@@ -248,6 +248,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     from .report import build_report, report_inputs
     from .report.tensorboard import TensorBoardLogger, live_log_dir
     from .train.distributed import is_main_process
+    from .train.step_profile import StepProfiler
 
     out_path = check_out_dir(out, resume)
     if not 0 < test_fraction < 1:
@@ -277,6 +278,8 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         X_test, y_test = test[0], np.asarray(test[1])
         train_idx, test_idx = np.arange(n), np.arange(len(y_test))
     callbacks = [LiveProgress(console, max_epochs=params["max_epochs"])] if main else []
+    if report:
+        callbacks.append(StepProfiler())  # the report's speed section
     board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
     if board is not None:
         callbacks.append(board)

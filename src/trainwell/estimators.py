@@ -57,7 +57,7 @@ from .nn import (
     parse_init,
 )
 from .nn.init import warn_if_symmetric
-from .train import EarlyStopping, PrintProgress, TrainConfig, distributed, fit_loop
+from .train import EarlyStopping, PrintProgress, StepProfiler, TrainConfig, distributed, fit_loop
 from .train.checkpoint import Checkpoint, CheckpointSaver
 from .train.optim import OPTIMIZERS, parse_schedule
 
@@ -406,6 +406,8 @@ class _NeuralNetBase(BaseEstimator):
                 callbacks.insert(0, early)
             if self.verbose and distributed.is_main_process():
                 callbacks.append(PrintProgress())
+            if self.report is not None and not any(isinstance(cb, StepProfiler) for cb in callbacks):
+                callbacks.append(StepProfiler())  # the report's speed section
             if self.tensorboard is not False and distributed.is_main_process():
                 from .report import TensorBoardLogger
 

@@ -388,9 +388,38 @@ def _environment_section(rec: RunRecord) -> Section:
     return s
 
 
+def _speed_section(rec: RunRecord, plots) -> Section:
+    from ..train.step_profile import step_time_advice
+
+    s = Section("speed", "Where a training step's time goes",
+                "A window of this run's own training steps, timed by the clock and then under PyTorch's profiler: "
+                "the matrix multiplies (the arithmetic), the optimizer update, gathering batches, every other "
+                "operation, and the time no operation accounts for (Python between operations; on a GPU, "
+                "the time it sat idle).")
+    result = rec.diagnostics.get("run", {}).get("step_time")
+    if not result:
+        s.note = "This run was not timed step by step (estimators time their steps when they write a report)."
+        return s
+    advice = step_time_advice(result)
+    s.note = " ".join(advice)
+    if "reason" in result:
+        return s
+    parts = {k: float(v) for k, v in result.get("parts", {}).items()}
+    s.png, s.alt = plots.to_png(plots.step_time(parts)), "one training step split into its parts"
+    wall = float(result.get("step_seconds") or 0.0) or 1.0
+    rows = "".join(f"<tr><td>{_esc(k)}</td><td>{v * 1e3:.3f}</td><td>{v / wall:.0%}</td></tr>" for k, v in parts.items())
+    top = "".join(f"<tr><td><code>{_esc(t.get('name'))}</code></td><td>{_esc(t.get('part'))}</td>"
+                  f"<td>{float(t.get('seconds', 0.0)) * 1e3:.3f}</td></tr>" for t in result.get("top", []))
+    s.body = (f'<table class="kv"><tr><th>part</th><th>ms per step</th><th>share</th></tr>{rows}</table>'
+              f'<p class="guide">Measured over {result.get("steps")} steps; {_esc(result.get("clock", ""))}.</p>'
+              f"<details><summary>The operations that took longest</summary><table class=\"kv\">"
+              f"<tr><th>operation</th><th>part</th><th>ms per step</th></tr>{top}</table></details>")
+    return s
+
+
 PLOT_SECTIONS: tuple[Callable[..., Section], ...] = (
     _loss_section, _metric_section, _lr_section, _update_section, _scale_section, _activation_section,
-    _gradient_section, _units_section, _first_layer_section, _test_section,
+    _gradient_section, _units_section, _first_layer_section, _test_section, _speed_section,
 )
 
 

@@ -129,6 +129,7 @@ def run_summary(est: Any) -> dict[str, Any]:
         "fast_path": extra.get("fast_path"),
         "cuda_graphs": extra.get("cuda_graphs"),
         "steps_per_epoch": getattr(run, "steps_per_epoch", None),
+        "step_time": extra.get("step_time"),
     }
 
 

@@ -164,6 +164,24 @@ def lr_schedule(epochs: Sequence[int], lr: Sequence[float], best_epoch: int | No
     return fig
 
 
+def step_time(parts: Mapping[str, float], colors: Sequence[str] | None = None) -> Figure:
+    """One training step as a horizontal bar split into its parts (milliseconds)."""
+    fig = _figure(2.1, left=0.3, bottom=1.05, top=0.15)
+    ax = fig.add_subplot()
+    colors = colors or ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#7f7f7f"]
+    left = 0.0
+    total = sum(parts.values()) * 1e3 or 1.0
+    for (name, seconds), color in zip(parts.items(), colors, strict=False):
+        ms = seconds * 1e3
+        ax.barh([0], [ms], left=left, color=color, label=f"{name} {ms / total:.0%}", height=0.6)
+        left += ms
+    ax.set_yticks([])
+    ax.set_xlim(0, total)
+    ax.set_xlabel("ms per step")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=2, fontsize=7, frameon=False)
+    return fig
+
+
 # ------------------------------------------------------------------ per layer
 def update_ratios(epochs: Sequence[int], ratios: Mapping[str, Sequence[float]],
                   band: tuple[float, float] = (1e-4, 1e-2), target: float = 1e-3,

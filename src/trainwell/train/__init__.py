@@ -4,6 +4,7 @@ from .callbacks import Callback, EarlyStopping, PrintProgress, RunState
 from .history import History
 from .loop import TrainConfig, evaluate, fit_loop
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler
+from .step_profile import StepProfiler, step_time_advice
 
 __all__ = [
     "OPTIMIZERS",
@@ -13,9 +14,11 @@ __all__ = [
     "History",
     "PrintProgress",
     "RunState",
+    "StepProfiler",
     "TrainConfig",
     "evaluate",
     "fit_loop",
     "make_optimizer",
     "make_scheduler",
+    "step_time_advice",
 ]

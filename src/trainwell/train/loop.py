@@ -437,6 +437,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     last_epoch = run.epoch + (epochs if epochs is not None else config.max_epochs - run.epoch)
     for cb in callbacks:
         cb.on_fit_begin(run)
+    # callbacks that time steps (StepProfiler) are told of every step, watched or not
+    timers = [cb for cb in callbacks if callable(getattr(cb, "before_step", None))]
     net.train()
     while run.epoch < last_epoch and not run.stop_requested:
         run.epoch += 1
@@ -462,6 +464,8 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
             stop = min(start + bs, n)
             m = stop - start
             watchers = [cb for cb in callbacks if cb.wants_step(run)]
+            for timer in timers:
+                timer.before_step(run, b, bool(watchers))
             if watchers:
                 if steps.fast is not None:
                     steps.fast.flush()

@@ -1,0 +1,340 @@
+"""Where a training step's time goes: matrix multiplies, the optimizer update, the rest.
+
+:class:`StepProfiler` times a window of real training steps twice: first with the clock
+alone (the step's true cost), then under PyTorch's profiler, which says how long each
+operation ran. It sorts the operations into the few parts a user can act on, and counts
+the time no operation accounts for as Python and launch overhead (on a GPU: the time the
+GPU sat idle). The profiler is PyTorch's; what is written here is only the grouping and
+the window, which the profiler does not know about.
+
+The result lands in ``run.extra["step_time"]`` (and in a run folder's ``diagnostics.json``,
+from which the report draws its speed section); :func:`step_time_advice` puts it in words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from .callbacks import Callback, RunState
+
+MATMULS = "matrix multiplies and convolutions"
+OPTIMIZER = "optimizer update"
+GATHER = "gathering batches"
+OTHER = "other operations"
+OVERHEAD = "Python and launch overhead"
+#: The profiler range around a step a monitor watches (left out of the numbers).
+WATCHED = "trainwell::watched_step"
+#: The parts of a step, in the order the report shows them.
+PARTS = (MATMULS, OPTIMIZER, GATHER, OTHER, OVERHEAD)
+
+_MATMUL_OPS = {"mm", "addmm", "bmm", "baddbmm", "addbmm", "matmul", "linear", "mv", "addmv", "dot",
+               "_scaled_mm", "_int_mm"}
+_KERNEL_MATMUL = ("gemm", "xmma", "cutlass", "cublas", "conv", "wgrad", "dgrad", "winograd", "sm80_", "sm90_")
+
+
+class _Unmeasured(Exception):
+    """The window could not be measured (the message says why)."""
+
+
+def _op_part(event: Any) -> str | None:
+    """The part of a step that a host-side operation (a profiler event) belongs to.
+
+    ``None`` for the operations of a watched step (inside a :data:`WATCHED` range).
+    """
+    part = None
+    parent = event
+    while parent is not None:
+        if parent.name == WATCHED:
+            return None
+        if part is None and parent.name.startswith("Optimizer."):  # torch.optim's step/zero_grad ranges
+            part = OPTIMIZER
+        parent = parent.cpu_parent
+    if part is not None:
+        return part
+    name = event.name.removeprefix("aten::")
+    if name.startswith(("_fused_adam", "_fused_sgd", "_foreach_")):
+        return OPTIMIZER
+    if name in _MATMUL_OPS or "conv" in name:
+        return MATMULS
+    if name == "index_select" and event.cpu_parent is None:
+        return GATHER  # the loop's own batch gathering (a top-level call, not inside a layer)
+    return OTHER
+
+
+def _kernel_part(name: str) -> str:
+    """The part of a step that a GPU kernel belongs to, from its name."""
+    low = name.lower()
+    if any(s in low for s in _KERNEL_MATMUL):
+        return MATMULS
+    if "adam" in low or "sgd" in low or "multi_tensor" in low:
+        return OPTIMIZER
+    if "index" in low or "gather" in low:
+        return GATHER
+    return OTHER
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for a moment.
+
+    Some torch builds print a line from C++ each time the profiler starts or stops; on
+    the command line that would land between the progress rows.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class StepProfiler(Callback):
+    """Measure where the time of a training step goes, on a window of real steps.
+
+    Once per fit, in the first epoch with enough full-size steps, it leaves ``skip``
+    steps out, times ``steps`` steps with the clock alone, then ``steps`` more under
+    ``torch.autograd.profiler.profile`` (with CUDA kernels on a GPU). The steps are the
+    run's own: the fast MLP step, CUDA-graph replays or the autograd step, whatever the
+    loop runs. Pass it in ``callbacks=``; estimators with ``report=`` and ``trainwell fit``
+    add one themselves.
+
+    Parameters
+    ----------
+    steps : int
+        Steps per window (two windows). Fewer when an epoch is short; at least 3.
+    skip : int
+        Steps of the epoch to leave out first (warm-up, CUDA-graph capture).
+    tries : int
+        Epochs to try before giving up. On a GPU a try fails when a monitor watches a step
+        of the profiled half (its kernels cannot be told apart); elsewhere watched steps are
+        simply left out of both halves.
+
+    Attributes
+    ----------
+    result : dict or None
+        ``{"device", "path", "batch_size", "steps", "step_seconds", "samples_per_second",
+        "clock", "parts": {part: seconds per step}, "top": [{"name", "part", "seconds"}]}``,
+        or ``{"reason": ...}`` when it could not measure; ``None`` before it tried.
+    """
+
+    def __init__(self, steps: int = 20, skip: int = 10, tries: int = 3) -> None:
+        self.steps = steps
+        self.skip = skip
+        self.tries = tries
+        self.result: dict[str, Any] | None = None
+        self._window: tuple[int, int] | None = None
+        self._tried = 0
+        self._t0 = 0.0
+        self._profile: Any = None
+        self._marker: Any = None
+        self._watched_since: float | None = None
+        self._excluded = 0.0
+        self._n_watched = 0
+        self._plain: float | None = None
+
+    # ------------------------------------------------------------------ the window
+    def on_fit_begin(self, run: RunState) -> None:
+        self.result = None  # each fit is measured anew
+        self._tried = 0
+        self._window = None
+
+    def on_epoch_begin(self, run: RunState) -> None:
+        self._abandon()
+        if self.result is not None:
+            return
+        if self._tried >= self.tries:
+            self.result = {"reason": "monitors watched a step of the profiled window in every epoch tried"}
+            run.extra["step_time"] = self.result
+            return
+        full = run.steps_per_epoch - 1  # the last step may be a smaller batch
+        skip = min(self.skip, full // 4)
+        k = min(self.steps, (full - skip) // 2)
+        if k < 3:
+            self.result = {"reason": f"an epoch has {run.steps_per_epoch} steps, too few to time a window of them"}
+            return
+        self._tried += 1
+        self._window = (skip, k)
+
+    def before_step(self, run: RunState, index: int, watched: bool) -> None:
+        """Called by the loop before every step of the epoch (so it must be cheap).
+
+        Each call also marks the end of the previous step. A step a monitor watches runs
+        the autograd path with the monitor's hooks: its time is taken out of the window
+        (and on the CPU its operations out of the profile, by a marked range).
+        """
+        if self._window is None:
+            return
+        start, k = self._window
+        if index < start or index > start + 2 * k:
+            return
+        device = next(run.net.parameters()).device
+        if self._watched_since is not None:  # the previous step was watched: take it out
+            _sync(device)
+            self._excluded += time.perf_counter() - self._watched_since
+            self._watched_since = None
+            self._n_watched += 1
+            if self._marker is not None:
+                self._marker.__exit__(None, None, None)
+                self._marker = None
+        if index == start:
+            _sync(device)
+            self._t0, self._excluded, self._n_watched = time.perf_counter(), 0.0, 0
+        elif index == start + k:
+            _sync(device)
+            self._plain = self._per_step(k)
+            self._profile = torch.autograd.profiler.profile(use_kineto=device.type == "cuda",
+                                                            use_device="cuda" if device.type == "cuda" else None)
+            with _quiet_stderr():
+                self._profile.__enter__()
+            self._t0, self._excluded, self._n_watched = time.perf_counter(), 0.0, 0
+        elif index == start + 2 * k:
+            _sync(device)
+            profiled_wall = self._per_step(k)
+            profile, self._profile, self._window = self._profile, None, None
+            with _quiet_stderr():
+                profile.__exit__(None, None, None)
+            try:
+                if self._plain is None or profiled_wall is None:
+                    raise _Unmeasured("monitors watched every step of the window")
+                self.result = self._summarise(run, profile, k - self._n_watched, device, profiled_wall)
+            except _Unmeasured as exc:
+                self.result = {"reason": str(exc)}
+            except Exception as exc:  # a profiler quirk must never cost the user the run
+                self.result = {"reason": f"the profiler's events could not be read ({type(exc).__name__}: {exc})"}
+            run.extra["step_time"] = self.result
+            return
+        if watched:
+            if self._profile is not None and device.type == "cuda":
+                # its kernels cannot be told apart from the others': try again next epoch
+                self._abandon()
+                return
+            _sync(device)
+            self._watched_since = time.perf_counter()
+            if self._profile is not None:
+                self._marker = torch.autograd.profiler.record_function(WATCHED)
+                self._marker.__enter__()
+
+    def _per_step(self, k: int) -> float | None:
+        """Seconds per unwatched step since ``_t0``, or ``None`` when every step was watched."""
+        steps = k - self._n_watched
+        return (time.perf_counter() - self._t0 - self._excluded) / steps if steps > 0 else None
+
+    def on_epoch_end(self, run: RunState) -> None:
+        self._abandon()
+        if self.result is not None and "step_time" not in run.extra:
+            run.extra["step_time"] = self.result
+
+    def _abandon(self) -> None:
+        if self._marker is not None:
+            self._marker.__exit__(None, None, None)
+            self._marker = None
+        if self._profile is not None:
+            with _quiet_stderr():
+                self._profile.__exit__(None, None, None)
+            self._profile = None
+        self._window = None
+        self._watched_since = None
+
+    # ------------------------------------------------------------------ the numbers
+    def _summarise(self, run: RunState, profile: Any, k: int, device: torch.device,
+                   profiled_wall: float) -> dict[str, Any]:
+        parts: dict[str, float] = defaultdict(float)
+        by_name: dict[tuple[str, str], float] = defaultdict(float)
+        if device.type == "cuda":
+            clock = "GPU kernel time; the rest of the step the GPU sat idle"
+            for ev in profile.function_events:
+                if ev.device_type == torch.autograd.DeviceType.CUDA:
+                    part = _kernel_part(ev.name)
+                    seconds = ev.device_time_total * 1e-6 / k
+                    parts[part] += seconds
+                    by_name[(ev.name, part)] += seconds
+            if not parts:
+                raise _Unmeasured("the profiler recorded no GPU kernels in the window (CUPTI may not trace "
+                                  "CUDA-graph replays here)")
+        else:
+            clock = "host time of each operation; the rest of the step is Python between them"
+            for ev in profile.function_events:
+                part = _op_part(ev)
+                if part is None:
+                    continue
+                seconds = ev.self_cpu_time_total * 1e-6 / k
+                parts[part] += seconds
+                by_name[(ev.name, part)] += seconds
+        # Shares come from the profiled window, seconds from the window timed by the clock
+        # alone: the profiler's own bookkeeping slows every operation a little.
+        accounted = sum(parts.values())
+        profiled = max(profiled_wall, accounted)
+        wall = self._plain
+        scale = wall / profiled if profiled > 0 else 0.0
+        parts = defaultdict(float, {p: s * scale for p, s in parts.items()})
+        parts[OVERHEAD] = (profiled - accounted) * scale
+        by_name = {key: s * scale for key, s in by_name.items()}
+        fast = run.extra.get("fast_path") or {}
+        graphs = run.extra.get("cuda_graphs") or {}
+        path = "hand-derived MLP step" if fast.get("used") else "autograd step"
+        if graphs.get("used"):
+            path += ", replayed from CUDA graphs"
+        bs = min(run.config.batch_size, run.n_train)
+        top = sorted(by_name.items(), key=lambda kv: -kv[1])[:8]
+        return {
+            "device": str(device), "path": path, "batch_size": bs, "steps": k,
+            "step_seconds": wall, "samples_per_second": bs / wall if wall > 0 else None, "clock": clock,
+            "parts": {p: parts.get(p, 0.0) for p in PARTS},
+            "top": [{"name": name, "part": part, "seconds": s} for (name, part), s in top],
+            "fast_reason": None if fast.get("used") else fast.get("reason"),
+            "graphs_reason": graphs.get("reason") if device.type == "cuda" and not graphs.get("used") else None,
+        }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_time_advice(result: dict[str, Any] | None) -> list[str]:
+    """The step-time measurement of :class:`StepProfiler` in plain sentences, headline first."""
+    if not result:
+        return []
+    if "reason" in result:
+        return [f"Step time not measured: {result['reason']}."]
+    wall, parts, bs = result["step_seconds"], result["parts"], result["batch_size"]
+    share = {p: (s / wall if wall else 0.0) for p, s in parts.items()}
+    on = "the GPU" if result["device"].startswith("cuda") else "the CPU"
+    lines = [f"A training step takes {wall * 1e3:.2f} ms on {on} ({result['samples_per_second']:,.0f} samples/s "
+             f"at batch {bs}), on the {result['path']}."]
+    if share[OVERHEAD] >= 0.5:
+        lines.append(f"{share[OVERHEAD]:.0%} of each step is {OVERHEAD.lower()}, not arithmetic: the network is "
+                     f"small for {on}. A larger batch (say {2 * bs}) does twice the samples per step for "
+                     "little more time per step.")
+        if result.get("graphs_reason"):
+            lines.append(f"CUDA graphs, which remove most launch overhead, are off: {result['graphs_reason']}.")
+    if share[MATMULS] >= 0.6:
+        lines.append(f"The {MATMULS} take {share[MATMULS]:.0%} of each step: it is bound by arithmetic, so "
+                     "only fewer FLOPs (a narrower network) or faster arithmetic (a GPU, bf16 on one) "
+                     "make it much faster.")
+    if share[GATHER] >= 0.2:
+        lines.append(f"Gathering batches takes {share[GATHER]:.0%} of each step: each step reads random rows "
+                     "of the data set from memory (a memory-mapped file pays this most).")
+    if share[OPTIMIZER] >= 0.25:
+        why = f" ({result['fast_reason']})" if result.get("fast_reason") else ""
+        lines.append(f"The {OPTIMIZER} takes {share[OPTIMIZER]:.0%} of each step{why}: a fused optimizer "
+                     "(adam, sgd, momentum, nesterov) on flat parameters is cheapest.")
+    if share[OTHER] >= 0.4:
+        lines.append(f"{OTHER.capitalize()} (batch norm, activations, the loss, augmentation) take "
+                     f"{share[OTHER]:.0%} of each step.")
+    return lines
