@@ -56,7 +56,7 @@ def activations(quick: bool = False, seed: int = 0) -> Outcome:
             "saturated_by_layer": [saturated_fraction(o, act) for o in outs],
             "dead_units_by_layer": [dead_fraction(o) for o in outs] if act == "relu" else None,
             "gradient_first_over_last": grads.norms[0] / grads.norms[-2],
-            "last_layer_outputs": outs[-1].flatten().numpy(),
+            "last_layer_outputs": outs[-1].flatten().cpu().numpy(),
         }
 
     final = {a: runs[a]["test_accuracy"][-1] for a in ACTIVATIONS}

@@ -56,7 +56,7 @@ def _init_stats(activation: str, init, depth: int, X: torch.Tensor, seed: int) -
 
 def _distinct_units(est) -> int:
     """Distinct incoming weight vectors among the first hidden layer's units (to 5 decimals)."""
-    w = est.network_.features[0].weight.detach().numpy()
+    w = est.network_.features[0].weight.detach().cpu().numpy()
     return int(np.unique(np.round(w, 5), axis=0).shape[0])
 
 

@@ -31,15 +31,15 @@ def _head_on_body(source: NeuralNetClassifier, X, y, X_test, y_test, epochs: int
         h = body(network_input(source, X))
         h_test = body(network_input(source, X_test))
     torch.manual_seed(seed)
-    head = nn.Linear(h.shape[1], len(classes))
+    head = nn.Linear(h.shape[1], len(classes)).to(h.device)  # on the body's device, where its outputs are
     opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    target = torch.as_tensor(np.searchsorted(classes, y))
+    target = torch.as_tensor(np.searchsorted(classes, y), device=h.device)
     for _ in range(epochs):
         opt.zero_grad()
         nn.functional.cross_entropy(head(h), target).backward()
         opt.step()
     with torch.no_grad():
-        pred = classes[head(h_test).argmax(1).numpy()]
+        pred = classes[head(h_test).argmax(1).cpu().numpy()]
     return float((pred == y_test).mean())
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +194,18 @@ class Checkpoint(Callback):
         run.optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
         if run.scheduler is not None and meta["scheduler"] is not None:
             run.scheduler.load_state_dict(meta["scheduler"])
-        self.generator.set_state(tensors["rng.perm"])
+        if tensors["rng.perm"].numel() == self.generator.get_state().numel():
+            self.generator.set_state(tensors["rng.perm"])
+        else:
+            # written by a run on another kind of device (a CUDA generator's state is not a CPU one's):
+            # everything else carries over, the shuffling goes on from this run's own generator
+            warnings.warn(
+                f"The checkpoint in {self.folder} was written on another kind of device than this run's "
+                f"{self.generator.device.type}; training resumes, but batches are no longer drawn in the order "
+                "the interrupted run would have used.", UserWarning, stacklevel=2,
+            )
         torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors:
+        if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         if self.early_stopping is not None and meta["early_stopping"]:
             es = meta["early_stopping"]

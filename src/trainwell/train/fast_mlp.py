@@ -10,7 +10,8 @@ accumulation and the optimizer's Python wrapper cost more than the arithmetic (D
 "The hot loop"). The pass is short: a linear layer's gradients are two matrix products,
 batch norm runs through ATen's own kernels (``native_batch_norm`` and its backward, so
 running statistics match ``nn.BatchNorm1d`` exactly), activations are undone in place
-from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on the CPU.
+from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on the device
+(ATen's CPU recipe on the CPU, its fused kernel on CUDA).
 ``tests/test_fast_path.py`` checks every gradient against ``torch.autograd``.
 
 Anything else (other layers, losses, frozen or shared parameters, hooks) is refused by
@@ -67,7 +68,7 @@ class _Buffers:
     grad_h: torch.Tensor     # gradient with respect to the block output
     mean: torch.Tensor | None
     invstd: torch.Tensor | None
-    noise: torch.Tensor | None
+    noise: torch.Tensor | None  # dropout: scaled noise (CPU recipe) or the fused kernel's bool mask
     xhat: torch.Tensor | None = None   # scratch for the column-wise batch-norm backward
     scratch: torch.Tensor | None = None
 
@@ -195,6 +196,9 @@ class FastMLPStep:
     narrow_devices : tuple of str
         Devices on which layers with fewer than :data:`NARROW` outputs compute their
         products without cuBLAS's small-output kernels.
+    fused_dropout_devices : tuple of str
+        Devices on which dropout runs ATen's fused kernel (``native_dropout``), as
+        ``nn.Dropout`` does there; elsewhere its CPU recipe (``bernoulli_``, then scale).
 
     Calling the step with a batch ``(xb, yb)`` trains on it and returns
     ``(loss, scores)``: the batch's mean loss as a 0-d tensor and the network's outputs
@@ -204,6 +208,8 @@ class FastMLPStep:
     column_bn_from = 65536
     #: Device types on which layers narrower than :data:`NARROW` take their other formulations.
     narrow_devices: tuple[str, ...] = ("cuda",)
+    #: Device types on which ``nn.Dropout`` takes ATen's fused kernel, so the fast step does too.
+    fused_dropout_devices: tuple[str, ...] = ("cuda",)
 
     def __init__(self, net: nn.Module, loss_fn: Loss, flat: FlatParameters, update: Callable[[], None],
                  after_update: Callable[[], None] | None = None) -> None:
@@ -234,6 +240,8 @@ class FastMLPStep:
                 b.gamma, b.grad_gamma = data(b.bn.weight), grad(b.bn.weight)
                 b.beta, b.grad_beta = data(b.bn.bias), grad(b.bn.bias)
         narrow_here = flat.data.device.type in self.narrow_devices
+        # the same masks from the same generator state as the autograd step's nn.Dropout draws
+        self.fused_dropout = flat.data.device.type in self.fused_dropout_devices
         for b in blocks:
             b.narrow = narrow_here and b.linear.out_features < NARROW
             if b.narrow:
@@ -265,7 +273,8 @@ class FastMLPStep:
                     z=z, a=a, h=h, grad_h=torch.empty(m, width, **kw),
                     mean=torch.empty(width, **kw) if b.bn is not None else None,
                     invstd=torch.empty(width, **kw) if b.bn is not None else None,
-                    noise=torch.empty(m, width, **kw) if b.dropout else None,
+                    noise=(torch.empty(m, width, dtype=torch.bool, device=kw["device"]) if self.fused_dropout
+                           else torch.empty(m, width, **kw)) if b.dropout else None,
                 ))
                 if b.bn is not None and m * width >= self.column_bn_from:
                     per_block[-1].xhat = torch.empty(m, width, **kw)
@@ -307,7 +316,10 @@ class FastMLPStep:
                 torch.native_batch_norm(buf.z, b.gamma, b.beta, bn.running_mean, bn.running_var, True,
                                         bn.momentum, bn.eps, out=(buf.a, buf.mean, buf.invstd))
             _activate(b, buf.a)
-            if b.dropout:
+            if b.dropout and self.fused_dropout:
+                # nn.Dropout's kernel on CUDA (ATen's dropout takes native_dropout there)
+                _aten.native_dropout.out(buf.a, b.dropout, True, out0=buf.h, out1=buf.noise)
+            elif b.dropout:
                 # nn.Dropout's CPU recipe (ATen's _dropout_impl), so the same seed draws the
                 # same mask on either path.
                 buf.noise.bernoulli_(1 - b.dropout).div_(1 - b.dropout)
@@ -338,7 +350,10 @@ class FastMLPStep:
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
             gh = torch.mm(g, below.weight, out=buf.grad_h)
-            if b.dropout:
+            if b.dropout and self.fused_dropout:
+                # what autograd runs for native_dropout, with the scale it passes
+                _aten.native_dropout_backward.out(gh, buf.noise, 1.0 / (1.0 - b.dropout), out=gh)
+            elif b.dropout:
                 gh.mul_(buf.noise)
             _deactivate(b, gh, buf.a)
             if b.bn is not None and buf.xhat is not None:
