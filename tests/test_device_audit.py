@@ -112,3 +112,35 @@ def test_a_checkpoint_from_another_kind_of_device_resumes(tmp_path):
         est = NeuralNetClassifier(**params, checkpoint_dir=tmp_path / "ck").fit(X, y, resume=True)
     assert est.n_iter_ == 3 and len(est.history_) == 3
     assert any("another kind of device" in str(w.message) for w in caught)
+
+
+def test_a_pickled_gpu_model_travels_as_torch_bytes_and_maps_to_the_cpu(monkeypatch):
+    """What a model fitted on CUDA does when pickled (forced onto the CPU branch here): its
+    state travels as ``torch.save`` bytes and ``torch.load`` maps it to the CPU where there
+    is no GPU, instead of failing inside pickle."""
+    import pickle
+
+    import numpy as np
+
+    from trainwell.estimators import NeuralNetClassifier as Est
+
+    X, y = load_digits(return_X_y=True)
+    clf = Est(hidden=(16,), max_epochs=3, random_state=0, device="cpu", diagnostics=False).fit(X[:300], y[:300])
+    monkeypatch.setattr(Est, "_mapped_pickle_devices", ("cpu", "cuda"))
+    payload = clf.__getstate__()
+    assert set(payload) == {"_torch_saved_state"}
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(again.predict_proba(X[300:]), clf.predict_proba(X[300:]))
+    assert again.get_params() == clf.get_params()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cuda_fit_does_not_reseed_the_global_cuda_generator():
+    X, y = load_digits(return_X_y=True)
+    torch.cuda.manual_seed_all(1234)
+    before = torch.cuda.get_rng_state()
+    NeuralNetClassifier(hidden=(16,), max_epochs=1, random_state=0, device="cuda", dropout=0.0,
+                        diagnostics=False).fit(X[:200], y[:200])
+    assert torch.equal(torch.cuda.get_rng_state(), before)

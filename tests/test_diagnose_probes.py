@@ -50,6 +50,7 @@ def full_batch_fit(X, y, probes, epochs=1, **params):
     """One full-batch step per epoch: the watched batch is the whole (shuffled) training set,
     so per-batch statistics equal statistics over all rows, whatever the permutation."""
     keep = KeepInitial()
+    params.setdefault("device", "cpu")  # the checks below recompute on the CPU what the probes measured
     est = NeuralNetClassifier(diagnostics=False, batch_size=len(y), max_epochs=epochs, early_stopping=False, random_state=0,
                               dropout=0.0, **params)
     est.set_params(callbacks=[keep, *probes])

@@ -334,7 +334,7 @@ def test_estimator_uses_the_fast_path_and_saves_and_loads(tmp_path, iris):
     assert clf._run.extra["fast_path"]["used"]
     assert clf.score(X, y) > 0.9
     clf.save(str(tmp_path / "m"))
-    again = load(str(tmp_path / "m"))
+    again = load(str(tmp_path / "m"), device="cpu")  # the same device as the fit, so the same arithmetic
     np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), rtol=1e-6, atol=1e-7)
     before = [s["step"].item() for s in clf._run.optimizer.state.values()]
     clf.partial_fit(X, y)  # continues the same flat optimizer

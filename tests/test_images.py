@@ -90,7 +90,7 @@ def test_fine_tune_moves_the_body_after_the_head(tmp_path):
     assert len(target.history_) == 6  # 3 epochs head only, then 3 epochs of everything
     lrs = target.history_.column("lr")
     assert lrs[3] == pytest.approx(lrs[0] * 0.1)
-    moved = [not torch.equal(p.detach(), source.network_.features.state_dict()[n])
+    moved = [not torch.equal(p.detach().cpu(), source.network_.features.state_dict()[n].cpu())
              for n, p in target.network_.features.named_parameters()]
     assert any(moved)
 

@@ -240,7 +240,7 @@ def test_first_layer_of_pixel_inputs_is_drawn_as_images(tmp_path):
     est = NeuralNetClassifier(hidden=(16,), max_epochs=2, random_state=0, diagnostics=False).fit(X, y)
     save_run(est, tmp_path / "digits")
     record = load_run(tmp_path / "digits")
-    np.testing.assert_allclose(record.first_layer, est.network_.features[0].weight.detach().numpy())
+    np.testing.assert_allclose(record.first_layer, est.network_.features[0].weight.detach().cpu().numpy())
     page = (tmp_path / "digits" / "report.html").read_text(encoding="utf-8")
     assert "laid out like the input image" in page
     table = pd.DataFrame(X[:, :5], columns=[f"f{i}" for i in range(5)])

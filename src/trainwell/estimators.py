@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import io
 import math
 import numbers
 import os
@@ -361,7 +362,9 @@ class _NeuralNetBase(BaseEstimator):
                 source.spec_, n_outputs=n_outputs, output_activation=getattr(self, "output_activation", None),
                 head="hierarchical_softmax" if loss_name == "hierarchical_softmax" else "linear",
             )
-        with torch.random.fork_rng(devices=[]):
+        # torch.manual_seed seeds every CUDA device too: fork (and afterwards restore) theirs on a GPU fit
+        cuda_devices = list(range(torch.cuda.device_count())) if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             self.network_ = build_network(self.spec_, generator=gen).to(self.device_)
@@ -587,12 +590,32 @@ class _NeuralNetBase(BaseEstimator):
         self._check_fitted()
         save_model(self, path)
 
+    #: Device types whose tensors a pickle keeps as ``torch.save`` bytes, mapped on loading.
+    _mapped_pickle_devices: tuple[str, ...] = ("cuda",)
+
     def __getstate__(self) -> dict[str, Any]:
         # The optimizer and run state are not part of a pickled model; partial_fit on an
         # unpickled model starts a fresh optimizer.
         state = self.__dict__.copy()
         state.pop("_run", None)
+        device = state.get("device_")
+        if isinstance(device, torch.device) and device.type in self._mapped_pickle_devices:
+            # A plain pickle of CUDA tensors cannot be read on a machine without a GPU; torch.load
+            # can map them to the CPU there (__setstate__), so the state travels as its bytes.
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            return {"_torch_saved_state": buffer.getvalue()}
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        saved = state.get("_torch_saved_state")
+        if saved is not None:
+            # fitted on a GPU; unpickled where there is none, every tensor maps to the CPU and predicts there
+            on_cpu = not torch.cuda.is_available()
+            state = torch.load(io.BytesIO(saved), map_location="cpu" if on_cpu else None, weights_only=False)
+            if on_cpu:
+                state["device_"] = torch.device("cpu")
+        self.__dict__.update(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
