@@ -248,7 +248,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     from .report import build_report, report_inputs
     from .report.tensorboard import TensorBoardLogger, live_log_dir
     from .train.distributed import is_main_process
-    from .train.step_profile import StepProfiler
+    from .train.step_profile import StepProfiler, step_time_advice
 
     out_path = check_out_dir(out, resume)
     if not 0 < test_fraction < 1:
@@ -344,6 +344,9 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
             console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {f.message}{advice}")
     elif getattr(est, "findings_", None) is not None:
         console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
+    speed = step_time_advice(getattr(getattr(est, "_run", None), "extra", {}).get("step_time"))
+    if speed:
+        console.print(f"speed: {' '.join(speed)}")
     console.print(f"run folder: {out_path}")
     if report:
         console.print(f"report: {build_report(out_path)}")
