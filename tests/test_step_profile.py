@@ -182,3 +182,11 @@ def test_the_step_profile_on_cuda():
     assert result["device"].startswith("cuda"), result
     assert math.isclose(sum(result["parts"].values()), result["step_seconds"], rel_tol=1e-9)
     assert result["parts"][MATMULS] > 0
+
+
+def test_a_profiler_the_user_runs_is_left_alone():
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as outer:
+        _, run = _fit(StepProfiler(steps=8, skip=2))
+    assert "another profiler" in run.extra["step_time"]["reason"]
+    # the user's session recorded the whole fit, ours did not end it
+    assert any(e.key == "aten::mm" for e in outer.key_averages())

@@ -42,7 +42,14 @@ class RunState:
 
 
 class Callback:
-    """Base class for anything that watches training. Override only the events you need."""
+    """Base class for anything that watches training. Override only the events you need.
+
+    A callback may also define ``before_step(run, index, watched)``: the loop then calls it
+    before every step of an epoch, watched or not (``index`` counts the epoch's steps,
+    ``watched`` says whether some callback watches this one). It is not part of this base
+    class because most callbacks must not cost the unwatched steps anything; the one that
+    uses it is :class:`~trainwell.train.step_profile.StepProfiler`.
+    """
 
     def wants_step(self, run: RunState) -> bool:
         """Whether this callback must see the coming step (``run.step``) in detail."""

@@ -197,10 +197,23 @@ class StepProfiler(Callback):
         elif index == start + k:
             _sync(device)
             self._plain = self._per_step(k)
-            self._profile = torch.autograd.profiler.profile(use_kineto=device.type == "cuda",
-                                                            use_device="cuda" if device.type == "cuda" else None)
-            with _quiet_stderr():
-                self._profile.__enter__()
+            if torch.autograd.profiler._is_profiler_enabled:
+                # one profiling session at a time: starting ours would end the user's
+                self._window = None
+                self.result = run.extra["step_time"] = {
+                    "reason": "another profiler was recording this fit (trainwell's would have ended it)"}
+                return
+            profile = torch.autograd.profiler.profile(use_kineto=device.type == "cuda",
+                                                      use_device="cuda" if device.type == "cuda" else None)
+            try:
+                with _quiet_stderr():
+                    profile.__enter__()
+            except Exception as exc:  # e.g. the user's own profiler is already recording this fit
+                self._window = None
+                self.result = run.extra["step_time"] = {
+                    "reason": f"PyTorch's profiler could not start ({type(exc).__name__}: {exc})"}
+                return
+            self._profile = profile
             self._t0, self._excluded, self._n_watched = time.perf_counter(), 0.0, 0
         elif index == start + 2 * k:
             _sync(device)
