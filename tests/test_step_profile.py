@@ -47,7 +47,7 @@ def test_the_parts_add_up_to_the_step_the_clock_measured():
     _, run = _fit(profiler)
     result = run.extra["step_time"]
     assert result is profiler.result
-    assert result["path"] == "hand-derived MLP step" and result["device"] == "cpu"
+    assert result["path"].startswith("hand-derived MLP step") and result["device"] == "cpu"
     assert result["batch_size"] == 64 and result["steps"] == 8
     assert list(result["parts"]) == list(PARTS)
     assert all(v >= 0 for v in result["parts"].values())
@@ -99,7 +99,7 @@ def test_watched_steps_are_left_out_of_the_window():
     _, run = _fit(StepProfiler(steps=8, skip=2), extra=[watcher])
     result = run.extra["step_time"]
     assert watcher.watched > 0
-    assert result["path"] == "hand-derived MLP step"
+    assert result["path"].startswith("hand-derived MLP step")  # ", replayed from CUDA graphs" when emulated
     assert result["steps"] == 4  # half of the 8 profiled steps were watched
     # a watched step runs autograd; none of its operations may reach the profile
     assert not any(t["name"].startswith("autograd::") or "Backward" in t["name"] for t in result["top"])
@@ -162,7 +162,7 @@ def test_an_estimator_with_a_report_shows_where_the_time_goes(tmp_path):
     clf = NeuralNetClassifier(max_epochs=2, batch_size=32, random_state=0, report=str(tmp_path / "run"),
                               verbose=False).fit(X, y)
     result = clf._run.extra["step_time"]
-    assert result["path"] == "hand-derived MLP step"
+    assert result["path"].startswith("hand-derived MLP step")  # ", replayed from CUDA graphs" when emulated
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert 'id="speed"' in page and "A training step takes" in page
     assert "matrix multiplies and convolutions" in page
