@@ -172,7 +172,7 @@ def add_training_flags(p: argparse.ArgumentParser, kind: str = "auto") -> None:
     g.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (default 20)")
     g.add_argument("--no-batchnorm", action="store_true", help="leave batch norm out")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    g.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA (pays for CNNs; ignored on the CPU)")
+    g.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA and on CPUs with native bf16 instructions (pays for CNNs; ignored with a warning elsewhere)")
     g.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch every kernel from Python instead of replaying captured training steps")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

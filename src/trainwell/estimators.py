@@ -60,6 +60,7 @@ from .nn import (
 from .nn.init import warn_if_symmetric
 from .train import EarlyStopping, PrintProgress, StepProfiler, TrainConfig, distributed, fit_loop
 from .train.checkpoint import Checkpoint, CheckpointSaver
+from .train.loop import bf16_supported
 from .train.optim import OPTIMIZERS, parse_schedule
 
 
@@ -284,10 +285,22 @@ class _NeuralNetBase(BaseEstimator):
             batch_size=auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size),
             max_epochs=int(self.max_epochs),
             grad_clip=self.grad_clip,
-            bf16=bool(self.bf16),
+            bf16=self._use_bf16(),
             cuda_graphs=bool(self.cuda_graphs),
             classification=self._classification,
         )
+
+    def _use_bf16(self) -> bool:
+        """``bf16`` where it pays: CUDA, or a CPU with native bf16 matrix instructions; else a warning."""
+        if not self.bf16:
+            return False
+        if not bf16_supported(self.device_):
+            warnings.warn(
+                f"bf16=True is ignored on this {self.device_.type}: it has no native bf16 matrix instructions "
+                "(AVX512 or AMX on a CPU), so bf16 products would be emulated and slower than float32; "
+                "training in float32.", UserWarning, stacklevel=4)
+            return False
+        return True
 
     # ----------------------------------------------------------------- fitting
     def _prepare_targets(self, y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -689,7 +702,9 @@ _COMMON_DOC = """
     grad_clip : float or None, default=None
         Clip the global gradient norm to this value.
     bf16 : bool, default=False
-        bf16 autocast on CUDA.
+        Train under bf16 autocast (matrix products and convolutions in bfloat16) on CUDA and on
+        CPUs with native bf16 instructions (AVX512 or AMX); elsewhere ignored with a warning.
+        Steps run on the autograd path.
     cuda_graphs : bool, default=True
         On CUDA, replay full, unwatched training steps from a captured CUDA graph (one
         launch per batch instead of ~50); ``False`` launches every kernel from Python.

@@ -158,7 +158,7 @@ def fast_mlp_support(net: nn.Module, loss_fn: Loss, X: torch.Tensor, y: torch.Te
     if reason:
         return reason
     p = next(net.parameters())
-    if bf16 and p.is_cuda:
+    if bf16:
         return "bf16 autocast runs on the autograd path"
     if X.ndim != 2 or X.dtype != p.dtype or X.device != p.device:
         return "the inputs are not a 2-D tensor of the parameters' dtype and device"

@@ -143,12 +143,13 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
     Returns a function ``step(xb, yb) -> (loss, scores or None)`` whose outputs stay on
     the device.
     """
-    autocast = config.bf16 and next(net.parameters()).is_cuda
+    device_type = next(net.parameters()).device.type
+    autocast = config.bf16 and device_type in ("cuda", "cpu")
 
     def forward(xb: torch.Tensor, yb: torch.Tensor):
         if autocast:
             # no weight-cast cache: a cache entry would outlive a captured graph's replay
-            with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            with torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=False):
                 return loss_fn.batch(net, xb, yb)
         return loss_fn.batch(net, xb, yb)
 
@@ -213,6 +214,18 @@ def flatten_parameters(net: nn.Module, config: TrainConfig) -> FlatParameters | 
             net.to(memory_format=torch.channels_last)
         return None
     return FlatParameters(net, channels_last=channels_last)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast pays on ``device``: CUDA, or a CPU with native bf16 matrix instructions.
+
+    On a CPU without them (AVX2 only) oneDNN emulates bf16 products, slower than float32.
+    """
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
 
 
 def uses_channels_last(net: nn.Module, config: TrainConfig) -> bool:
