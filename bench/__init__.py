@@ -8,6 +8,9 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python -m bench --gpu-only      # on a CUDA machine: the GPU workloads, into bench/results-gpu.md
     python -m bench.gpu_profile     # on a CUDA machine: where a replayed MLP step's GPU time goes
     bash bench/gpu_check.sh         # on a lent GPU: CUDA tests, the suite on the GPU, bench, profile
+    python bench/mapped.py          # a memory-mapped .npy against the same data in memory (bench/mapped.md)
+    python bench/cnn_layout.py      # the default CNN on the CPU, channels-last vs contiguous (bench/cnn_layout.md)
+    python bench/bf16_accuracy.py   # bf16 autocast on the CPU against float32: accuracy (bench/bf16_accuracy.md)
 
 Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
 eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and
