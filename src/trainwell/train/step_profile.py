@@ -219,9 +219,9 @@ class StepProfiler(Callback):
             _sync(device)
             profiled_wall = self._per_step(k)
             profile, self._profile, self._window = self._profile, None, None
-            with _quiet_stderr():
-                profile.__exit__(None, None, None)
             try:
+                with _quiet_stderr():
+                    profile.__exit__(None, None, None)  # inside the try: the profiler's post-processing may fail
                 if self._plain is None or profiled_wall is None:
                     raise _Unmeasured("monitors watched every step of the window")
                 self.result = self._summarise(run, profile, k - self._n_watched, device, profiled_wall)
@@ -257,9 +257,9 @@ class StepProfiler(Callback):
             self._marker.__exit__(None, None, None)
             self._marker = None
         if self._profile is not None:
-            with _quiet_stderr():
-                self._profile.__exit__(None, None, None)
-            self._profile = None
+            profile, self._profile = self._profile, None
+            with contextlib.suppress(Exception), _quiet_stderr():
+                profile.__exit__(None, None, None)  # the result is thrown away: a failure to stop must not end the fit
         self._window = None
         self._watched_since = None
 
