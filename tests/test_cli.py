@@ -45,7 +45,10 @@ def test_fit_predict_info(tmp_path, iris_csv, capsys):
     assert lines[0].startswith("prediction,proba_setosa")
     assert len(lines) == 151
     assert main(["info", str(out)]) == 0
-    assert "NeuralNetClassifier" in capsys.readouterr().out
+    info = capsys.readouterr().out
+    assert "NeuralNetClassifier" in info
+    assert "classes: ['setosa', 'versicolor', 'virginica']" in info
+    assert "\nspeed: " in info  # the step profile from diagnostics.json (measured, or why not)
 
 
 def test_gpu_flags_reach_the_estimator(tmp_path, iris_csv):

@@ -488,10 +488,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"parameters: {sum(p.numel() for p in est.network_.parameters()):,}",
     ]
     if hasattr(est, "classes_"):
-        lines.append(f"classes: {list(est.classes_)[:20]}")
+        lines.append(f"classes: {np.asarray(est.classes_).tolist()[:20]}")
     metrics = run / "metrics.json"
     if metrics.is_file():
         lines.append("test metrics: " + json.dumps(json.loads(metrics.read_text())))
+    diagnostics = run / "diagnostics.json"
+    if diagnostics.is_file():
+        from .train.step_profile import step_time_advice
+
+        speed = step_time_advice(json.loads(diagnostics.read_text()).get("run", {}).get("step_time"))
+        if speed:
+            lines.append("speed: " + " ".join(speed))
     print("\n".join(lines))
     return 0
 
