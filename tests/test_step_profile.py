@@ -190,3 +190,14 @@ def test_a_profiler_the_user_runs_is_left_alone():
     assert "another profiler" in run.extra["step_time"]["reason"]
     # the user's session recorded the whole fit, ours did not end it
     assert any(e.key == "aten::mm" for e in outer.key_averages())
+
+
+def test_a_continued_run_is_measured_anew():
+    X, y = _data(3000)
+    net = build_network(NetworkSpec(kind="mlp", input_shape=(30,), n_outputs=4, hidden=(64, 32)))
+    profiler, config = StepProfiler(steps=8, skip=2), TrainConfig(batch_size=64, max_epochs=10)
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], epochs=1)
+    first = run.extra["step_time"]
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], run=run, epochs=1)
+    again = run.extra["step_time"]
+    assert "parts" in first and "parts" in again and again is not first and again is profiler.result

@@ -149,7 +149,8 @@ class StepProfiler(Callback):
 
     # ------------------------------------------------------------------ the window
     def on_fit_begin(self, run: RunState) -> None:
-        self.result = None  # each fit is measured anew
+        self.result = None  # each fit is measured anew (a continued run's earlier result is dropped)
+        run.extra.pop("step_time", None)
         self._tried = 0
         self._window = None
 
