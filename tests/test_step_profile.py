@@ -201,3 +201,14 @@ def test_a_continued_run_is_measured_anew():
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], run=run, epochs=1)
     again = run.extra["step_time"]
     assert "parts" in first and "parts" in again and again is not first and again is profiler.result
+
+
+def test_a_continued_run_on_less_data_plans_on_its_own_steps():
+    X, y = _data(3000)
+    net = build_network(NetworkSpec(kind="mlp", input_shape=(30,), n_outputs=4, hidden=(64, 32)))
+    profiler, config = StepProfiler(steps=8, skip=2), TrainConfig(batch_size=64, max_epochs=10)
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], epochs=1)
+    assert run.steps_per_epoch == 47 and "parts" in run.extra["step_time"]
+    run = fit_loop(net, make_loss("cross_entropy"), (X[:320], y[:320]), None, config, [profiler], run=run, epochs=1)
+    assert run.steps_per_epoch == 5 and run.n_train == 320
+    assert run.extra["step_time"] == {"reason": "an epoch has 5 steps, too few to time a window of them"}

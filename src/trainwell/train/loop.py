@@ -370,6 +370,10 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     else:
         run.stop_requested = False
         run.stop_reason = None
+        # this call's data may differ in size from earlier calls' (partial_fit on chunks): monitors,
+        # the progress bar and the step profiler plan their steps on these
+        run.steps_per_epoch, run.n_train = steps_per_epoch, n_rows
+        run.n_val = 0 if val is None else val[0].shape[0]
     flat = run.extra.get("flat")
     if flat is not None and not flat.intact():
         flat.bind()
