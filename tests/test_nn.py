@@ -211,3 +211,21 @@ def test_zero_dropout_and_hidden_zero_rejected(iris):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         small_clf(dropout=0.0, max_epochs=2).fit(X, y)
+
+
+def test_partial_fit_past_a_onecycle_plan_holds_its_final_rate():
+    """partial_fit may go on past max_epochs: torch's OneCycleLR would raise there."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = NeuralNetClassifier(lr_schedule="onecycle", max_epochs=2, device="cpu", diagnostics=False, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            clf.partial_fit(X[:500], y[:500], classes=np.arange(10))
+    rates = clf.history_.column("lr")
+    planned_end = 1e-3 / 25 / 1e4  # OneCycleLR's defaults: lr / div_factor / final_div_factor
+    assert rates[0] > rates[1] and rates[1] == pytest.approx(planned_end)
+    assert rates[2] == rates[3] == pytest.approx(planned_end)
+    held = [w for w in caught if "finished the cycle" in str(w.message)]
+    assert len(held) == 1

@@ -7,6 +7,7 @@ linear and conv layers only, never to biases, batch-norm or PReLU parameters: th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -103,6 +104,25 @@ def parse_schedule(schedule: str | dict | None) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
+class OneCycleThenHold(torch.optim.lr_scheduler.OneCycleLR):
+    """``OneCycleLR`` that keeps its final rate (and momentum) once its planned steps are done.
+
+    The cycle is planned for ``max_epochs`` epochs, but ``partial_fit`` may train past them
+    (or on larger chunks); torch's scheduler then raises, this one holds the end of the cycle.
+    """
+
+    def step(self, epoch: int | None = None) -> None:
+        if self.last_epoch >= self.total_steps - 1:  # the cycle's last planned rate is in effect
+            if not getattr(self, "_held", False):
+                self._held = True
+                warnings.warn(
+                    f"lr_schedule='onecycle' has finished the cycle it planned for max_epochs; training goes on at its "
+                    f"final rate {self.get_last_lr()[0]:.3g}. Raise max_epochs to plan a longer cycle.",
+                    UserWarning, stacklevel=2)
+            return
+        super().step(epoch)
+
+
 def make_scheduler(schedule: str | dict | None, optimizer: torch.optim.Optimizer, max_epochs: int,
                    steps_per_epoch: int) -> tuple[Any, str]:
     """Return ``(scheduler or None, when)`` where ``when`` is ``"epoch"``, ``"batch"`` or ``"plateau"``.
@@ -125,7 +145,8 @@ def make_scheduler(schedule: str | dict | None, optimizer: torch.optim.Optimizer
             return s.CosineAnnealingLR(optimizer, T_max=opts.get("T_max", max_epochs)), "epoch"
         if name == "onecycle":
             max_lr = opts.pop("max_lr", [g["lr"] for g in optimizer.param_groups])
-            return s.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max_epochs * steps_per_epoch + 1, **opts), "batch"
+            return OneCycleThenHold(optimizer, max_lr=max_lr, total_steps=max_epochs * steps_per_epoch + 1,
+                                    **opts), "batch"
         return s.ReduceLROnPlateau(optimizer, factor=opts.get("factor", 0.5), patience=opts.get("patience", 5)), "plateau"
     except TypeError as exc:
         raise ConfigError(f"lr_schedule options {opts} are not valid for {name!r} ({exc}).") from None
