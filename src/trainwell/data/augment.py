@@ -150,7 +150,7 @@ def random_shift(images: torch.Tensor, shift: int, fill: tuple[float, ...],
     (torchvision's ``RandomCrop(size, padding=shift)``), done for the whole batch in one
     gather: each image's window is picked from a view of all windows of the padded batch.
     """
-    n, channels, height, width = images.shape
+    n, _, height, width = images.shape
     device = images.device
     offsets = _slice(torch.randint(0, 2 * shift + 1, (2, n * part[1]), device=device, generator=generator), n, part)
     if len(set(fill)) == 1:  # one value for every channel (grey images, global scaling): one padding op

@@ -159,14 +159,13 @@ class StepProfiler(Callback):
         if self.result is not None:
             return
         if self._tried >= self.tries:
-            self.result = {"reason": "monitors watched a step of the profiled window in every epoch tried"}
-            run.extra["step_time"] = self.result
+            self._unmeasured(run, "monitors watched a step of the profiled window in every epoch tried")
             return
         full = run.steps_per_epoch - 1  # the last step may be a smaller batch
         skip = min(self.skip, full // 4)
         k = min(self.steps, (full - skip) // 2)
         if k < 3:
-            self.result = {"reason": f"an epoch has {run.steps_per_epoch} steps, too few to time a window of them"}
+            self._unmeasured(run, f"an epoch has {run.steps_per_epoch} steps, too few to time a window of them")
             return
         self._tried += 1
         self._window = (skip, k)
@@ -200,19 +199,15 @@ class StepProfiler(Callback):
             self._plain = self._per_step(k)
             if torch.autograd.profiler._is_profiler_enabled:
                 # one profiling session at a time: starting ours would end the user's
-                self._window = None
-                self.result = run.extra["step_time"] = {
-                    "reason": "another profiler was recording this fit (trainwell's would have ended it)"}
+                self._unmeasured(run, "another profiler was recording this fit (trainwell's would have ended it)")
                 return
             profile = torch.autograd.profiler.profile(use_kineto=device.type == "cuda",
                                                       use_device="cuda" if device.type == "cuda" else None)
             try:
                 with _quiet_stderr():
                     profile.__enter__()
-            except Exception as exc:  # e.g. the user's own profiler is already recording this fit
-                self._window = None
-                self.result = run.extra["step_time"] = {
-                    "reason": f"PyTorch's profiler could not start ({type(exc).__name__}: {exc})"}
+            except Exception as exc:  # a profiler quirk must never cost the user the run
+                self._unmeasured(run, f"PyTorch's profiler could not start ({type(exc).__name__}: {exc})")
                 return
             self._profile = profile
             self._t0, self._excluded, self._n_watched = time.perf_counter(), 0.0, 0
@@ -242,6 +237,11 @@ class StepProfiler(Callback):
             if self._profile is not None:
                 self._marker = torch.autograd.profiler.record_function(WATCHED)
                 self._marker.__enter__()
+
+    def _unmeasured(self, run: RunState, reason: str) -> None:
+        """Give up on this fit's measurement, saying why."""
+        self._window = None
+        self.result = run.extra["step_time"] = {"reason": reason}
 
     def _per_step(self, k: int) -> float | None:
         """Seconds per unwatched step since ``_t0``, or ``None`` when every step was watched."""
