@@ -241,9 +241,10 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     """
     from rich.console import Console
 
+    from ._files import write_atomic_folder
     from .data import split_indices
     from .estimators import NeuralNetClassifier, NeuralNetRegressor
-    from .persist import save_model, write_atomic_folder
+    from .persist import save_model
     from .progress import LiveProgress
     from .report import build_report, report_inputs
     from .report.tensorboard import TensorBoardLogger, live_log_dir

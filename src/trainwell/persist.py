@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ._files import jsonable, recover_folder, write_atomic_folder
 from ._version import __version__
 from .data import FeatureTransform, TargetScaler, classes_from_json, classes_to_json
 from .exceptions import ModelFileError, TrainwellError
-from .nn import NetworkSpec, build_network, make_loss
+from .nn import ConvBlock, NetworkSpec, build_network, make_loss
 from .train import History
 
 FORMAT = "trainwell-model"
@@ -34,20 +33,13 @@ MODEL_JSON = "model.json"
 WEIGHTS = "weights.safetensors"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "channels"):  # ConvBlock
-        return [value.channels, value.kernel, value.pool]
-    return None  # callbacks, RandomState objects: not part of a saved model
+def _param_json(value: Any) -> Any:
+    """A constructor parameter as JSON: conv blocks as lists; callbacks, RandomState objects
+    and other live objects are not part of a saved model (``None``)."""
+    def fallback(v: Any) -> Any:
+        return [v.channels, v.kernel, v.pool] if isinstance(v, ConvBlock) else None
+
+    return jsonable(value, fallback=fallback)
 
 
 def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
@@ -60,74 +52,6 @@ def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_atomic_folder(path: str | os.PathLike, files: dict[str, bytes | None], writers: dict[str, Any] | None = None,
-                        marker: str = MODEL_JSON, replaceable: tuple[str, ...] = ()) -> Path:
-    """Write a folder of files under a temporary name, then rename it to ``path``.
-
-    ``files`` maps names to bytes; ``writers`` maps names to callables ``f(tmp_path)``
-    that write the file themselves. An existing ``path`` is replaced only when it holds
-    ``marker`` (a folder of the same kind), holds nothing but entries named in
-    ``replaceable`` (e.g. the checkpoint of an interrupted run), or is empty.
-    """
-    target = Path(path)
-    recover_folder(target)
-    if target.exists() and not target.is_dir():
-        raise TrainwellError(f"{target} exists and is a file; choose a folder path.")
-    if target.is_dir() and not (target / marker).exists():
-        foreign = [p.name for p in target.iterdir() if p.name not in replaceable and not p.name.startswith(".")]
-        if foreign:
-            raise TrainwellError(f"{target} is a folder that holds other files; choose a new or empty folder.")
-    parent = target.parent if str(target.parent) else Path(".")
-    stale = list(parent.glob(f".{target.name}.tmp-*")) if parent.is_dir() else []
-    if target.exists():  # the current version is in place: older copies moved aside are obsolete
-        stale += list(parent.glob(f".{target.name}.old-*"))
-    for leftover in stale:
-        shutil.rmtree(leftover, ignore_errors=True)  # left by a writer that was killed
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-    except OSError as exc:
-        raise TrainwellError(f"Cannot create {target} ({exc.strerror}); check the path and permissions.") from None
-    try:
-        for name, data in files.items():
-            with open(tmp / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for name, writer in (writers or {}).items():
-            writer(tmp / name)
-        backup = None
-        if target.exists():
-            backup = parent / f".{target.name}.old-{os.getpid()}"
-            os.rename(target, backup)
-        os.rename(tmp, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        recover_folder(target)
-        raise TrainwellError(f"Could not write {target} ({exc.strerror}); nothing was written. Free some space or pick another folder.") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        recover_folder(target)
-        raise
-    return target
-
-
-def recover_folder(target: Path) -> None:
-    """Put back the previous version of ``target`` if a writer died between moving it
-    aside and renaming the new one into place (the only moment a folder is missing)."""
-    target = Path(target)
-    if target.exists():
-        return
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        return
-    backups = sorted(parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if backups:
-        os.rename(backups[-1], target)
-
-
 def model_description(est: Any) -> dict[str, Any]:
     """The ``model.json`` content of a fitted estimator."""
     weights = {k: list(v.shape) for k, v in est.network_.state_dict().items()}
@@ -136,7 +60,7 @@ def model_description(est: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "trainwell_version": __version__,
         "estimator": type(est).__name__,
-        "params": {k: _jsonable(v) for k, v in est.get_params(deep=False).items()},
+        "params": {k: _param_json(v) for k, v in est.get_params(deep=False).items()},
         "spec": est.spec_.to_dict(),
         "features": est.transform_.to_dict(),
         "n_features_in": int(est.n_features_in_),

@@ -223,7 +223,7 @@ def write_report(result: CompareResult, path: str | Path, title: str | None = No
     ConfigError
         When ``path`` (or the folder it should go into) is an existing file of another kind.
     """
-    from ..report.inputs import write_file_atomic
+    from .._files import write_file_atomic
 
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):

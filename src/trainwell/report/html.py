@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .._files import write_file_atomic
 from .._version import __version__
-from .inputs import write_file_atomic
 from .record import RunRecord, load_run
 
 REPORT = "report.html"

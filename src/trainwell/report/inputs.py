@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import jsonable, write_file_atomic
 from .._version import __version__
 from ..diagnose.findings import Finding, rank
 from ..diagnose.probes.base import LAYERS_KEY
@@ -44,27 +43,6 @@ MAX_HIST_EPOCHS = 60
 MAX_POINTS = 2000
 _HIST_KEYS = ("act_hist", "grad_hist")
 _VERSIONED = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "safetensors", "rich", "matplotlib")
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars and arrays unpacked, non-finite floats as ``None``."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return str(value)
 
 
 def _thin(n: int, keep: int) -> list[int]:
@@ -206,7 +184,7 @@ def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
                   findings: Sequence[Finding] | None = None) -> dict[str, bytes]:
     """The report's input files for a fitted estimator, as ``{file name: bytes}``.
 
-    Give the result to :func:`trainwell.persist.write_atomic_folder` with the other files
+    Give the result to :func:`trainwell._files.write_atomic_folder` with the other files
     of a run folder, so the whole folder appears at once.
 
     Parameters
@@ -251,27 +229,6 @@ def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
         evaluation["metrics"] = scores
         files[EVALUATION] = json.dumps(jsonable(evaluation), separators=(",", ":")).encode()
     return files
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; a report is for sharing
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report_inputs(est: Any, X_test: Any, y_test: Any, run_dir: str | os.PathLike,

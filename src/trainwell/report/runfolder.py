@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._files import jsonable
 from .._version import __version__
 from ..diagnose.findings import Finding
 from ..exceptions import DataError
 from .html import build_report
-from .inputs import EVALUATION, jsonable, report_inputs
+from .inputs import EVALUATION, report_inputs
 
 
 def run_config(est: Any, source: str | None = None, n_test: int | None = None) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def save_run(est: Any, run_dir: str | os.PathLike, X_test: Any = None, y_test: A
     Path
         The ``report.html`` file inside ``run_dir``.
     """
-    from ..persist import save_model, write_atomic_folder
+    from .._files import write_atomic_folder
+    from ..persist import save_model
 
     target = Path(run_dir)
     if target.is_dir() and any(target.iterdir()) and not (target / "config.json").exists():

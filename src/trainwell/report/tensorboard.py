@@ -121,7 +121,7 @@ class TensorBoardLogger(Callback):
     def move_into(self, folder: str | os.PathLike) -> None:
         """Move the finished event files to ``folder`` (e.g. the ``tensorboard`` folder of a run folder).
 
-        Usable as a writer of :func:`trainwell.persist.write_atomic_folder`, so the events
+        Usable as a writer of :func:`trainwell._files.write_atomic_folder`, so the events
         arrive with the rest of the run folder.
         """
         self.close()

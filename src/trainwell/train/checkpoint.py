@@ -23,6 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .._files import from_tagged_json, jsonable, recover_folder, write_atomic_folder
 from ..exceptions import ModelFileError
 from . import distributed
 from .callbacks import Callback, EarlyStopping, RunState
@@ -56,29 +57,13 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def _json_safe(value: Any) -> Any:
-    """JSON form that keeps non-finite floats (``{"__float__": "inf"}``), see :func:`_from_json`."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return {"__float__": str(value)}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if torch.is_tensor(value) and value.numel() == 1:
-        return value.item()
-    return None
+def _tagged(value: Any) -> Any:
+    """JSON form that keeps non-finite floats (``{"__float__": "inf"}``); one-element tensors
+    become numbers, anything else of no JSON type ``None``."""
+    def fallback(v: Any) -> Any:
+        return v.item() if torch.is_tensor(v) and v.numel() == 1 else None
 
-
-def _from_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"__float__"}:
-            return float(value["__float__"])
-        return {k: _from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    return value
+    return jsonable(value, nonfinite="tagged", fallback=fallback)
 
 
 class Checkpoint(Callback):
@@ -111,7 +96,7 @@ class Checkpoint(Callback):
         self.folder = Path(folder)
         self.generator = generator
         self.early_stopping = early_stopping
-        self.fingerprint = _json_safe(fingerprint)
+        self.fingerprint = _tagged(fingerprint)
         self.resume = resume
         self.resumed_from: int | None = None
         self._saves_itself = True
@@ -137,8 +122,6 @@ class Checkpoint(Callback):
     def save(self, run: RunState) -> None:
         """Write the run's complete state to ``folder`` atomically (rank 0 only under torchrun:
         every rank holds the same state)."""
-        from ..persist import write_atomic_folder
-
         if not distributed.is_main_process():
             return
         tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in run.net.state_dict().items()}
@@ -150,7 +133,7 @@ class Checkpoint(Callback):
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         es: dict[str, Any] = {}
         if self.early_stopping is not None:
-            es = {"best": _json_safe(self.early_stopping.best), "wait": self.early_stopping.wait}
+            es = {"best": _tagged(self.early_stopping.best), "wait": self.early_stopping.wait}
             if self.early_stopping.best_state is not None:
                 tensors.update({f"es.{k}": v.detach().cpu().contiguous() for k, v in self.early_stopping.best_state.items()})
         meta = {
@@ -159,9 +142,9 @@ class Checkpoint(Callback):
             "epoch": run.epoch,
             "step": run.step,
             "best_epoch": run.best_epoch,
-            "history": _json_safe(list(run.history)),
-            "optimizer": _json_safe(opt_meta),
-            "scheduler": _json_safe(run.scheduler.state_dict()) if run.scheduler is not None else None,
+            "history": _tagged(list(run.history)),
+            "optimizer": _tagged(opt_meta),
+            "scheduler": _tagged(run.scheduler.state_dict()) if run.scheduler is not None else None,
             "early_stopping": es,
         }
         write_atomic_folder(
@@ -173,8 +156,6 @@ class Checkpoint(Callback):
 
     # ---------------------------------------------------------------- restoring
     def on_fit_begin(self, run: RunState) -> None:
-        from ..persist import recover_folder
-
         if distributed.is_main_process():
             recover_folder(self.folder)
         distributed.barrier()  # under torchrun every rank reads what rank 0 put back
@@ -209,7 +190,7 @@ class Checkpoint(Callback):
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         if self.early_stopping is not None and meta["early_stopping"]:
             es = meta["early_stopping"]
-            self.early_stopping.best = float(es["best"]) if not isinstance(es["best"], dict) else _from_json(es["best"])
+            self.early_stopping.best = float(es["best"]) if not isinstance(es["best"], dict) else from_tagged_json(es["best"])
             self.early_stopping.wait = int(es["wait"])
             best = {k[3:]: v.to(device) for k, v in tensors.items() if k.startswith("es.")}
             self.early_stopping.best_state = best or None
@@ -230,8 +211,6 @@ def read_checkpoint(folder: str | Path, recover: bool = True) -> tuple[dict[str,
     ModelFileError
         When the checkpoint is damaged or from another format version.
     """
-    from ..persist import recover_folder
-
     folder = Path(folder)
     if recover:
         recover_folder(folder)
@@ -242,7 +221,7 @@ def read_checkpoint(folder: str | Path, recover: bool = True) -> tuple[dict[str,
         raise ModelFileError(f"The checkpoint in {folder} is damaged ({exc}); delete it to start the run again.") from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"The checkpoint in {folder} has format version {meta.get('format_version')!r}; start a new run.")
-    return _from_json(meta), tensors
+    return from_tagged_json(meta), tensors
 
 
 class CheckpointSaver(Callback):

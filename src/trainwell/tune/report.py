@@ -14,7 +14,6 @@ import html
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .._files import jsonable, write_file_atomic
 from .border import BORDER_MARGIN
 from .objective import METRICS
 
@@ -204,29 +204,12 @@ def _describe(spec: dict[str, Any]) -> str:
     return f"{spec['low']:g} … {spec['high']:g}" + (" (log)" if spec["log"] else "")
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return list(v)
-    if isinstance(v, (np.integer, np.floating)):
-        return v.item()
-    return v
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def write_run_folder(result: Any, run_dir: Path, report: bool = True) -> None:
     """Write ``trials.csv``, ``search.json``, ``report.html`` and the refit ``model`` into ``run_dir``."""
     run_dir = Path(run_dir)
-    _write_text(run_dir / "trials.csv", result.trials.to_csv(index=False))
+    write_file_atomic(run_dir / "trials.csv", result.trials.to_csv(index=False))
     summary = {
-        "best_params": {k: _jsonable(v) for k, v in result.best_params.items()},
+        "best_params": jsonable(result.best_params),
         "best_score": result.best_score,
         "metric": result.metric,
         "warnings": result.warnings,
@@ -236,12 +219,12 @@ def write_run_folder(result: Any, run_dir: Path, report: bool = True) -> None:
         "seconds": result.seconds,
         "n_trials": int(len(result.trials)),
     }
-    _write_text(run_dir / "search.json", json.dumps(summary, indent=2, default=str))
+    write_file_atomic(run_dir / "search.json", json.dumps(summary, indent=2, default=str))
     if result.best_estimator is not None:
         from ..persist import save_model
 
         save_model(result.best_estimator, run_dir / "model")
     if report:
         path = run_dir / "report.html"
-        _write_text(path, render_report(result))
+        write_file_atomic(path, render_report(result))
         result.report_path = path
