@@ -116,8 +116,8 @@ def missing_values():
 class _L2Dropped(NeuralNetClassifier):
     """An injected plumbing bug: the l2 parameter never reaches the training configuration."""
 
-    def _train_config(self, n_train):
-        config = super()._train_config(n_train)
+    def training_config(self, n_train):
+        config = super().training_config(n_train)
         config.l2 = 0.0
         return config
 
@@ -203,7 +203,7 @@ def run(scenario: Scenario) -> dict[str, Any]:
                 after = est.findings_
             else:
                 est.set_params(callbacks=default_monitors(est)).fit(X, y)
-                after = advise(est, est._run)
+                after = advise(est, est.run_)
     findings = merge(after, before)  # the full run's evidence first, then the checks'; severity decides
     top = findings[0] if findings else None
     alarms = [f for f in findings if f.severity != "info"]
@@ -317,7 +317,7 @@ def overhead(epochs: int = 21) -> str:
     # epoch k is cpu[k - 1]; even epochs are monitored; epoch 1 (odd) is the warm-up
     on_epochs, off_epochs = cpu[1::2], cpu[2::2]
     on, off = float(np.median(on_epochs)), float(np.median(off_epochs))
-    steps = est._run.steps_per_epoch
+    steps = est.run_.steps_per_epoch
     n_on = len(on_epochs)
     per_epoch_events = switch.event_seconds / n_on
     per_epoch_watched = switch.watched_seconds / n_on

@@ -64,7 +64,7 @@ time.sleep(0.2)
 for k, v in rss().items():
     peak[k] = max(peak[k], v)
 print(json.dumps({"seconds": [r["seconds"] for r in est.history_], "peak_kib": peak,
-                  "mapped": est._config.prepare is not None}))
+                  "mapped": est.train_config_.prepare is not None}))
 """
 
 

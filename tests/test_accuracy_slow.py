@@ -43,7 +43,7 @@ def test_mnist5k_default_cnn():
     """The default CNN (random shifts, plateau schedule) on the demo split: >= 98 % (measured 98.1 %, 98.4 %)."""
     Xtr, Xte, ytr, yte = _mnist5k_demo_split(images=True)
     est = NeuralNetClassifier(random_state=1).fit(Xtr, ytr)
-    assert est.spec_.kind == "cnn" and est._config.lr_schedule == "plateau"
+    assert est.spec_.kind == "cnn" and est.train_config_.lr_schedule == "plateau"
     assert est.score(Xte, yte) >= 0.98
 
 

@@ -143,7 +143,7 @@ def test_uint8_images_train_exactly_like_their_float_copy():
     params = {**SMALL_CNN, "max_epochs": 3, "augment": "none"}
     a = NeuralNetClassifier(**params).fit(X, y)
     b = NeuralNetClassifier(**params).fit(X.astype(np.float32), y)
-    assert a._config.prepare is not None and b._config.prepare is None
+    assert a.train_config_.prepare is not None and b.train_config_.prepare is None
     assert a.history_.column("train_loss") == b.history_.column("train_loss")
     assert np.array_equal(a.predict_proba(X), b.predict_proba(X.astype(np.float32)))
 

@@ -205,7 +205,7 @@ def test_estimators_on_cuda_save_load_and_agree_with_the_cpu(tmp_path, digits_sp
     X_train, X_test, y_train, y_test = digits_split
     gpu = NeuralNetClassifier(device="cuda", random_state=0, max_epochs=30).fit(X_train, y_train)
     cpu = NeuralNetClassifier(device="cpu", random_state=0, max_epochs=30).fit(X_train, y_train)
-    assert gpu._run.extra["cuda_graphs"]["used"] and gpu._run.extra["cuda_graphs"]["replays"] > 0
+    assert gpu.run_.extra["cuda_graphs"]["used"] and gpu.run_.extra["cuda_graphs"]["replays"] > 0
     assert gpu.score(X_test, y_test) > 0.95
     assert abs(gpu.score(X_test, y_test) - cpu.score(X_test, y_test)) < 0.03
     gpu.save(str(tmp_path / "m"))

@@ -50,7 +50,7 @@ def test_every_monitor_keeps_the_contract(digits_split, per_epoch):
     est = NeuralNetClassifier(diagnostics=False, max_epochs=2, batch_size=128, early_stopping=False, random_state=0,
                               callbacks=monitors)
     est.fit(X, y)
-    steps = est._run.steps_per_epoch
+    steps = est.run_.steps_per_epoch
     # sampled probes watch at most per_epoch steps per epoch, the first step of each epoch among them
     probe = next(m for m in monitors if isinstance(m, SampledProbe) and type(m).__name__ == "ActivationProbe")
     chosen = sorted(probe._chosen)

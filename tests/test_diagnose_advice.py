@@ -256,7 +256,7 @@ def test_advise_with_explicit_monitors_names_a_learning_rate_far_too_low(digits_
     X, _, y, _ = digits_split
     est = NeuralNetClassifier(lr=1e-6, max_epochs=6, random_state=0, diagnostics=False, callbacks=default_monitors())
     est.fit(X, y)
-    assert advise(est, est._run)[0].code == "lr_too_low"
+    assert advise(est, est.run_)[0].code == "lr_too_low"
 
 
 @pytest.mark.slow

@@ -81,8 +81,8 @@ def test_initial_loss_off_with_large_init(iris):
 class L2Dropped(NeuralNetClassifier):
     """A plumbing bug: l2 never reaches the training configuration."""
 
-    def _train_config(self, n_train):
-        config = super()._train_config(n_train)
+    def training_config(self, n_train):
+        config = super().training_config(n_train)
         config.l2 = 0.0
         return config
 

@@ -331,14 +331,14 @@ def test_plain_sequential_mlp_is_supported():
 def test_estimator_uses_the_fast_path_and_saves_and_loads(tmp_path, iris):
     X, y = iris
     clf = NeuralNetClassifier(hidden=(16,), lr=1e-2, max_epochs=40, patience=10, random_state=0, device="cpu").fit(X, y)
-    assert clf._run.extra["fast_path"]["used"]
+    assert clf.run_.extra["fast_path"]["used"]
     assert clf.score(X, y) > 0.9
     clf.save(str(tmp_path / "m"))
     again = load(str(tmp_path / "m"), device="cpu")  # the same device as the fit, so the same arithmetic
     np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), rtol=1e-6, atol=1e-7)
-    before = [s["step"].item() for s in clf._run.optimizer.state.values()]
+    before = [s["step"].item() for s in clf.run_.optimizer.state.values()]
     clf.partial_fit(X, y)  # continues the same flat optimizer
-    after = [s["step"].item() for s in clf._run.optimizer.state.values()]
+    after = [s["step"].item() for s in clf.run_.optimizer.state.values()]
     assert all(a > b for a, b in zip(after, before, strict=True))
 
 
@@ -348,8 +348,8 @@ def test_fast_and_autograd_estimators_agree(iris):
     for fast in (True, False):
         clf = NeuralNetClassifier(hidden=(16,), max_epochs=5, early_stopping=False, random_state=0, device="cpu")
         # the estimator has no switch: force the path through its training configuration
-        original = clf._train_config
-        clf._train_config = lambda n, f=fast, o=original: _with_fast(o(n), f)
+        original = clf.training_config
+        clf.training_config = lambda n, f=fast, o=original: _with_fast(o(n), f)
         clfs.append(clf.fit(X, y))
     losses = [c.history_.column("train_loss") for c in clfs]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)

@@ -25,7 +25,7 @@ def test_a_mapped_file_trains_exactly_like_the_array_in_memory(tmp_path):
     assert is_memory_mapped(mapped)
     a = NeuralNetClassifier(**PARAMS).fit(X, y)
     b = NeuralNetClassifier(**PARAMS).fit(mapped, y)
-    assert b._config.prepare is not None and a._config.prepare is None  # b scales batch by batch
+    assert b.train_config_.prepare is not None and a.train_config_.prepare is None  # b scales batch by batch
     assert a.history_.column("train_loss") == b.history_.column("train_loss")
     assert a.history_.column("val_loss") == b.history_.column("val_loss")
     assert np.array_equal(a.predict_proba(X), b.predict_proba(mapped))

@@ -43,7 +43,7 @@ def test_live_bar_on_a_terminal_moves_about_ten_times_an_epoch(digits_split):
     out = io.StringIO()
     progress = LiveProgress(Console(file=out, force_terminal=True, width=160), updates_per_epoch=10)
     est = _fit(X, y, [progress])
-    steps = est._run.steps_per_epoch
+    steps = est.run_.steps_per_epoch
     stride = math.ceil(steps / 10)
     assert steps > 20  # the test needs several updates per epoch
     # the epoch's start and end, plus one update every `stride` steps in between
@@ -82,9 +82,9 @@ def test_the_bar_never_watches_a_step_and_leaves_training_unchanged(digits_split
     progress = AnswerLog(Console(file=io.StringIO(), force_terminal=True))
     shown = _fit(X, y, [progress])
     # asked before every step, it never asks to watch one: every step stays on the fast path
-    assert len(progress.answers) == shown.n_iter_ * shown._run.steps_per_epoch and not any(progress.answers)
+    assert len(progress.answers) == shown.n_iter_ * shown.run_.steps_per_epoch and not any(progress.answers)
     assert progress.updates > 3 * shown.n_iter_
-    assert shown._run.extra["fast_path"]["used"]
+    assert shown.run_.extra["fast_path"]["used"]
     for a, b in zip(plain.history_, shown.history_, strict=True):
         assert a["train_loss"] == b["train_loss"] and a["val_loss"] == b["val_loss"]  # bit for bit
     np.testing.assert_array_equal(plain.predict_proba(X[:50]), shown.predict_proba(X[:50]))

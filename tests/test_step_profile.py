@@ -161,7 +161,7 @@ def test_an_estimator_with_a_report_shows_where_the_time_goes(tmp_path):
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     clf = NeuralNetClassifier(max_epochs=2, batch_size=32, random_state=0, report=str(tmp_path / "run"),
                               verbose=False).fit(X, y)
-    result = clf._run.extra["step_time"]
+    result = clf.run_.extra["step_time"]
     assert result["path"].startswith("hand-derived MLP step")  # ", replayed from CUDA graphs" when emulated
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert 'id="speed"' in page and "A training step takes" in page

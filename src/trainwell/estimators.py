@@ -274,7 +274,7 @@ class _NeuralNetBase(BaseEstimator):
         # constant rate: there "plateau" measured mixed (digits +0.2, demo -0.4 points).
         return "plateau" if self.spec_.kind == "cnn" else "none"
 
-    def _train_config(self, n_train: int) -> TrainConfig:
+    def training_config(self, n_train: int) -> TrainConfig:
         return TrainConfig(
             optimizer=self.optimizer,
             lr=float(self.lr),
@@ -399,12 +399,12 @@ class _NeuralNetBase(BaseEstimator):
                 Xv = np.ascontiguousarray(X_rows[val_idx]) if raw_bytes else self.transform_.transform(X_rows[val_idx])
                 yv = self._scale_targets(y_train_full[val_idx])
                 val = (self._to_tensor(Xv), self._target_tensor(yv))
-            self._loss = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
-            self._config = self._train_config(len(train_idx))
+            self.loss_ = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
+            self.train_config_ = self.training_config(len(train_idx))
             if raw_bytes:
-                self._config.prepare = DeviceScaler(self.transform_, self.spec_.input_shape, self.device_)
+                self.train_config_.prepare = DeviceScaler(self.transform_, self.spec_.input_shape, self.device_)
             image_shape = self._image_shape()
-            self._config.augment = self.augment_ = parse_augment(
+            self.train_config_.augment = self.augment_ = parse_augment(
                 self.augment, image_shape, scaled_black(self.transform_, image_shape[0]) if image_shape else (0.0,))
             callbacks = list(self.callbacks or [])
             if self.diagnostics:
@@ -429,19 +429,19 @@ class _NeuralNetBase(BaseEstimator):
 
                 callbacks.append(TensorBoardLogger(None if self.tensorboard is True else self.tensorboard))
             with distributed.synchronised_batchnorm(self.network_, bool(self.sync_batchnorm and shard), self.device_):
-                run = fit_loop(self.network_, self._loss, train, val, self._config, callbacks,
+                run = fit_loop(self.network_, self.loss_, train, val, self.train_config_, callbacks,
                                generator=perm_gen, epochs=epochs, shard=shard, rows=rows)
                 if source is not None and self.freeze == "features" and self.fine_tune:
                     # second phase: unfreeze the body and fine-tune everything at a lower rate
                     self.network_.features.requires_grad_(True)
-                    config = dataclasses.replace(self._config, lr=self._config.lr * float(self.fine_tune))
+                    config = dataclasses.replace(self.train_config_, lr=self.train_config_.lr * float(self.fine_tune))
                     again = [EarlyStopping(patience=self.patience)] if val is not None else []
                     again += [cb for cb in callbacks if not isinstance(cb, (EarlyStopping, Checkpoint, CheckpointSaver))]
-                    run = fit_loop(self.network_, self._loss, train, val, config, again, generator=perm_gen,
+                    run = fit_loop(self.network_, self.loss_, train, val, config, again, generator=perm_gen,
                                    epochs=self.max_epochs, history=run.history, shard=shard, rows=rows)
         # the captured CUDA graphs and their memory pool: bound to this call's tensors, no use later
         run.extra.pop("graph_cache", None)
-        self._run = run
+        self.run_ = run
         self.history_ = run.history
         self.findings_ = []
         if self.diagnostics:
@@ -450,7 +450,7 @@ class _NeuralNetBase(BaseEstimator):
             self.findings_ = advise(self, run)
         self.n_iter_ = run.epoch
         self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
-        self.stop_reason_ = run.stop_reason or f"reached max_epochs={self._config.max_epochs}"
+        self.stop_reason_ = run.stop_reason or f"reached max_epochs={self.train_config_.max_epochs}"
         self.n_train_, self.n_val_ = len(train_idx), 0 if val_idx is None else len(val_idx)
         if self.report is not None:
             from .report import save_run
@@ -531,14 +531,14 @@ class _NeuralNetBase(BaseEstimator):
         yt = self._scale_targets(y_all)
         with torch.random.fork_rng(devices=[]):
             gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
-            config = dataclasses.replace(self._config, prepare=None)  # Xt is scaled on the host here
+            config = dataclasses.replace(self.train_config_, prepare=None)  # Xt is scaled on the host here
             shard, _ = distributed.setup(self.device_)
-            run = fit_loop(self.network_, self._loss, (self._to_tensor(Xt), self._target_tensor(yt)), None,
-                           config, list(self.callbacks or []), generator=gen, run=getattr(self, "_run", None),
+            run = fit_loop(self.network_, self.loss_, (self._to_tensor(Xt), self._target_tensor(yt)), None,
+                           config, list(self.callbacks or []), generator=gen, run=getattr(self, "run_", None),
                            epochs=1, history=self.history_, shard=shard)
         # the captured CUDA graphs and their memory pool: bound to this call's tensors, no use later
         run.extra.pop("graph_cache", None)
-        self._run = run
+        self.run_ = run
         self.history_ = run.history
         self.findings_ = []
         if self.diagnostics:
@@ -610,7 +610,7 @@ class _NeuralNetBase(BaseEstimator):
         # The optimizer and run state are not part of a pickled model; partial_fit on an
         # unpickled model starts a fresh optimizer.
         state = self.__dict__.copy()
-        state.pop("_run", None)
+        state.pop("run_", None)
         device = state.get("device_")
         if isinstance(device, torch.device) and device.type in self._mapped_pickle_devices:
             # A plain pickle of CUDA tensors cannot be read on a machine without a GPU; torch.load
@@ -841,7 +841,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
         ndarray of shape (n_samples, n_classes)
         """
         scores = self._scores(X).double()
-        proba = self._loss.scores_to_proba(scores).cpu().numpy()
+        proba = self.loss_.scores_to_proba(scores).cpu().numpy()
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -924,7 +924,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     def _prepare_targets(self, y, classes=None, refit=True):
         y = as_regression_targets(y)
         if refit:
-            self._y_ndim = 1 if np.ndim(y) == 2 and y.shape[1] == 1 else 2
+            self.y_ndim_ = 1 if np.ndim(y) == 2 and y.shape[1] == 1 else 2
         return None, y
 
     def _fit_target_scaling(self, y: np.ndarray) -> None:
@@ -948,7 +948,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
         """
         z = self._scores(X).cpu().numpy()
         y = self.target_scaler_.inverse_transform(z).astype(np.float64)
-        return y.ravel() if self._y_ndim == 1 else y
+        return y.ravel() if self.y_ndim_ == 1 else y
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

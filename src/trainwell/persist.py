@@ -65,7 +65,7 @@ def model_description(est: Any) -> dict[str, Any]:
         "features": est.transform_.to_dict(),
         "n_features_in": int(est.n_features_in_),
         "feature_names_in": [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None,
-        "loss": est._loss.name,
+        "loss": est.loss_.name,
         "tensors": weights,
         "training": {"n_iter": est.n_iter_, "best_epoch": est.best_epoch_, "stop_reason": est.stop_reason_,
                      "n_train": est.n_train_, "n_val": est.n_val_},
@@ -78,7 +78,7 @@ def model_description(est: Any) -> dict[str, Any]:
         desc["classes"] = classes_to_json(est.classes_)
     if hasattr(est, "target_scaler_"):
         desc["target_scaler"] = est.target_scaler_.to_dict()
-        desc["y_ndim"] = est._y_ndim
+        desc["y_ndim"] = est.y_ndim_
     return desc
 
 
@@ -181,7 +181,7 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
             est.classes_ = classes_from_json(desc["classes"])
         else:
             est.target_scaler_ = TargetScaler.from_dict(desc["target_scaler"])
-            est._y_ndim = int(desc["y_ndim"])
+            est.y_ndim_ = int(desc["y_ndim"])
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, TrainwellError) as exc:
@@ -208,8 +208,8 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
     net.load_state_dict(weights)
     est.device_ = resolve_device(device)
     est.network_ = net.to(est.device_).eval()
-    est._loss = make_loss(loss_name).to(est.device_)
-    est._config = est._train_config(int(training["n_train"]))
+    est.loss_ = make_loss(loss_name).to(est.device_)
+    est.train_config_ = est.training_config(int(training["n_train"]))
     est.history_ = history
     est.n_iter_ = training["n_iter"]
     est.best_epoch_ = training["best_epoch"]

@@ -643,7 +643,7 @@ def advise(estimator: Any, run: Any) -> list[Finding]:
     estimator : fitted NeuralNetClassifier or NeuralNetRegressor
         Its settings (learning rate, activation, regularisation, ...) inform the rules.
     run : trainwell.train.RunState
-        The run (``estimator._run``), trained with :func:`default_monitors` attached;
+        The run (``estimator.run_``), trained with :func:`default_monitors` attached;
         without them only the history-based rules apply.
 
     Returns

@@ -135,18 +135,18 @@ def initial_loss(prep: Prepared) -> tuple[float, Finding]:
     est = prep.estimator
     net = est.network_
     net.train()  # what the first training step sees (batch statistics in batch norm)
-    loss, scores = est._loss.batch(net, prep.X, prep.y)
+    loss, scores = est.loss_.batch(net, prep.X, prep.y)
     measured = float(loss)
     classification = is_classifier(est)
     n_classes = len(est.classes_) if classification else None
     y_scaled = None if classification else prep.y.cpu().numpy()
-    expected = expected_initial_loss(est._loss.name, n_classes, y_scaled, getattr(est, "output_activation", None))
+    expected = expected_initial_loss(est.loss_.name, n_classes, y_scaled, getattr(est, "output_activation", None))
     evidence: dict[str, Any] = {"measured": measured, "expected": expected}
     if scores is not None:
         evidence["score_std"] = float(scores.float().std())
     if expected is None:
         return measured, Finding("init_loss_ok", "info", f"The untrained network's loss is {measured:.4g}.", "", evidence)
-    basis = describe_expectation(est._loss.name, n_classes)
+    basis = describe_expectation(est.loss_.name, n_classes)
     if not init_loss_is_off(measured, expected):
         return measured, Finding(
             "init_loss_ok", "info",
@@ -206,8 +206,8 @@ def regularization(prep: Prepared, estimator: Any, data_loss: float) -> list[Fin
     base = float(estimator.l2)
     strength = base * 10 if base > 0 else 1e-3
     # the configs come from the estimator's own plumbing, so a dropped parameter shows up here
-    off = est.set_params(l2=0.0)._train_config(prep.n_train)
-    on = est.set_params(l2=strength)._train_config(prep.n_train)
+    off = est.set_params(l2=0.0).training_config(prep.n_train)
+    on = est.set_params(l2=strength).training_config(prep.n_train)
     loss_off = data_loss + _penalty(net, make_optimizer(off.optimizer, net, off.lr, off.momentum, off.l2), off.l1)
     loss_on = data_loss + _penalty(net, make_optimizer(on.optimizer, net, on.lr, on.momentum, on.l2), on.l1)
     if not any(bool(w.detach().any()) for w in decayed_parameters(net)[0]):
@@ -304,7 +304,7 @@ def overfit_small_batch(estimator: Any, X: Any, y: Any, *, size: int = 20, epoch
             f"The model overfits {len(index)} examples in {len(est.history_)} epochs (loss {last['train_loss']:.3g}, "
             f"{score}) with regularisation off.", "", evidence,
         )]
-    causes = [f for f in advise(est, est._run) if f.code in CAUSES]
+    causes = [f for f in advise(est, est.run_) if f.code in CAUSES]
     found = [
         Finding(f.code, "error", f"While overfitting {len(index)} examples: {f.message}", f.advice,
                 {**f.evidence, "seen_in": "overfit_small_batch"})
