@@ -11,6 +11,7 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python bench/mapped.py          # a memory-mapped .npy against the same data in memory (bench/mapped.md)
     python bench/cnn_layout.py      # the default CNN on the CPU, channels-last vs contiguous (bench/cnn_layout.md)
     python bench/bf16_accuracy.py   # bf16 autocast on the CPU against float32: accuracy (bench/bf16_accuracy.md)
+    python bench/report_speed.py    # CPU time of save_run (run folder + HTML report) for a 50-epoch run; prints it
 
 Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
 eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and

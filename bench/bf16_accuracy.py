@@ -13,7 +13,7 @@ import time
 
 from sklearn.model_selection import train_test_split
 
-import trainwell.estimators as estimators
+import trainwell.estimators.building as building
 from trainwell import NeuralNetClassifier
 from trainwell.data import load_mnist5k
 
@@ -21,7 +21,7 @@ from trainwell.data import load_mnist5k
 def main() -> None:
     X, y = load_mnist5k()
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=1000, random_state=0, stratify=y)
-    estimators.bf16_supported = lambda device: True  # emulated where the CPU has no bf16 instructions
+    building.bf16_supported = lambda device: True  # emulated where the CPU has no bf16 instructions
     for kind, (train, test), epochs in [("mlp", (Xtr, Xte), 30),
                                         ("cnn", (Xtr.reshape(-1, 28, 28), Xte.reshape(-1, 28, 28)), 8)]:
         for seed in (0, 1, 2):

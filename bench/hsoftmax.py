@@ -38,7 +38,7 @@ def step_times(n_classes: int, bs: int, steps: int, repeats: int, log: Callable[
     rows, per_step = [], {}
     for name, *_ in cases:
         t = per_step[name] = timings[name].typical / steps
-        used = runs[name]["run"].extra["fast_path"]["used"]
+        used = runs[name]["run"].fast_path["used"]
         rows.append([name, f"{t * 1e3:.2f}", "fast path" if used else "autograd path"])
         log(f"  {name}: {t * 1e3:.2f} ms/step")
     hs, full = per_step[cases[0][0]], per_step[cases[1][0]]

@@ -74,7 +74,7 @@ def epoch_seconds(epochs: int, device: str, autograd: bool = False) -> tuple[flo
     est = cls(max_epochs=epochs, patience=10 * epochs, random_state=0, device=device, callbacks=[cpu]).fit(X, y)
     seconds = est.history_.column("seconds")[1:]
     facts = {"val_accuracy": est.history_.column("val_accuracy")[-1], "n_train": est.n_train_,
-             "fast": est.run_.extra["fast_path"]["used"], "cpu": statistics.median(cpu.seconds[1:])}
+             "fast": est.run_.fast_path["used"], "cpu": statistics.median(cpu.seconds[1:])}
     return statistics.median(seconds), facts
 
 

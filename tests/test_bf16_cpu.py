@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-import trainwell.estimators as estimators
+import trainwell.estimators.building as estimators
 from trainwell import NeuralNetClassifier
 from trainwell.train.loop import bf16_supported
 
@@ -39,7 +39,7 @@ def test_without_bf16_instructions_bf16_is_refused_in_one_sentence(digits, monke
     messages = [str(w.message) for w in caught if "bf16" in str(w.message)]
     assert len(messages) == 1 and "training in float32" in messages[0]
     assert clf.train_config_.bf16 is False
-    assert clf.run_.extra["fast_path"]["used"]  # float32 on the fast MLP step as usual
+    assert clf.run_.fast_path["used"]  # float32 on the fast MLP step as usual
 
 
 class _OutputDtypes:
@@ -72,7 +72,7 @@ def test_with_bf16_instructions_the_products_run_in_bf16_and_accuracy_holds(digi
     bf16 = _fit(X, y, bf16=True, callbacks=[Hook()])
     fp32 = _fit(X, y)
     assert bf16.train_config_.bf16 is True
-    assert bf16.run_.extra["fast_path"] == {"used": False, "reason": "bf16 autocast runs on the autograd path"}
+    assert bf16.run_.fast_path == {"used": False, "reason": "bf16 autocast runs on the autograd path"}
     assert recorder.dtypes == {torch.bfloat16}
     assert next(bf16.network_.parameters()).dtype == torch.float32  # the weights stay float32
     acc_bf16, acc_fp32 = bf16.score(X[1000:], y[1000:]), fp32.score(X[1000:], y[1000:])

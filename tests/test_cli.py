@@ -51,10 +51,26 @@ def test_fit_predict_info(tmp_path, iris_csv, capsys):
     assert "\nspeed: " in info  # the step profile from diagnostics.json (measured, or why not)
 
 
-def test_gpu_flags_reach_the_estimator(tmp_path, iris_csv):
+def test_gpu_flags_reach_the_estimator(tmp_path, iris_csv, monkeypatch, capsys):
+    # config.json only echoes the constructor's parameters; what reaches the estimator is the
+    # configuration its training loop ran with (train_config_), so that is what is checked here.
+    from trainwell import estimators
+
+    fitted = []
+    real_fit = estimators.NeuralNetClassifier.fit
+
+    def spy(self, X, y, **kwargs):
+        fitted.append(self)
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(estimators.NeuralNetClassifier, "fit", spy)
     out = tmp_path / "run"
-    assert main(["fit", str(iris_csv), "--target", "species", "--out", str(out), "--max-epochs", "2", "--quiet",
+    assert main(["fit", str(iris_csv), "--target", "species", "--out", str(out), "--max-epochs", "2", "--no-report",
                  "--bf16", "--no-cuda-graphs"]) == 0
+    (est,) = fitted
+    assert est.train_config_.cuda_graphs is False
+    # bf16 trains where the device has native bf16 instructions; elsewhere the user is told it was ignored
+    assert est.train_config_.bf16 or "bf16=True is ignored" in capsys.readouterr().err
     params = json.loads((out / "config.json").read_text())["params"]
     assert params["bf16"] is True and params["cuda_graphs"] is False
 

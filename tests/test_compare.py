@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -27,8 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from trainwell import NeuralNetClassifier
+from trainwell.cli.compare import add_parser, build_model, parse_model_spec
 from trainwell.compare import CompareResult, compare, confirm, holm, mcnemar, plot_scores, wilcoxon
-from trainwell.compare.cli import add_parser, build_model, parse_model_spec
 from trainwell.exceptions import ConfigError, DataError
 
 
@@ -465,20 +465,39 @@ def test_cli_rejects_duplicate_names(tmp_path):
 
 # ---------------------------------------------------------------------- end to end
 def test_trainwell_network_against_logistic_regression_on_digits():
+    """compare() pits a trainwell network against logistic regression fold by fold: each fold's
+    score is a network trained on that fold's rows with that fold's seed, and the test, the
+    better model and the verdict follow from those paired scores."""
     X, y = load_digits(return_X_y=True)
-    models = {
-        "net": NeuralNetClassifier(hidden=(64,), max_epochs=20, batch_size=256, lr=3e-3),
-        "logistic": LogisticRegression(max_iter=2000),
-    }
+    net = NeuralNetClassifier(hidden=(64,), max_epochs=20, batch_size=256, lr=3e-3, device="cpu")
+    models = {"net": net, "logistic": LogisticRegression(max_iter=2000)}
     # 2-fold x 3 repeats: 6 paired folds at half the training cost of 3-fold (about 3 s on one core).
-    result = compare(models, X, y, cv=RepeatedStratifiedKFold(n_splits=2, n_repeats=3, random_state=0))
-    assert result.scores.shape == (6, 2)
-    assert result.scores.min().min() > 0.85  # both really learn the digits
-    assert result.scores["net"].nunique() > 1  # each fold trained its own network
+    cv = RepeatedStratifiedKFold(n_splits=2, n_repeats=3, random_state=0)
+    result = compare(models, X, y, cv=cv)
+    scores = result.scores
+    assert scores.shape == (6, 2) and list(scores.columns) == ["net", "logistic"]
+    assert scores.min().min() > 0.85  # both really learn the digits
+    # fold 4's network by hand: the fold's training rows and the fold's seed (random_state 0 + fold 4)
+    train, test = list(cv.split(X, y))[4]
+    by_hand = clone(net).set_params(random_state=4).fit(X[train], y[train])
+    assert scores.loc[4, "net"] == pytest.approx(by_hand.score(X[test], y[test]), abs=1e-12)
+    assert scores["net"].nunique() > 1  # each fold trained its own network
+
+    # the paired test is on these scores...
     t = result.test("net", "logistic")
-    assert t.p_value == pytest.approx(stats.wilcoxon(result.scores["net"], result.scores["logistic"], zero_method="zsplit").pvalue)
+    assert t.names == ("net", "logistic")
+    diff = scores["net"] - scores["logistic"]
+    assert (t.n_a_better, t.n_b_better, t.n_ties) == ((diff > 0).sum(), (diff < 0).sum(), (diff == 0).sum())
+    assert t.mean_difference == pytest.approx(diff.mean())
+    assert t.p_value == pytest.approx(stats.wilcoxon(scores["net"], scores["logistic"], zero_method="zsplit").pvalue)
     assert t.min_p_value == pytest.approx(2 / 2 ** (t.n_a_better + t.n_b_better))
+    # ...and the verdict names the model with the higher mean accuracy, with its count of won folds,
+    # and calls it the winner only when the test says so
+    better, worse = ("net", "logistic") if diff.mean() > 0 else ("logistic", "net")
+    wins = int((diff > 0).sum() if better == "net" else (diff < 0).sum())
+    assert result.best == t.better == better
+    assert f"{better} is better than {worse} on {wins} of 6 folds" in result.verdict
+    assert result.winner == (better if t.p_value < result.alpha else None)
     assert result.test_train_ratio == pytest.approx(1.0, rel=0.01)
     assert (result.fit_seconds > 0).all().all()
-    assert t.verdict.startswith(f"{t.better} is better than")
-    assert str(result).count("\n") >= 3
+    assert str(result).splitlines()[0].startswith("Compared 2 models on 6 folds")

@@ -20,8 +20,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from _chromium import needs_chromium, render
 from trainwell import NeuralNetClassifier
+from trainwell.cli.compare import add_parser
 from trainwell.compare import compare, plot_scores
-from trainwell.compare.cli import add_parser
 from trainwell.exceptions import ConfigError
 from trainwell.report.plots import to_png
 

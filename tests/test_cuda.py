@@ -65,9 +65,9 @@ def _same_run(make_net, X, y, rtol=1e-4, atol=1e-5, **config):
     torch.manual_seed(5)
     b_net = make_net()
     b = _train(b_net, X, y, cuda_graphs=False, **config)
-    assert a.extra["cuda_graphs"]["used"], a.extra["cuda_graphs"]["reason"]
-    assert a.extra["cuda_graphs"]["replays"] > 0
-    assert not b.extra["cuda_graphs"]["used"]
+    assert a.cuda_graphs["used"], a.cuda_graphs["reason"]
+    assert a.cuda_graphs["replays"] > 0
+    assert not b.cuda_graphs["used"]
     for ra, rb in zip(a.history, b.history, strict=True):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=rtol)
         metric = "train_accuracy" if "train_accuracy" in ra else "train_r2"
@@ -83,8 +83,8 @@ def test_fast_mlp_replayed_from_a_graph_matches_eager_launches(regression):
     # 200 rows at batch 32: six full batches replay, a ragged last batch of 8 runs eagerly
     X, y = _data(200, (20,), regression=regression)
     a, _ = _same_run(_mlp, X, y, loss="mse" if regression else "cross_entropy")
-    assert a.extra["fast_path"]["used"]
-    assert a.extra["cuda_graphs"]["replays"] == 4 * 6 - 2  # every full batch but the two warm-up steps
+    assert a.fast_path["used"]
+    assert a.cuda_graphs["replays"] == 4 * 6 - 2  # every full batch but the two warm-up steps
 
 
 def test_batch_norm_step_counts_and_running_statistics_survive_replay():
@@ -111,8 +111,8 @@ def test_learning_rate_schedules_reach_the_replayed_optimizer(schedule):
 def test_one_cycle_falls_back_to_eager_launches_and_says_why():
     X, y = _data(128, (20,))
     run = _train(_mlp(), X, y, lr_schedule="onecycle", cuda_graphs=True)
-    assert not run.extra["cuda_graphs"]["used"]
-    assert "momentum" in run.extra["cuda_graphs"]["reason"]
+    assert not run.cuda_graphs["used"]
+    assert "momentum" in run.cuda_graphs["reason"]
 
 
 def test_sgd_with_momentum_replays():
@@ -161,7 +161,7 @@ def test_watched_steps_in_between_replays_continue_the_same_run():
     a_net, b_net = _mlp(), _mlp()
     a = _train(a_net, X, y, default_monitors(), cuda_graphs=True)
     b = _train(b_net, X, y, default_monitors(), cuda_graphs=False)
-    assert a.extra["cuda_graphs"]["replays"] > 0
+    assert a.cuda_graphs["replays"] > 0
     for ra, rb in zip(a.history, b.history, strict=True):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
     for pa, pb in zip(a_net.parameters(), b_net.parameters(), strict=True):
@@ -172,7 +172,7 @@ def test_cnn_autograd_step_replays_with_channels_last_weights():
     X, y = _data(160, (3, 16, 16))
     # cuDNN's autotuner may pick another algorithm in each run: equal up to its rounding
     a, _ = _same_run(_cnn, X, y, rtol=1e-3, atol=1e-3)
-    assert not a.extra["fast_path"]["used"]
+    assert not a.fast_path["used"]
     net = _cnn()
     _train(net, X, y, cuda_graphs=True, max_epochs=1)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -195,7 +195,7 @@ def test_bf16_cnn_replays_and_learns():
     X, y = _data(256, (3, 16, 16))
     y = (X[:, 0].mean((1, 2)) > 0).long()  # a learnable rule
     run = _train(_cnn(n_out=2), X, y, bf16=True, cuda_graphs=True, max_epochs=8, lr=3e-3)
-    assert run.extra["cuda_graphs"]["used"] and run.extra["cuda_graphs"]["replays"] > 0
+    assert run.cuda_graphs["used"] and run.cuda_graphs["replays"] > 0
     assert run.history[-1]["train_accuracy"] > 0.8
 
 
@@ -205,7 +205,7 @@ def test_estimators_on_cuda_save_load_and_agree_with_the_cpu(tmp_path, digits_sp
     X_train, X_test, y_train, y_test = digits_split
     gpu = NeuralNetClassifier(device="cuda", random_state=0, max_epochs=30).fit(X_train, y_train)
     cpu = NeuralNetClassifier(device="cpu", random_state=0, max_epochs=30).fit(X_train, y_train)
-    assert gpu.run_.extra["cuda_graphs"]["used"] and gpu.run_.extra["cuda_graphs"]["replays"] > 0
+    assert gpu.run_.cuda_graphs["used"] and gpu.run_.cuda_graphs["replays"] > 0
     assert gpu.score(X_test, y_test) > 0.95
     assert abs(gpu.score(X_test, y_test) - cpu.score(X_test, y_test)) < 0.03
     gpu.save(str(tmp_path / "m"))
@@ -213,8 +213,8 @@ def test_estimators_on_cuda_save_load_and_agree_with_the_cpu(tmp_path, digits_sp
     np.testing.assert_allclose(again.predict_proba(X_test), gpu.predict_proba(X_test), atol=1e-5)
 
 
-def test_one_epoch_per_call_reuses_the_captured_graphs():
-    # partial_fit-style calls: the graphs stay bound to the same buffers and are replayed
+def test_one_epoch_per_call_captures_anew_and_trains_like_one_call():
+    # partial_fit-style calls: each call captures its own graphs (two warm-up steps) and frees them
     X, y = _data(200, (20,))
     net = _mlp()
     config = TrainConfig(batch_size=32, max_epochs=10**6)
@@ -222,9 +222,7 @@ def test_one_epoch_per_call_reuses_the_captured_graphs():
     run, loss = None, make_loss("cross_entropy")
     for _ in range(3):
         run = fit_loop(net, loss, (X, y), None, config, generator=gen, run=run, epochs=1)
-    graphs = run.extra["graph_cache"].parts["graphs"]
-    assert list(graphs) == ["fast"]
-    assert run.extra["cuda_graphs"]["replays"] == 3 * 6 - 2
+        assert run.cuda_graphs["used"] and run.cuda_graphs["replays"] == 6 - 2
     whole = _mlp()
     gen = torch.Generator(device=CUDA).manual_seed(3)
     once = fit_loop(whole, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=32, max_epochs=3),

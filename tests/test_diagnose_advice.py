@@ -1,6 +1,6 @@
 """Advice rules: each code on a recorded run that must trigger it and one that must not.
 
-The rules read only the history, ``run.extra`` and a few settings, so most tests feed them
+The rules read only the history, what the probes left on the run and a few settings, so most tests feed them
 hand-made records (exact, fast); a few run real training end to end.
 """
 
@@ -18,10 +18,11 @@ from trainwell.diagnose.advice import RULES, RunView
 from trainwell.train import History
 
 
-def make_run(rows, *, extra=None, lr=1e-3, l2=1e-4, l1=0.0, classification=True, n_val=200, best_epoch=None,
+def make_run(rows, *, records=None, lr=1e-3, l2=1e-4, l1=0.0, classification=True, n_val=200, best_epoch=None,
              loss="cross_entropy"):
     config = SimpleNamespace(lr=lr, l2=l2, l1=l1, classification=classification)
-    return SimpleNamespace(history=History(rows), config=config, extra=dict(extra or {}), n_val=n_val,
+    # records: what the probes leave on a run (initial_loss, initial_weight_rms, diverged...)
+    return SimpleNamespace(history=History(rows), config=config, **dict(records or {}), n_val=n_val,
                            best_epoch=best_epoch, loss_fn=SimpleNamespace(name=loss), stop_reason=None)
 
 
@@ -64,13 +65,13 @@ def healthy_rows(**overrides):
     return epochs(6, **cols)
 
 
-def healthy_extra(**overrides):
+def healthy_records(**overrides):
     return {"initial_loss": 2.31, "initial_weight_rms": {"dense1": 0.15, "dense2": 0.15, "output": 0.01}, **overrides}
 
 
 def findings_for(rows, layers=None, estimator=None, **run_kwargs):
     layers = layers or {"dense1": HEALTHY_LAYER, "dense2": HEALTHY_LAYER, "output": HEALTHY_OUTPUT}
-    run_kwargs.setdefault("extra", healthy_extra())
+    run_kwargs.setdefault("records", healthy_records())
     run = make_run(with_layers(rows, **layers), **run_kwargs)
     return advise(estimator or make_estimator(), run)
 
@@ -104,17 +105,17 @@ def test_exploding_gradients_but_not_for_weights_shrunk_by_regularisation():
 
 def test_exploding_from_the_first_step_is_the_init_not_the_learning_rate():
     rows = healthy_rows(train_loss=[8e3, float("nan"), 1.0, 1.0, 1.0, 1.0])[:2]
-    extra = healthy_extra(initial_grad_rms={"dense1": 40.0}, initial_weight_rms={"dense1": 1.0, "output": 0.1})
+    records = healthy_records(initial_grad_rms={"dense1": 40.0}, initial_weight_rms={"dense1": 1.0, "output": 0.1})
     big = {**HEALTHY_LAYER, "grad_rms": 40.0, "weight_rms": 1.0}
-    found = findings_for(rows, {"dense1": big, "output": HEALTHY_OUTPUT}, extra=extra)
+    found = findings_for(rows, {"dense1": big, "output": HEALTHY_OUTPUT}, records=records)
     assert found[0].code == "exploding_gradients" and found[0].evidence["at_start"]
     assert "lr_too_high" not in codes(found)
 
 
 def test_gradients_exploding_after_the_weights_blew_up_are_the_learning_rate():
     grown = {**HEALTHY_LAYER, "grad_rms": [1e-3, 500.0, 1e-3, 1e-3, 1e-3, 1e-3], "weight_rms": [30.0] * 6}
-    extra = healthy_extra(initial_grad_rms={"dense1": 1e-3})
-    found = findings_for(healthy_rows(), {"dense1": grown, "output": HEALTHY_OUTPUT}, extra=extra)
+    records = healthy_records(initial_grad_rms={"dense1": 1e-3})
+    found = findings_for(healthy_rows(), {"dense1": grown, "output": HEALTHY_OUTPUT}, records=records)
     assert found[0].code == "lr_too_high" and "exploding_gradients" not in codes(found)
 
 
@@ -160,7 +161,7 @@ def test_update_ratio_high():
 
 def test_diverged_names_the_restored_epoch():
     rows = healthy_rows(train_loss=[2.0, 1.0, float("nan"), 1.0, 1.0, 1.0])[:3]
-    found = findings_for(rows, extra=healthy_extra(diverged={"epoch": 3, "loss": math.nan, "restored_epoch": 2}))
+    found = findings_for(rows, records=healthy_records(diverged={"epoch": 3, "loss": math.nan, "restored_epoch": 2}))
     diverged = next(f for f in found if f.code == "diverged")
     assert diverged.severity == "error" and "epoch 2" in diverged.message
     assert found[0].code == "lr_too_high"  # the cause ranks before the symptom
@@ -216,8 +217,8 @@ def test_sigmoid_hidden_activation():
 
 
 def test_init_loss_off():
-    assert codes(findings_for(healthy_rows(), extra=healthy_extra(initial_loss=9.0)))["init_loss_off"] == "warning"
-    assert "init_loss_off" not in codes(findings_for(healthy_rows(), extra=healthy_extra(initial_loss=2.2)))
+    assert codes(findings_for(healthy_rows(), records=healthy_records(initial_loss=9.0)))["init_loss_off"] == "warning"
+    assert "init_loss_off" not in codes(findings_for(healthy_rows(), records=healthy_records(initial_loss=2.2)))
 
 
 def test_every_rule_code_is_documented_in_the_readme_list():

@@ -7,8 +7,8 @@ import argparse
 import pandas as pd
 import pytest
 
+from trainwell.cli.check import add_parser
 from trainwell.diagnose import Finding
-from trainwell.diagnose.cli import add_parser
 from trainwell.diagnose.findings import format_findings
 from trainwell.exceptions import DataError
 

@@ -153,10 +153,10 @@ def test_weight_probe_norms_symmetry_and_first_layer_snapshot(iris):
     w = est.network_.features[0].weight.detach()
     assert row["weight_norm"] == pytest.approx(float(w.norm()), rel=1e-5)
     assert row["row_spread"] > 0.5  # random rows differ
-    snap = est.run_.extra["first_layer_weights"]
+    snap = est.run_.first_layer_weights
     np.testing.assert_allclose(snap["initial"], net0.features[0].weight.detach().numpy())
     np.testing.assert_allclose(snap["final"], w.numpy())
-    assert est.run_.extra["initial_weight_rms"]["dense1"] == pytest.approx(
+    assert est.run_.initial_weight_rms["dense1"] == pytest.approx(
         float(net0.features[0].weight.detach().norm()) / math.sqrt(w.numel()), rel=1e-5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -170,7 +170,7 @@ def test_trend_probe_initial_loss_gap_and_plateau(iris):
     net0.train()
     with torch.no_grad():
         first = float(F.cross_entropy(net0(Xt), yt))
-    assert est.run_.extra["initial_loss"] == pytest.approx(first, rel=1e-5)
+    assert est.run_.initial_loss == pytest.approx(first, rel=1e-5)
     h = est.history_
     assert [r["loss_vs_first"] for r in h] == pytest.approx([r["train_loss"] / h[0]["train_loss"] for r in h])
     assert "generalization_gap" not in h[0]  # no validation split here
@@ -222,7 +222,7 @@ def test_divergence_guard_restores_last_finite_weights_unit():
     guard.on_epoch_end(run)
     assert torch.equal(net[0].weight, good["0.weight"])
     assert run.stop_requested and "epoch 2" in run.stop_reason
-    assert run.extra["diverged"] == {"epoch": 3, "loss": pytest.approx(float("nan"), nan_ok=True), "restored_epoch": 2}
+    assert run.diverged == {"epoch": 3, "loss": pytest.approx(float("nan"), nan_ok=True), "restored_epoch": 2}
 
 
 def test_divergence_guard_on_a_real_diverging_run_and_not_on_a_healthy_one():
@@ -234,7 +234,7 @@ def test_divergence_guard_on_a_real_diverging_run_and_not_on_a_healthy_one():
     assert all(torch.isfinite(p).all() for p in est.network_.parameters())
     assert np.isfinite(est.predict(X)).all()
     healthy = NeuralNetRegressor(diagnostics=False, max_epochs=3, random_state=0, callbacks=[DivergenceGuard()]).fit(X, y)
-    assert "diverged" not in healthy.run_.extra
+    assert healthy.run_.diverged is None
 
 
 class CountSteps(Callback):

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import check_random_state
 
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
+from trainwell.data import split_indices
 from trainwell.exceptions import DataError, NotFitted
+from trainwell.train import Callback, RunState
 
 
 def test_default_classifier_matches_sklearn_mlp_on_digits(digits_split):
@@ -50,8 +56,52 @@ def test_early_stopping_restores_the_best_epoch(digits_split):
     assert est.n_iter_ < 200
     assert est.best_epoch_ == int(np.argmin(val)) + 1
     assert est.n_iter_ - est.best_epoch_ == 3
-    # restored weights reproduce the best epoch's validation loss, not the last one's
-    assert "restored the weights of epoch" in est.stop_reason_
+    assert f"restored the weights of epoch {est.best_epoch_}" in est.stop_reason_
+
+
+class KeepEveryEpoch(Callback):
+    """A copy of the weights at the end of every epoch."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def on_epoch_end(self, run: RunState) -> None:
+        self.states.append(copy.deepcopy(run.net.state_dict()))
+
+
+def test_early_stopping_restores_the_weights_of_the_best_epoch():
+    """Pure-noise labels and a wide net: the validation loss rises after a few epochs, so the
+    last epoch's weights are not the best ones and restoring them changes the network."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 20)), rng.integers(0, 2, 200)
+    keep = KeepEveryEpoch()
+    est = NeuralNetClassifier(hidden=(256, 256), lr=1e-2, patience=3, validation_fraction=0.25, max_epochs=100,
+                              batch_size=32, diagnostics=False, random_state=0, device="cpu", callbacks=[keep]).fit(X, y)
+    recorded = est.history_.column("val_loss")
+    best = est.best_epoch_
+    assert best < est.n_iter_ == len(keep.states)
+    assert recorded[-1] > 1.05 * recorded[best - 1]  # the last epoch really is worse
+
+    # the validation rows, drawn as fit draws them (its seed comes from random_state)
+    seed = int(check_random_state(0).randint(0, 2**31 - 1))
+    _, val_idx = split_indices(len(y), 0.25, y, seed)
+    assert len(val_idx) == est.n_val_
+    Xv = torch.as_tensor(est.transform_.transform(X[val_idx]), dtype=torch.float32)
+    yv = torch.as_tensor(y[val_idx])
+
+    def val_loss(state: dict[str, torch.Tensor]) -> float:
+        net = copy.deepcopy(est.network_)
+        net.load_state_dict(state)
+        with torch.no_grad():
+            return float(F.cross_entropy(net.eval()(Xv), yv))
+
+    # those are the rows fit validated on: every epoch's weights give that epoch's recorded loss
+    assert [val_loss(state) for state in keep.states] == pytest.approx(recorded, rel=1e-5)
+    # the fitted network is the best epoch's, weight for weight, and scores the best loss, not the last
+    fitted = est.network_.state_dict()
+    assert all(torch.equal(fitted[k], keep.states[best - 1][k]) for k in fitted)
+    assert val_loss(fitted) == pytest.approx(recorded[best - 1], rel=1e-6)
+    assert val_loss(fitted) != pytest.approx(recorded[-1], rel=1e-3)
 
 
 def test_same_seed_same_model_on_cpu(iris):

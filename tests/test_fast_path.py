@@ -215,7 +215,7 @@ def test_epochs_of_training_match_the_autograd_path(setup):
         net, run = _fit(fast, X, y, loss=loss, **copy.deepcopy(setup))
         results.append((net, run))
     (fast_net, fast_run), (ref_net, ref_run) = results
-    assert fast_run.extra["fast_path"]["used"] and not ref_run.extra["fast_path"]["used"]
+    assert fast_run.fast_path["used"] and not ref_run.fast_path["used"]
     for a, b in zip(fast_run.history, ref_run.history, strict=True):
         for key in a:
             if key != "seconds":
@@ -245,7 +245,7 @@ class WatchStep(Callback):
 
     def on_step_end(self, run):
         self._hook.remove()
-        flat = run.extra["flat"]
+        flat = run._loop.flat
         self.grads[run.step] = {n: (p.grad.clone(), p.grad.data_ptr() - flat.grad.data_ptr())
                                 for n, p in run.net.named_parameters()}
         self.batches[run.step] = run.batch
@@ -259,7 +259,7 @@ def test_a_watched_step_runs_autograd_and_keeps_optimizer_state_shared():
     torch.manual_seed(7)
     net_f, run_f = _fit(True, X, y, max_epochs=2)
     assert watcher.calls == 2  # both watched steps went through the module (autograd)
-    flat = run_w.extra["flat"]
+    flat = run_w._loop.flat
     for grads in watcher.grads.values():
         for name, (grad, offset) in grads.items():
             assert 0 <= offset < flat.grad.numel() * flat.grad.element_size(), name  # a view of the flat buffer
@@ -277,7 +277,7 @@ def test_a_watched_step_runs_autograd_and_keeps_optimizer_state_shared():
 def test_state_dict_round_trip_keeps_parameters_in_the_flat_buffer():
     X, y = _data(n=64)
     net, run = _fit(True, X, y, max_epochs=1)
-    flat = run.extra["flat"]
+    flat = run._loop.flat
     saved = copy.deepcopy(net.state_dict())
     with torch.no_grad():
         for p in net.parameters():
@@ -293,14 +293,14 @@ def test_state_dict_round_trip_keeps_parameters_in_the_flat_buffer():
 def test_broken_views_are_rebound_before_the_next_epoch():
     X, y = _data(n=64)
     net, run = _fit(True, X, y, max_epochs=1)
-    flat = run.extra["flat"]
+    flat = run._loop.flat
     first = net.features[0].weight
     first.data = first.data.clone()  # user code replacing a parameter's storage
     first.grad = None
     assert not flat.intact()
     fit_loop(net, make_loss("cross_entropy"), (X, y), None, run.config, run=run, epochs=1)
     assert flat.intact()
-    assert run.extra["fast_path"]["used"]
+    assert run.fast_path["used"]
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -315,8 +315,8 @@ def test_unsupported_networks_and_losses_train_on_autograd(make, reason):
     assert fast_mlp_support(net, loss, X, y) is not None
     before = copy.deepcopy(net.state_dict())
     run = fit_loop(net, loss, (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
-    assert not run.extra["fast_path"]["used"]
-    assert reason in run.extra["fast_path"]["reason"]
+    assert not run.fast_path["used"]
+    assert reason in run.fast_path["reason"]
     assert any(not torch.equal(v, before[k]) for k, v in net.state_dict().items())
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"] * 1.5
 
@@ -331,7 +331,7 @@ def test_plain_sequential_mlp_is_supported():
 def test_estimator_uses_the_fast_path_and_saves_and_loads(tmp_path, iris):
     X, y = iris
     clf = NeuralNetClassifier(hidden=(16,), lr=1e-2, max_epochs=40, patience=10, random_state=0, device="cpu").fit(X, y)
-    assert clf.run_.extra["fast_path"]["used"]
+    assert clf.run_.fast_path["used"]
     assert clf.score(X, y) > 0.9
     clf.save(str(tmp_path / "m"))
     again = load(str(tmp_path / "m"), device="cpu")  # the same device as the fit, so the same arithmetic

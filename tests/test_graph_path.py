@@ -10,6 +10,8 @@ float32 tensor instead of a Python float. (The replay itself needs CUDA: ``tests
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 
@@ -57,9 +59,9 @@ def _run(make_net, X, y, emulated, monkeypatch, callbacks=(), loss="cross_entrop
 def _assert_same(make_net, X, y, monkeypatch, **kwargs):
     a, a_net = _run(make_net, X, y, True, monkeypatch, **kwargs)
     b, b_net = _run(make_net, X, y, False, monkeypatch, **kwargs)
-    assert a.extra["cuda_graphs"]["used"], a.extra["cuda_graphs"]["reason"]
-    assert a.extra["cuda_graphs"]["replays"] > 0
-    assert not b.extra["cuda_graphs"]["used"]
+    assert a.cuda_graphs["used"], a.cuda_graphs["reason"]
+    assert a.cuda_graphs["replays"] > 0
+    assert not b.cuda_graphs["used"]
     for ra, rb in zip(a.history, b.history, strict=True):
         assert ra.keys() == rb.keys()
         for key in ra.keys() - {"seconds"}:
@@ -75,7 +77,33 @@ def test_fast_step_on_the_graph_path_equals_the_loop(loss, monkeypatch):
     X, y = _data(regression=loss == "mse", n_out=2 if loss == "mse" else 3)
     run = _assert_same(lambda: _mlp(n_out=2 if loss == "mse" else 3), X, y, monkeypatch, loss=loss)
     # 90 rows at batch 16: 5 full batches per epoch, 2 of the first epoch's run eagerly before capture
-    assert run.extra["cuda_graphs"]["replays"] == 4 * 5 - 2
+    assert run.cuda_graphs["replays"] == 4 * 5 - 2
+
+
+def _graphs_alive() -> set[int]:
+    gc.collect()
+    return {id(o) for o in gc.get_objects() if type(o) is cuda_graph.GraphedSteps}
+
+
+def test_one_epoch_per_call_makes_its_own_graphs_frees_them_and_trains_like_one_call(emulate):
+    # partial_fit-style calls: a graph is bound to its call's tensors, so each call makes its
+    # own (two eager warm-up steps, then replays) and nothing of it outlives the call
+    X, y = _data()
+    before = _graphs_alive()
+    net, run = _mlp(), None
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=10**6),
+                       generator=gen, run=run, epochs=1)
+        assert run.cuda_graphs == {"used": True, "reason": None, "replays": 5 - 2}
+        assert _graphs_alive() <= before
+    once_net = _mlp()
+    once = fit_loop(once_net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=3),
+                    generator=torch.Generator().manual_seed(3))
+    assert once.cuda_graphs["replays"] == 3 * 5 - 2
+    assert [r["train_loss"] for r in run.history] == pytest.approx([r["train_loss"] for r in once.history], rel=1e-6)
+    for pa, pb in zip(net.parameters(), once_net.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("schedule", ["step", "cosine", "exponential", "plateau"])
@@ -108,7 +136,7 @@ def test_dropout(monkeypatch):
 def test_autograd_step_of_a_cnn(monkeypatch):
     X, y = _data(shape=(2, 8, 8))
     run = _assert_same(_cnn, X, y, monkeypatch)
-    assert not run.extra["fast_path"]["used"]
+    assert not run.fast_path["used"]
 
 
 def test_uint8_data_prepared_on_the_device(monkeypatch):
@@ -132,13 +160,13 @@ def test_augmentation_and_one_cycle_keep_the_eager_path(emulate):
     X, y = _data(shape=(2, 8, 8))
     run = fit_loop(_cnn(), make_loss("cross_entropy"), (X, y), None,
                    TrainConfig(batch_size=16, max_epochs=1, augment=parse_augment("flip", (2, 8, 8))))
-    assert not run.extra["cuda_graphs"]["used"] and "augment" in run.extra["cuda_graphs"]["reason"]
+    assert not run.cuda_graphs["used"] and "augment" in run.cuda_graphs["reason"]
     run = fit_loop(_mlp(), make_loss("cross_entropy"), _data(), None,
                    TrainConfig(batch_size=16, max_epochs=1, lr_schedule="onecycle"))
-    assert not run.extra["cuda_graphs"]["used"] and "momentum" in run.extra["cuda_graphs"]["reason"]
+    assert not run.cuda_graphs["used"] and "momentum" in run.cuda_graphs["reason"]
     run = fit_loop(_mlp(), make_loss("cross_entropy"), _data(), None,
                    TrainConfig(batch_size=16, max_epochs=1, optimizer="rmsprop"))
-    assert not run.extra["cuda_graphs"]["used"] and "fused" in run.extra["cuda_graphs"]["reason"]
+    assert not run.cuda_graphs["used"] and "fused" in run.cuda_graphs["reason"]
 
 
 def test_a_step_that_cannot_be_captured_trains_on_eagerly(monkeypatch):
@@ -150,7 +178,7 @@ def test_a_step_that_cannot_be_captured_trains_on_eagerly(monkeypatch):
     X, y = _data()
     a, a_net = _run(_mlp, X, y, True, monkeypatch)
     b, b_net = _run(_mlp, X, y, False, monkeypatch)
-    info = a.extra["cuda_graphs"]
+    info = a.cuda_graphs
     assert not info["used"] and info["replays"] == 0
     assert info["reason"] == ("capturing the step failed (operation not permitted when stream is capturing); "
                               "its steps ran eagerly")
@@ -178,9 +206,9 @@ def test_a_hooked_network_runs_eagerly_so_its_hooks_see_every_step(emulate):
     calls = []
     handle = net.features[0].register_forward_hook(lambda *_: calls.append(1))
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
-    info = run.extra["cuda_graphs"]
+    info = run.cuda_graphs
     assert info["replays"] == 0 and not info["used"] and "hooks" in info["reason"]
     assert len(calls) == 2 * 6  # every step of both epochs (5 full batches and a ragged one)
     handle.remove()
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
-    assert run.extra["cuda_graphs"]["used"] and run.extra["cuda_graphs"]["replays"] > 0
+    assert run.cuda_graphs["used"] and run.cuda_graphs["replays"] > 0

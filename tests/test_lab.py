@@ -13,8 +13,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from trainwell import lab
+from trainwell.cli.lab import add_parser
 from trainwell.exceptions import ConfigError
-from trainwell.lab.cli import add_parser
 from trainwell.lab.markdown import to_markdown
 
 NAMES = [e.name for e in lab.list_experiments()]

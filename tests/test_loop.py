@@ -37,7 +37,7 @@ def test_epoch_metrics_equal_a_separate_evaluation_when_nothing_learns(fast, reg
     for row in run.history:
         assert row["train_loss"] == pytest.approx(expected[0], rel=1e-5)
         assert row[metric] == pytest.approx(expected[1], rel=1e-5, abs=1e-6)
-    assert run.extra["fast_path"]["used"] is fast
+    assert run.fast_path["used"] is fast
 
 
 def test_a_last_batch_of_one_is_skipped_with_batch_norm_only():
@@ -74,7 +74,7 @@ def test_every_sample_is_seen_once_per_epoch_and_batches_are_kept_intact():
 
     run = fit_loop(_net(), make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=8, max_epochs=1),
                    [Keep()], generator=torch.Generator().manual_seed(0))
-    assert run.extra["fast_path"]["used"]
+    assert run.fast_path["used"]
     # the kept batches still hold the rows they were given: ids and labels agree with X, y
     for xb, yb in batches:
         ids = xb[:, 0].long()
@@ -102,8 +102,8 @@ def test_fast_switch_off_keeps_per_layer_parameters():
     net = _net()
     X, y = _data()
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=1, fast=False))
-    assert run.extra["flat"] is None
-    assert run.extra["fast_path"] == {"used": False, "reason": "config.fast is off"}
+    assert run._loop.flat is None
+    assert run.fast_path == {"used": False, "reason": "config.fast is off"}
     assert len([p for g in run.optimizer.param_groups for p in g["params"]]) == len(list(net.parameters()))
 
 
@@ -113,8 +113,8 @@ def test_a_network_with_frozen_parameters_trains_without_flattening():
     frozen = net.features[0].weight.detach().clone()
     X, y = _data()
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=16, max_epochs=2))
-    assert run.extra["flat"] is None
-    assert "frozen" in run.extra["fast_path"]["reason"]
+    assert run._loop.flat is None
+    assert "frozen" in run.fast_path["reason"]
     assert torch.equal(net.features[0].weight, frozen)
 
 

@@ -39,7 +39,7 @@ def test_mapped_regression_and_chunked_prediction(tmp_path, monkeypatch):
     a = NeuralNetRegressor(**PARAMS).fit(X, y)
     b = NeuralNetRegressor(**PARAMS).fit(mapped, y)
     assert a.history_.column("train_r2") == b.history_.column("train_r2")
-    monkeypatch.setattr("trainwell.estimators.CHUNK_ROWS", 128)  # predict in 5 chunks
+    monkeypatch.setattr("trainwell.estimators.base.CHUNK_ROWS", 128)  # predict in 5 chunks
     assert np.allclose(b.predict(mapped), a.predict(X), rtol=0, atol=1e-9)
 
 

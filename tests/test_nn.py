@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -184,9 +185,36 @@ def test_l2_shrinks_weights(iris):
 
 
 def test_dropout_is_only_active_in_training(iris):
+    p = 0.5
     X, y = iris
-    est = small_clf(dropout=0.5).fit(X, y)
-    np.testing.assert_array_equal(est.predict_proba(X), est.predict_proba(X))
+    est = small_clf(dropout=p, hidden=(256,), max_epochs=3).fit(X, y)
+    net = copy.deepcopy(est.network_)
+    drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 1 and drops[0].p == p
+    Xt = torch.as_tensor(est.transform_.transform(X), dtype=torch.float32)
+
+    # in training mode every forward pass draws a fresh mask that zeroes about p of the units
+    seen = []
+    drops[0].register_forward_hook(lambda module, inputs, output: seen.append((inputs[0], output)))
+    net.train()
+    torch.manual_seed(0)  # fixed masks: the share below is one fixed number, not a draw
+    with torch.no_grad():
+        first, second = net(Xt), net(Xt)
+    assert not torch.equal(first, second)
+    for inputs, output in seen:
+        live = inputs != 0  # units the ReLU let through (its zeros stay zero either way)
+        dropped = (output[live] == 0).double().mean().item()
+        assert abs(dropped - p) < 0.02, dropped  # ~19,000 live units: the share's sd is about 0.004
+        kept = output[live] != 0
+        torch.testing.assert_close(output[live][kept], inputs[live][kept] / (1 - p))  # inverted dropout's scaling
+
+    # at predict dropout is off: the probabilities are the eval-mode network's, the same on every call
+    fresh = copy.deepcopy(est.network_).double().eval()  # a fresh copy: train mode moved batch norm's running stats
+    with torch.no_grad():
+        by_hand = torch.softmax(fresh(Xt.double()), dim=1).numpy()
+    proba = est.predict_proba(X)
+    np.testing.assert_allclose(proba, by_hand, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
 
 
 def test_spec_roundtrips_through_json():

@@ -9,7 +9,6 @@ import io
 import json
 import re
 import shutil
-import time
 
 import numpy as np
 import pandas as pd
@@ -21,10 +20,10 @@ from sklearn.model_selection import train_test_split
 
 from _chromium import needs_chromium, render
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
+from trainwell.cli import report as report_cli
 from trainwell.diagnose.findings import SEVERITY_RANK
 from trainwell.exceptions import DataError
 from trainwell.report import build_report, save_run, write_report_inputs
-from trainwell.report import cli as report_cli
 from trainwell.report.html import EVIDENCE, NO_MONITORS
 from trainwell.report.plots import _mosaic, _resample_hist
 from trainwell.report.record import load_run
@@ -168,6 +167,51 @@ def test_report_from_a_cli_run_folder_and_the_report_command(tmp_path, capsys):
     assert '"max_epochs": 15' in html.unescape(page)
 
 
+def test_one_run_folder_format_from_the_cli_and_from_python_with_the_test_rows_predicted_once(
+        tmp_path, iris_split, monkeypatch, capsys):
+    from trainwell.cli import run_fit
+
+    X_train, X_test, y_train, y_test = iris_split
+    predicted = []
+    real = NeuralNetClassifier.predict_proba
+
+    def counting(self, X):
+        predicted.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(NeuralNetClassifier, "predict_proba", counting)
+    params = {"max_epochs": 3, "random_state": 0}
+    run_fit(X_train, y_train, task="classification", params=params, out=str(tmp_path / "cli"), test_fraction=0.2,
+            seed=0, quiet=True, source="iris.csv", test=(X_test, y_test))
+    assert predicted == [len(y_test)]  # metrics.json and evaluation.json from one prediction
+    est = NeuralNetClassifier(**params).fit(X_train, y_train)
+    predicted.clear()
+    save_run(est, tmp_path / "py", X_test, y_test, source="iris.csv")
+    assert predicted == [len(y_test)]
+
+    folders = {name: tmp_path / name for name in ("cli", "py")}
+    for folder in folders.values():
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "config.json", "diagnostics.json", "evaluation.json", "history.csv", "metrics.json", "model", "report.html"]
+    cli, py = ({k: json.loads((f / name).read_text()) for k, f in folders.items()} for name in ("config.json", "metrics.json"))
+    assert list(cli["cli"]) == list(cli["py"])  # one config.json format
+    assert cli["cli"]["params"] == cli["py"]["params"] and "checkpoint_dir" not in cli["cli"]["params"]
+    assert (cli["cli"]["test_fraction"], cli["cli"]["seed"], cli["py"]["test_fraction"]) == (0.2, 0, None)
+    assert list(py["cli"]) == ["accuracy", "balanced_accuracy", "log_loss", "n_test", "fit_seconds", "epochs", "best_epoch"]
+    assert {k: v for k, v in py["cli"].items() if k != "fit_seconds"} == py["py"]
+    evaluation = json.loads((folders["cli"] / "evaluation.json").read_text())
+    assert evaluation["metrics"] == {k: py["cli"][k] for k in evaluation["metrics"]}
+
+    # folders written before the format was shared lack some keys; the readers take them as they are
+    for name, missing in (("cli", ("augmentation",)), ("py", ("test_fraction", "seed"))):
+        old = json.loads((folders[name] / "config.json").read_text())
+        (folders[name] / "config.json").write_text(json.dumps({k: v for k, v in old.items() if k not in missing}))
+        assert "trainwell report: iris.csv" in build_report(folders[name]).read_text(encoding="utf-8")
+    from trainwell.cli import main
+
+    assert main(["info", str(folders["py"])]) == 0 and "test metrics: " in capsys.readouterr().out
+
+
 def test_report_inputs_can_be_added_to_an_existing_run_folder(tmp_path, iris_split):
     X_train, X_test, y_train, y_test = iris_split
     est = NeuralNetClassifier(max_epochs=3, random_state=0).fit(X_train, y_train)
@@ -197,19 +241,16 @@ def test_a_report_degrades_gracefully_and_bad_folders_fail_in_one_sentence(sigmo
         build_report(copy)
 
 
-def test_report_costs_under_three_seconds_for_a_50_epoch_run(tmp_path, iris_split):
-    import trainwell.report.plots  # noqa: F401  (matplotlib's import, ~0.5 s once per process, is not the report's)
-
+def test_the_run_folder_of_a_50_epoch_run_holds_every_epoch_and_its_report_every_plot(tmp_path, iris_split):
+    # What a report costs is measured by bench/report_speed.py on this same run (no timing assertion here).
     X_train, X_test, y_train, y_test = iris_split
     # one step an epoch keeps the fit quick; a report's cost grows with epochs and layers, not steps
     est = NeuralNetClassifier(max_epochs=50, patience=100, batch_size=128, random_state=0).fit(X_train, y_train)
     assert est.n_iter_ == 50
-    # CPU time, not wall time: the test machine is shared and a wall clock would measure the neighbours.
-    # save_run writes the model, the report's inputs and report.html: everything a fit adds to its run folder.
-    start = time.process_time()
-    save_run(est, tmp_path / "run", X_test, y_test)
-    assert time.process_time() - start < 3.0
-    assert len(_images((tmp_path / "run" / "report.html").read_text(encoding="utf-8"))) == 8  # constant lr: a sentence
+    report = save_run(est, tmp_path / "run", X_test, y_test)
+    assert report == tmp_path / "run" / "report.html"
+    assert list(pd.read_csv(tmp_path / "run" / "history.csv")["epoch"]) == list(range(1, 51))
+    assert len(_images(report.read_text(encoding="utf-8"))) == 8  # constant lr: a sentence
 
 
 # ------------------------------------------------------------------ drawing helpers

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from trainwell import NeuralNetClassifier
+from trainwell.diagnose.speed import step_time_advice
 from trainwell.nn import NetworkSpec, build_network, make_loss
-from trainwell.train import Callback, StepProfiler, TrainConfig, fit_loop, step_time_advice
+from trainwell.train import Callback, StepProfiler, TrainConfig, fit_loop
 from trainwell.train.step_profile import (
     GATHER,
     MATMULS,
@@ -31,11 +32,11 @@ def _data(n: int = 3000, d: int = 30, classes: int = 4, seed: int = 0) -> tuple[
     return X, y
 
 
-def _fit(profiler: Callback | None = None, fast: bool = True, extra: list | None = None, n: int = 3000):
+def _fit(profiler: Callback | None = None, fast: bool = True, more: list | None = None, n: int = 3000):
     torch.manual_seed(0)
     X, y = _data(n)
     net = build_network(NetworkSpec(kind="mlp", input_shape=(30,), n_outputs=4, hidden=(64, 32)))
-    callbacks = [cb for cb in [profiler, *(extra or [])] if cb is not None]
+    callbacks = [cb for cb in [profiler, *(more or [])] if cb is not None]
     config = TrainConfig(batch_size=64, max_epochs=2, fast=fast)
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, callbacks,
                    generator=torch.Generator().manual_seed(1))
@@ -45,7 +46,7 @@ def _fit(profiler: Callback | None = None, fast: bool = True, extra: list | None
 def test_the_parts_add_up_to_the_step_the_clock_measured():
     profiler = StepProfiler(steps=8, skip=2)
     _, run = _fit(profiler)
-    result = run.extra["step_time"]
+    result = run.step_time
     assert result is profiler.result
     assert result["path"].startswith("hand-derived MLP step") and result["device"] == "cpu"
     assert result["batch_size"] == 64 and result["steps"] == 8
@@ -68,7 +69,7 @@ def test_profiling_leaves_training_bit_for_bit_unchanged():
 
 def test_the_autograd_path_counts_torch_optim_as_the_optimizer():
     _, run = _fit(StepProfiler(steps=8, skip=2), fast=False)
-    result = run.extra["step_time"]
+    result = run.step_time
     assert result["path"] == "autograd step"
     assert result["fast_reason"] == "config.fast is off"
     top = {t["name"]: t["part"] for t in result["top"]}
@@ -96,8 +97,8 @@ class _WatchAll(Callback):
 
 def test_watched_steps_are_left_out_of_the_window():
     watcher = _WatchEveryOther()
-    _, run = _fit(StepProfiler(steps=8, skip=2), extra=[watcher])
-    result = run.extra["step_time"]
+    _, run = _fit(StepProfiler(steps=8, skip=2), more=[watcher])
+    result = run.step_time
     assert watcher.watched > 0
     assert result["path"].startswith("hand-derived MLP step")  # ", replayed from CUDA graphs" when emulated
     assert result["steps"] == 4  # half of the 8 profiled steps were watched
@@ -107,15 +108,15 @@ def test_watched_steps_are_left_out_of_the_window():
 
 
 def test_a_window_that_is_all_watched_says_so():
-    _, run = _fit(StepProfiler(steps=8, skip=2), extra=[_WatchAll()])
-    assert run.extra["step_time"] == {"reason": "monitors watched every step of the window"}
-    assert step_time_advice(run.extra["step_time"]) == [
+    _, run = _fit(StepProfiler(steps=8, skip=2), more=[_WatchAll()])
+    assert run.step_time == {"reason": "monitors watched every step of the window"}
+    assert step_time_advice(run.step_time) == [
         "Step time not measured: monitors watched every step of the window."]
 
 
 def test_too_few_steps_per_epoch_gives_a_reason():
     _, run = _fit(StepProfiler(), n=300)  # 5 steps per epoch
-    assert "too few" in run.extra["step_time"]["reason"]
+    assert "too few" in run.step_time["reason"]
 
 
 def test_gpu_kernels_are_sorted_by_name():
@@ -161,7 +162,7 @@ def test_an_estimator_with_a_report_shows_where_the_time_goes(tmp_path):
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     clf = NeuralNetClassifier(max_epochs=2, batch_size=32, random_state=0, report=str(tmp_path / "run"),
                               verbose=False).fit(X, y)
-    result = clf.run_.extra["step_time"]
+    result = clf.run_.step_time
     assert result["path"].startswith("hand-derived MLP step")  # ", replayed from CUDA graphs" when emulated
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert 'id="speed"' in page and "A training step takes" in page
@@ -178,7 +179,7 @@ def test_the_step_profile_on_cuda():
     profiler = StepProfiler(steps=8, skip=4)
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(batch_size=64, max_epochs=2),
                    [profiler], generator=torch.Generator(device="cuda").manual_seed(1))
-    result = run.extra["step_time"]
+    result = run.step_time
     assert result["device"].startswith("cuda"), result
     assert math.isclose(sum(result["parts"].values()), result["step_seconds"], rel_tol=1e-9)
     assert result["parts"][MATMULS] > 0
@@ -187,7 +188,7 @@ def test_the_step_profile_on_cuda():
 def test_a_profiler_the_user_runs_is_left_alone():
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as outer:
         _, run = _fit(StepProfiler(steps=8, skip=2))
-    assert "another profiler" in run.extra["step_time"]["reason"]
+    assert "another profiler" in run.step_time["reason"]
     # the user's session recorded the whole fit, ours did not end it
     assert any(e.key == "aten::mm" for e in outer.key_averages())
 
@@ -197,9 +198,9 @@ def test_a_continued_run_is_measured_anew():
     net = build_network(NetworkSpec(kind="mlp", input_shape=(30,), n_outputs=4, hidden=(64, 32)))
     profiler, config = StepProfiler(steps=8, skip=2), TrainConfig(batch_size=64, max_epochs=10)
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], epochs=1)
-    first = run.extra["step_time"]
+    first = run.step_time
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], run=run, epochs=1)
-    again = run.extra["step_time"]
+    again = run.step_time
     assert "parts" in first and "parts" in again and again is not first and again is profiler.result
 
 
@@ -208,7 +209,7 @@ def test_a_continued_run_on_less_data_plans_on_its_own_steps():
     net = build_network(NetworkSpec(kind="mlp", input_shape=(30,), n_outputs=4, hidden=(64, 32)))
     profiler, config = StepProfiler(steps=8, skip=2), TrainConfig(batch_size=64, max_epochs=10)
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, config, [profiler], epochs=1)
-    assert run.steps_per_epoch == 47 and "parts" in run.extra["step_time"]
+    assert run.steps_per_epoch == 47 and "parts" in run.step_time
     run = fit_loop(net, make_loss("cross_entropy"), (X[:320], y[:320]), None, config, [profiler], run=run, epochs=1)
     assert run.steps_per_epoch == 5 and run.n_train == 320
-    assert run.extra["step_time"] == {"reason": "an epoch has 5 steps, too few to time a window of them"}
+    assert run.step_time == {"reason": "an epoch has 5 steps, too few to time a window of them"}

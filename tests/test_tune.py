@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import optuna
+import pandas as pd
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
@@ -21,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
 from trainwell.exceptions import ConfigError
-from trainwell.tune import tune
+from trainwell.tune import Stages, Storage, tune
 from trainwell.tune.search import narrow_lr
 from trainwell.tune.space import Range
 
@@ -192,6 +193,12 @@ def test_confirm_reruns_the_top_configurations_on_repeated_folds(iris_module):
         ({"sampler": "grid"}, "'random' (the notes' advice)"),
         ({"space": {"lr": 0.01}}, "searches nothing"),
         ({"stage1_trials": 5, "n_trials": 5}, "stage1_trials=5"),
+        ({"stages": Stages(stage1_trials=5), "n_trials": 5}, "stage1_trials=5"),
+        ({"workers": 0}, "workers=0 must be an integer of at least 1"),
+        ({"stage1_epochs": 0}, "stage1_epochs=0 must be an integer of at least 1"),
+        ({"stage2_epochs": 0}, "stage2_epochs=0 must be a positive integer or None"),
+        ({"confirm": 1}, "confirm=1 must be an integer of at least 2"),
+        ({"stages": {"stage1_epochs": 3}}, "must be a trainwell.tune.Stages(...)"),
     ],
 )
 def test_bad_arguments(iris_module, kwargs, words):
@@ -200,6 +207,63 @@ def test_bad_arguments(iris_module, kwargs, words):
     with pytest.raises(ConfigError) as info:
         tune(args.pop("estimator"), X, y, **args)
     assert words in str(info.value)
+
+
+def test_grouped_settings_give_the_same_search_as_the_flat_keywords(iris_module, tmp_path):
+    X, y = iris_module
+    common = {"space": SMALL, "n_trials": 6, "random_state": 3, "refit": False, "report": False}
+    flat = tune(_net(), X, y, stage1_trials=2, stage1_epochs=2, stage2_epochs=3, prune=False, baseline=False,
+                out=tmp_path / "flat", study_name="same", **common)
+    grouped = tune(_net(), X, y, stages=Stages(stage1_trials=2, stage1_epochs=2, stage2_epochs=3, prune=False,
+                                               baseline=False),
+                   storage=Storage(out=tmp_path / "grouped", study_name="same"), **common)
+    columns = ["study", "round", "stage", "number", "state", "lr", "l2", "dropout", "epochs", "score"]
+    assert (flat.trials["study"].str.startswith("same.")).all() and len(flat.trials) == 6
+    pd.testing.assert_frame_equal(flat.trials[columns], grouped.trials[columns])
+    assert flat.best_params == grouped.best_params and flat.spaces == grouped.spaces
+    assert (tmp_path / "flat" / "study.sqlite3").exists() and (tmp_path / "grouped" / "study.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"stages": Stages(stage1_epochs=3), "stage1_epochs": 3},
+         "stage1_epochs=3 as a keyword and also stages=Stages(...)"),
+        ({"stages": Stages(), "prune": False}, "give it in one place only, e.g. stages=Stages(..., prune=False)"),
+        ({"storage": Storage(workers=2), "out": "elsewhere"},
+         "out='elsewhere' as a keyword and also storage=Storage(...)"),
+    ],
+)
+def test_a_setting_given_both_ways_is_refused(iris_module, tmp_path, monkeypatch, kwargs, words):
+    X, y = iris_module
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        tune(_net(), X, y, space=SMALL, n_trials=4, **kwargs)
+    assert words in str(info.value)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_an_unknown_keyword_is_a_type_error(iris_module):
+    X, y = iris_module
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stage3_epochs'"):
+        tune(_net(), X, y, space=SMALL, n_trials=4, stage3_epochs=2)
+
+
+def test_the_tune_package_stays_readable():
+    """No function in trainwell/tune is over 80 lines, and no module there imports another's private name."""
+    import ast
+    from pathlib import Path
+
+    import trainwell.tune
+
+    long, private = [], []
+    for path in sorted(Path(trainwell.tune.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{path.name}:{node.name}")
+            if isinstance(node, ast.ImportFrom) and any(a.name.startswith("_") for a in node.names):
+                private.append(f"{path.name}: from {node.module} import {[a.name for a in node.names]}")
+    assert long == [] and private == []
 
 
 def test_the_package_is_callable(iris_module):
@@ -227,7 +291,7 @@ from sklearn.datasets import load_iris
 from trainwell import NeuralNetClassifier
 from trainwell.tune import tune
 X, y = load_iris(return_X_y=True)
-tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space={SPACE}, n_trials=8, stage1_trials=2,
+tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space={SPACE}, n_trials=14, stage1_trials=2,
      stage1_epochs=2, stage2_epochs=15, prune=False, out=sys.argv[1])
 """
 
@@ -259,13 +323,15 @@ def test_resume_after_kill(tmp_path):
             proc.wait()
     study = optuna.load_study(study_name="trainwell.r0.refine", storage=storage)
     before = {t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
-    assert 2 <= len(before) < 6
+    # a refine budget of 12 leaves room for a few trials to finish between the poll and the
+    # kill on a busy machine (with 6, all of them sometimes had)
+    assert 2 <= len(before) < 12
     X, y = __import__("sklearn.datasets", fromlist=["load_iris"]).load_iris(return_X_y=True)
-    result = tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space=SMALL, n_trials=8, stage1_trials=2,
+    result = tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space=SMALL, n_trials=14, stage1_trials=2,
                   stage1_epochs=2, stage2_epochs=15, prune=False, out=out, refit=False, report=False)
     refine = result.trials[result.trials["stage"] == "refine"]
     complete = refine[refine["state"] == "COMPLETE"]
-    assert len(complete) == 6  # the budget, counted across the kill: no trial lost ...
+    assert len(complete) == 12  # the budget, counted across the kill: no trial lost ...
     kept = complete[complete["number"].isin(list(before))]
     assert dict(zip(kept["number"], kept["score"], strict=True)) == before  # ... and none redone
     assert complete["number"].max() >= max(before)  # the numbering continued

@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
+from trainwell.cli.tune import add_parser, add_parser_lr_find
 from trainwell.exceptions import ConfigError, DataError
-from trainwell.tune.cli import add_parser, add_parser_lr_find
 
 
 def _run(argv: list[str]) -> int:

@@ -20,8 +20,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API refe
     from . import tune
     from .compare import compare, mcnemar, wilcoxon
     from .diagnose import Finding, check
-    from .estimators import NeuralNetClassifier, NeuralNetRegressor
-    from .persist import load
+    from .estimators import NeuralNetClassifier, NeuralNetRegressor, load
     from .tune import lr_find
 
 _lazy_getattr, __dir__ = lazy_exports(__name__, globals())

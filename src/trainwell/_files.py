@@ -1,7 +1,7 @@
 """Writing files so that a crash never leaves half of one, and turning values into JSON.
 
 One home for what the model format (:mod:`trainwell.persist`), checkpoints
-(:mod:`trainwell.train.checkpoint`), run folders (:mod:`trainwell.runfolder`), reports and
+(:mod:`trainwell.train.checkpoint`), run folders (:mod:`trainwell.report.runfolder`), reports and
 search results all need. It sits at the bottom of the package's layers and imports nothing
 from trainwell, so ``train`` can write a checkpoint without depending on the model format.
 

@@ -13,8 +13,7 @@ from typing import Any
 #: package -> {module: public names it defines}: the one list of what each package exports lazily
 EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "trainwell": {
-        ".estimators": ("NeuralNetClassifier", "NeuralNetRegressor",),
-        ".persist": ("load",),
+        ".estimators": ("NeuralNetClassifier", "NeuralNetRegressor", "load",),
         ".compare": ("compare", "mcnemar", "wilcoxon",),
         ".diagnose": ("Finding", "check",),
         ".tune": ("lr_find",),
@@ -29,6 +28,7 @@ EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
         ".checks": ("check",),
         ".findings": ("Finding", "rank",),
         ".monitors": ("default_monitors",),
+        ".speed": ("step_time_advice",),
     },
     "trainwell.report": {
         ".html": ("build_report",),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,8 @@ from ._files import jsonable, recover_folder, write_atomic_folder
 from ._version import __version__
 from .data import FeatureTransform, TargetScaler, classes_from_json, classes_to_json
 from .exceptions import ModelFileError, TrainwellError
-from .nn import ConvBlock, NetworkSpec, build_network, make_loss
+from .fitted import FittedEstimator
+from .nn import ConvBlock, NetworkSpec, build_network
 from .train import History
 
 FORMAT = "trainwell-model"
@@ -52,7 +55,7 @@ def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def model_description(est: Any) -> dict[str, Any]:
+def model_description(est: FittedEstimator) -> dict[str, Any]:
     """The ``model.json`` content of a fitted estimator."""
     weights = {k: list(v.shape) for k, v in est.network_.state_dict().items()}
     desc: dict[str, Any] = {
@@ -82,7 +85,7 @@ def model_description(est: Any) -> dict[str, Any]:
     return desc
 
 
-def save_model(est: Any, path: str | os.PathLike) -> Path:
+def save_model(est: FittedEstimator, path: str | os.PathLike) -> Path:
     """Save a fitted estimator as a model folder (see module docstring).
 
     Under torchrun only rank 0 writes (every rank holds the same model); the other ranks
@@ -131,22 +134,43 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load(path: str | os.PathLike, device: str = "auto") -> Any:
-    """Load a model folder written by ``save`` or ``trainwell fit``.
+@dataclass
+class SavedModel:
+    """A model folder read and checked: everything an estimator needs to be rebuilt.
 
-    Never unpickles: the weights are read by safetensors and everything else is JSON.
+    Attributes
+    ----------
+    estimator : str
+        The estimator's class name (``"NeuralNetClassifier"``, ``"NeuralNetRegressor"``).
+    params : dict
+        Its constructor parameters.
+    fitted : dict
+        Its fitted attributes by name (``spec_``, ``transform_``, ``classes_`` or
+        ``target_scaler_`` and ``y_ndim_``, ``history_``, ``n_iter_``...).
+    loss : str
+        The training loss's name.
+    network : torch.nn.Module
+        The network with its weights loaded, on the CPU.
+    """
+
+    estimator: str
+    params: dict[str, Any]
+    fitted: dict[str, Any]
+    loss: str
+    network: torch.nn.Module
+
+
+def read_model(path: str | os.PathLike, estimators: Mapping[str, type]) -> SavedModel:
+    """Read and check a model folder written by :func:`save_model`.
 
     Parameters
     ----------
     path : str or path-like
-        The model folder (a run folder from ``trainwell fit`` also works: its ``model``
-        subfolder is used).
-    device : str, default="auto"
-
-    Returns
-    -------
-    NeuralNetClassifier or NeuralNetRegressor
-        Fitted and ready to predict.
+        The model folder, or a run folder holding one as ``model/``.
+    estimators : mapping of str to class
+        The estimator classes a model may name (given by :mod:`trainwell.estimators`, which
+        this module, below it in the package's layers, does not import); a class with a true
+        ``_classification`` reads class labels, otherwise a target scaling.
 
     Raises
     ------
@@ -154,41 +178,47 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
         When a file is missing, damaged, from another format version, or disagrees with
         another.
     """
-    from .estimators import NeuralNetClassifier, NeuralNetRegressor, resolve_device
-
     folder = Path(path)
     recover_folder(folder)
     if (folder / "model" / MODEL_JSON).is_file() and not (folder / MODEL_JSON).exists():
         folder = folder / "model"
     desc = _read_description(folder)
-    classes = {"NeuralNetClassifier": NeuralNetClassifier, "NeuralNetRegressor": NeuralNetRegressor}
     try:
-        cls = classes[desc["estimator"]]
-        params = _params_from_json(desc["params"])
-        known = cls().get_params()
-        est = cls(**{k: v for k, v in params.items() if k in known})
-        est.device = device
-        est.spec_ = NetworkSpec.from_dict(desc["spec"])
-        est.transform_ = FeatureTransform.from_dict(desc["features"])
-        est.n_features_in_ = int(desc["n_features_in"])
-        if desc.get("feature_names_in") is not None:
-            est.feature_names_in_ = np.asarray(desc["feature_names_in"], dtype=object)
-        expected_shapes = {k: tuple(v) for k, v in desc["tensors"].items()}
-        loss_name = desc["loss"]
+        cls = estimators[desc["estimator"]]
+        spec = NetworkSpec.from_dict(desc["spec"])
         training = desc["training"]
-        history = History(desc.get("history", []))
-        if cls is NeuralNetClassifier:
-            est.classes_ = classes_from_json(desc["classes"])
+        fitted: dict[str, Any] = {
+            "spec_": spec,
+            "transform_": FeatureTransform.from_dict(desc["features"]),
+            "n_features_in_": int(desc["n_features_in"]),
+            "history_": History(desc.get("history", [])),
+            "n_iter_": training["n_iter"],
+            "best_epoch_": training["best_epoch"],
+            "stop_reason_": training["stop_reason"],
+            "n_train_": training["n_train"],
+            "n_val_": training["n_val"],
+        }
+        if desc.get("feature_names_in") is not None:
+            fitted["feature_names_in_"] = np.asarray(desc["feature_names_in"], dtype=object)
+        if cls._classification:
+            fitted["classes_"] = classes_from_json(desc["classes"])
         else:
-            est.target_scaler_ = TargetScaler.from_dict(desc["target_scaler"])
-            est.y_ndim_ = int(desc["y_ndim"])
+            fitted["target_scaler_"] = TargetScaler.from_dict(desc["target_scaler"])
+            fitted["y_ndim_"] = int(desc["y_ndim"])
+        expected_shapes = {k: tuple(v) for k, v in desc["tensors"].items()}
+        saved = SavedModel(desc["estimator"], _params_from_json(desc["params"]), fitted, desc["loss"],
+                           build_network(spec))
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, TrainwellError) as exc:
         raise ModelFileError(f"{folder / MODEL_JSON} is incomplete or malformed ({exc}); the file is damaged.") from None
+    _load_weights(saved.network, expected_shapes, folder)
+    return saved
 
+
+def _load_weights(net: torch.nn.Module, expected_shapes: dict[str, tuple[int, ...]], folder: Path) -> None:
+    """Put the folder's weights into ``net``, after checking them against its architecture."""
     weights = _read_weights(folder)
-    net = build_network(est.spec_)
     wanted = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     if wanted != expected_shapes:
         raise ModelFileError(
@@ -206,13 +236,14 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
     if extra:
         raise ModelFileError(f"{folder / WEIGHTS} holds unexpected tensors {sorted(extra)[:3]}; the weights do not belong to this model.")
     net.load_state_dict(weights)
-    est.device_ = resolve_device(device)
-    est.network_ = net.to(est.device_).eval()
-    est.loss_ = make_loss(loss_name).to(est.device_)
-    est.train_config_ = est.training_config(int(training["n_train"]))
-    est.history_ = history
-    est.n_iter_ = training["n_iter"]
-    est.best_epoch_ = training["best_epoch"]
-    est.stop_reason_ = training["stop_reason"]
-    est.n_train_, est.n_val_ = training["n_train"], training["n_val"]
-    return est
+
+
+def __getattr__(name: str) -> Any:
+    # ``trainwell.persist.load`` is the old import path of ``trainwell.load``, kept working. Loading
+    # builds an estimator, which lives above this module, so it is looked up on first use (the
+    # one import against the layers, allowed by name in tests/test_layers.py).
+    if name == "load":
+        from .estimators import load
+
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

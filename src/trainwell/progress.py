@@ -7,8 +7,9 @@ Where the output is not a terminal (a CI log, a file) only the rows come out, as
 text; with a quiet console nothing does.
 
 The bar costs the training loop nothing measurable: it is updated about ten times an epoch
-from :meth:`LiveProgress.wants_step`, which only counts steps and always answers ``False``,
-so no step leaves the fast path and nothing is read from the device between epochs.
+from :meth:`LiveProgress.before_step`, which the loop calls before every step without
+watching it, so no step leaves the fast path and nothing is read from the device between
+epochs.
 """
 
 from __future__ import annotations
@@ -112,7 +113,6 @@ class LiveProgress(EpochTable):
         self._t0 = time.perf_counter()
         self._start_epoch = run.epoch
         self._last_epoch = self.max_epochs or getattr(run.config, "max_epochs", None) or run.epoch + 1
-        self._epoch_first_step = run.step
         self._steps = max(int(run.steps_per_epoch), 1)
         self._stride = max(1, math.ceil(self._steps / self.updates_per_epoch))
         if not self.live:
@@ -148,19 +148,15 @@ class LiveProgress(EpochTable):
         self.updates += 1
 
     def on_epoch_begin(self, run: RunState) -> None:
-        self._epoch_first_step = run.step
         self._steps = max(int(run.steps_per_epoch), 1)
         self._stride = max(1, math.ceil(self._steps / self.updates_per_epoch))
         if self._progress is not None:
             self._draw(run, 0)
 
-    def wants_step(self, run: RunState) -> bool:
-        """Move the bar every ``1/updates_per_epoch`` of an epoch; never ask to watch the step."""
-        if self._progress is not None:
-            done = run.step - self._epoch_first_step
-            if done and done % self._stride == 0:
-                self._draw(run, done)
-        return False
+    def before_step(self, run: RunState, index: int, watched: bool) -> None:
+        """Move the bar every ``1/updates_per_epoch`` of an epoch (``index`` steps are done)."""
+        if self._progress is not None and index and index % self._stride == 0:
+            self._draw(run, index)
 
     def on_epoch_end(self, run: RunState) -> None:
         super().on_epoch_end(run)

@@ -4,6 +4,8 @@
 - :func:`default_monitors` returns the callbacks that record per-layer statistics.
 - :func:`advise` turns a finished run (history + monitors + configuration) into ranked
   :class:`Finding` objects with stable codes.
+- :func:`step_time_advice` puts a step-time measurement
+  (:class:`~trainwell.train.StepProfiler`) in sentences.
 """
 
 from typing import TYPE_CHECKING
@@ -15,7 +17,8 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .checks import check
     from .findings import Finding, rank
     from .monitors import default_monitors
+    from .speed import step_time_advice
 
 __getattr__, __dir__ = lazy_exports(__name__, globals())
 
-__all__ = ["Finding", "advise", "check", "default_monitors", "rank"]
+__all__ = ["Finding", "advise", "check", "default_monitors", "rank", "step_time_advice"]

@@ -74,12 +74,10 @@ def prepare(estimator: Any, X: Any, y: Any, *, max_rows: int = 4096, seed: int =
     with warnings.catch_warnings():
         # what the warnings say (constant init, targets out of range), check() reports itself
         warnings.simplefilter("ignore")
-        est._fit(X, y, epochs=0, validate=False)
+        est.prepare(X, y)
     n = len(y)
     keep = np.sort(np.random.default_rng(seed).permutation(n)[:max_rows])
     Xs = rows(X, keep)
     ys = y.iloc[keep] if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)[keep]
-    Xt = est._to_tensor(est.transform_.transform(Xs))
-    _, targets = est._prepare_targets(ys, None, refit=False)
-    yt = est._target_tensor(est._scale_targets(targets))
+    Xt, yt = est.to_tensors(Xs, ys)
     return Prepared(est, Xt, yt, n)

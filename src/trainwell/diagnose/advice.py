@@ -76,7 +76,6 @@ class RunView:
                 self.kinds.setdefault(name, stats.get("activation"))
         self.layers = names
         self.hidden = [n for n in names if n != "output"]
-        self.extra = self.run.extra
 
     # ------------------------------------------------------------- accessors
     def stat(self, layer: str, key: str) -> list[float]:
@@ -102,7 +101,28 @@ class RunView:
 
     @property
     def initial_loss(self) -> float | None:
-        return self.extra.get("initial_loss")
+        """The untrained network's loss at the first step (TrendProbe), or ``None``."""
+        return getattr(self.run, "initial_loss", None)
+
+    @property
+    def initial_grad_rms(self) -> dict[str, float]:
+        """Each layer's gradient rms at the first step (GradientProbe); empty when not recorded."""
+        return getattr(self.run, "initial_grad_rms", None) or {}
+
+    @property
+    def initial_weight_rms(self) -> dict[str, float]:
+        """Each layer's weight rms before training (WeightProbe); empty when not recorded."""
+        return getattr(self.run, "initial_weight_rms", None) or {}
+
+    @property
+    def diverged(self) -> dict[str, Any] | None:
+        """Where the run diverged and which weights DivergenceGuard restored, or ``None``."""
+        return getattr(self.run, "diverged", None)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """What users' own callbacks left in ``run.extra``, for rules of their own (trainwell's read none of it)."""
+        return getattr(self.run, "extra", None) or {}
 
     def loss_name(self) -> str:
         return getattr(self.run.loss_fn, "name", "cross_entropy" if self.classification else "mse")
@@ -157,7 +177,7 @@ def targets_out_of_range(v: RunView) -> Finding | None:
 def _exploding_at_start(v: RunView) -> tuple[str, float] | None:
     """The hidden layer whose gradient (rms) at the first step most exceeds its initial weights' rms,
     when that is more than ``EXPLODING_GRAD_RATIO``: the untrained network itself explodes."""
-    grads, weights = v.extra.get("initial_grad_rms", {}), v.extra.get("initial_weight_rms", {})
+    grads, weights = v.initial_grad_rms, v.initial_weight_rms
     ratios = [(n, grads[n] / weights[n]) for n in v.hidden
               if n in grads and weights.get(n, 0) > 0 and math.isfinite(grads[n])]
     worst = max(ratios, key=lambda t: t[1], default=None)
@@ -175,7 +195,7 @@ def exploding_gradients(v: RunView) -> Finding | None:
     at_start = _exploding_at_start(v)
     if at_start is None and v.has("lr_too_high"):
         return None
-    initial = v.extra.get("initial_weight_rms", {})
+    initial = v.initial_weight_rms
     worst, where, epoch = 0.0, None, None
     for name in v.hidden:
         for i, row in enumerate(v.history):
@@ -227,7 +247,7 @@ def lr_too_high(v: RunView) -> Finding | None:
         reasons.append("the loss became NaN/inf")
         severity = "error"
     grown = []
-    for name, start in v.extra.get("initial_weight_rms", {}).items():
+    for name, start in v.initial_weight_rms.items():
         rms = v.stat(name, "weight_rms")
         if start > 0 and rms and max(rms) > WEIGHTS_EXPLODED * start:
             grown.append((name, max(rms) / start))
@@ -335,7 +355,7 @@ def lr_too_low(v: RunView) -> Finding | None:
 # ----------------------------------------------------------------- symptoms
 def diverged(v: RunView) -> Finding | None:
     """The loss became NaN or infinite (the run stopped; the last good weights were kept)."""
-    info = v.extra.get("diverged")
+    info = v.diverged
     bad = [i + 1 for i, x in enumerate(v.column("train_loss")) if isinstance(x, float) and not math.isfinite(x)]
     if not info and not bad:
         return None
@@ -373,7 +393,7 @@ def dead_relu(v: RunView) -> Finding | None:
 
 def _weight_shrink(v: RunView) -> tuple[str, float] | None:
     worst = None
-    for name, start in v.extra.get("initial_weight_rms", {}).items():
+    for name, start in v.initial_weight_rms.items():
         rms = v.stat(name, "weight_rms")
         if start > 0 and rms and rms[-1] > 0:
             factor = start / rms[-1]

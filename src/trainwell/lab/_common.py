@@ -86,9 +86,7 @@ class EpochEval(Callback):
 
     def on_fit_begin(self, run) -> None:
         est = self.est
-        codes = np.searchsorted(est.classes_, self.y)
-        self._data = (est._to_tensor(est.transform_.transform(self.X)),
-                      torch.as_tensor(codes, device=est.device_))
+        self._data = est.to_tensors(self.X, self.y)
 
     @torch.no_grad()
     def on_epoch_end(self, run) -> None:
@@ -123,6 +121,7 @@ class UpdateRatio(Callback):
 
     def __init__(self) -> None:
         self._before: torch.Tensor | None = None
+        self._ratio: torch.Tensor | None = None  # the epoch's ratio, kept on the device until its end
 
     def _weight(self, run) -> torch.Tensor:
         return next(m for m in run.net.features if isinstance(m, nn.Linear)).weight
@@ -136,10 +135,10 @@ class UpdateRatio(Callback):
     def on_step_end(self, run) -> None:
         w = self._weight(run).detach()
         ratio = torch.linalg.vector_norm(w - self._before) / torch.linalg.vector_norm(self._before).clamp_min(1e-12)
-        run.extra["lab_update_ratio"] = ratio
+        self._ratio = ratio
 
     def on_epoch_end(self, run) -> None:
-        ratio = run.extra.pop("lab_update_ratio", None)
+        ratio, self._ratio = self._ratio, None
         run.history[-1]["update_ratio"] = None if ratio is None else float(ratio)
 
 
@@ -207,7 +206,7 @@ def dead_fraction(out: torch.Tensor) -> float:
 
 def network_input(est, X: np.ndarray) -> torch.Tensor:
     """``X`` scaled the way ``est`` scales its inputs, as a tensor on its device."""
-    return est._to_tensor(est.transform_.transform(X))
+    return est.to_tensors(X)[0]
 
 
 # ------------------------------------------------------------------- words, figures

@@ -3,8 +3,9 @@
 - :func:`build_report` (re)builds ``report.html`` from a run folder: curves, per-layer
   diagnostics, first-layer pictures, the test split, ranked findings, configuration.
 - :func:`report_inputs` / :func:`write_report_inputs` save what a report needs from a
-  fitted estimator into its run folder; :func:`save_run` writes a whole run folder for an
-  estimator fitted in Python, and its report.
+  fitted estimator into its run folder; :func:`save_run` writes a whole run folder and its
+  report, through :func:`trainwell.report.runfolder.write_run`, the one writer of run
+  folders (``trainwell fit`` calls it too).
 - :class:`TensorBoardLogger` writes scalars and histograms for TensorBoard during training.
 
 Matplotlib is imported only when a report is drawn.

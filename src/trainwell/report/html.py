@@ -389,7 +389,7 @@ def _environment_section(rec: RunRecord) -> Section:
 
 
 def _speed_section(rec: RunRecord, plots) -> Section:
-    from ..train.step_profile import step_time_advice
+    from ..diagnose.speed import step_time_advice
 
     s = Section("speed", "Where a training step's time goes",
                 "A window of this run's own training steps, timed by the clock and then under PyTorch's profiler: "

@@ -7,8 +7,9 @@ written here, once, at the end of a fit:
 ``diagnostics.json``
     The monitors' per-layer series (``row["layers"]`` of every history row, see
     :mod:`trainwell.diagnose.probes`), their histograms (thinned to at most
-    :data:`MAX_HIST_EPOCHS` epochs), what the run left in ``run.extra`` (initial loss,
-    divergence), the ranked findings, a data summary and the library versions.
+    :data:`MAX_HIST_EPOCHS` epochs), what the run reported besides its history (initial
+    loss, divergence, the fast path, the step time: :func:`run_summary`), the ranked
+    findings, a data summary and the library versions.
 ``evaluation.json``
     The test split: confusion matrix (classifiers) or predicted-vs-true pairs (regressors,
     at most :data:`MAX_POINTS`), and the test metrics.
@@ -93,21 +94,23 @@ def layer_series(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_summary(est: Any) -> dict[str, Any]:
-    """What the run left besides its history: initial loss, divergence, the fast path."""
-    run = getattr(est, "_run", None)
-    extra = getattr(run, "extra", {}) or {}
+    """What the run reported besides its history: initial loss, divergence, the fast path.
+
+    The keys are ``diagnostics.json``'s ``run`` section, which the report reads back.
+    """
+    run = getattr(est, "run_", None)
     return {
-        "loss": getattr(getattr(est, "_loss", None), "name", None),
+        "loss": getattr(getattr(est, "loss_", None), "name", None),
         "epochs": getattr(est, "n_iter_", None),
         "best_epoch": getattr(est, "best_epoch_", None),
         "stop_reason": getattr(est, "stop_reason_", None),
-        "initial_loss": extra.get("initial_loss"),
-        "initial_weight_rms": extra.get("initial_weight_rms"),
-        "diverged": extra.get("diverged"),
-        "fast_path": extra.get("fast_path"),
-        "cuda_graphs": extra.get("cuda_graphs"),
+        "initial_loss": getattr(run, "initial_loss", None),
+        "initial_weight_rms": getattr(run, "initial_weight_rms", None),
+        "diverged": getattr(run, "diverged", None),
+        "fast_path": getattr(run, "fast_path", None),
+        "cuda_graphs": getattr(run, "cuda_graphs", None),
         "steps_per_epoch": getattr(run, "steps_per_epoch", None),
-        "step_time": extra.get("step_time"),
+        "step_time": getattr(run, "step_time", None),
     }
 
 
@@ -151,7 +154,27 @@ def environment(est: Any = None) -> dict[str, Any]:
 
 
 def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], dict[str, Any]]:
-    """Test metrics and the data behind the confusion matrix or predicted-vs-true plot."""
+    """Test metrics and the data behind the confusion matrix or predicted-vs-true plot.
+
+    The one place the test rows of a run are predicted and scored: the run folder's
+    ``metrics.json`` and ``evaluation.json``, and the metrics ``trainwell fit`` and
+    ``trainwell tune`` print, all come from one call.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+    X_test, y_test : array-like
+        The held-out rows and their targets.
+
+    Returns
+    -------
+    scores : dict
+        ``accuracy``, ``balanced_accuracy``, ``log_loss`` (classifiers) or ``r2``, ``rmse``,
+        ``mae`` (regressors), and ``n_test``.
+    evaluation : dict
+        The confusion matrix (classifiers) or at most :data:`MAX_POINTS` predicted-vs-true
+        pairs (regressors), with the task.
+    """
     from sklearn import metrics
 
     y_true = np.asarray(y_test)
@@ -181,7 +204,8 @@ def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], 
 
 
 def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
-                  findings: Sequence[Finding] | None = None) -> dict[str, bytes]:
+                  findings: Sequence[Finding] | None = None, *,
+                  scored: tuple[dict[str, float], dict[str, Any]] | None = None) -> dict[str, bytes]:
     """The report's input files for a fitted estimator, as ``{file name: bytes}``.
 
     Give the result to :func:`trainwell._files.write_atomic_folder` with the other files
@@ -197,6 +221,9 @@ def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
     findings : sequence of Finding, optional
         Findings to show (e.g. ``check(...) + est.findings_``); by default the estimator's
         ``findings_`` (or :func:`trainwell.diagnose.advise` on its run).
+    scored : tuple of (dict, dict), optional
+        What :func:`test_metrics` returned for ``X_test, y_test``, when the caller has it
+        already: the test rows are then not predicted a second time.
 
     Returns
     -------
@@ -212,7 +239,7 @@ def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
     if findings is None:  # an estimator without diagnostics of its own: judge its run here
         from ..diagnose.advice import advise
 
-        run = getattr(est, "_run", None)
+        run = getattr(est, "run_", None)
         findings = advise(est, run) if run is not None else []
     diagnostics = {
         "format": FORMAT,
@@ -225,8 +252,8 @@ def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
     }
     files = {DIAGNOSTICS: json.dumps(jsonable(diagnostics), separators=(",", ":")).encode()}
     if X_test is not None:
-        scores, evaluation = test_metrics(est, X_test, y_test)
-        evaluation["metrics"] = scores
+        scores, evaluation = scored if scored is not None else test_metrics(est, X_test, y_test)
+        evaluation = {**evaluation, "metrics": scores}
         files[EVALUATION] = json.dumps(jsonable(evaluation), separators=(",", ":")).encode()
     return files
 

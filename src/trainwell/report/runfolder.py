@@ -1,8 +1,15 @@
-"""A complete run folder for a model fitted through the Python API, and its report.
+"""The one writer of a run folder, for ``trainwell fit`` and for estimators fitted in Python.
 
-``trainwell fit`` writes run folders from the command line; :func:`save_run` writes the same
-layout for an estimator fitted in Python (what ``report=`` on the estimators calls), so
-``trainwell report``, ``trainwell info`` and ``trainwell predict`` work on both.
+A run folder holds ``model/``, ``config.json``, ``history.csv``, ``metrics.json`` (with test
+rows), the report's inputs ``diagnostics.json`` and ``evaluation.json`` (:mod:`.inputs`), and
+``report.html``; ``trainwell fit`` may add ``tensorboard/``. :func:`write_run` writes all of it
+but the report, in one atomic step; :func:`save_run` (what ``report=`` on the estimators
+calls) also builds the report. ``trainwell report``, ``trainwell info`` and ``trainwell
+predict`` read every folder either one writes.
+
+``config.json`` has one format for both. Folders written before it was shared lack some of
+its keys (``augmentation`` from the command line; ``test_fraction`` and ``seed`` from
+Python); the readers take every key with ``.get``, so they read those folders too.
 """
 
 from __future__ import annotations
@@ -10,32 +17,135 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._files import jsonable
+from .._files import jsonable, write_atomic_folder
 from .._version import __version__
 from ..diagnose.findings import Finding
 from ..exceptions import DataError
 from .html import build_report
-from .inputs import EVALUATION, report_inputs
+from .inputs import report_inputs, test_metrics
+
+__all__ = ["run_config", "save_run", "write_run"]
+
+# Not settings of the model: callbacks are objects JSON cannot hold, and checkpoint_dir is the
+# fit's scratch space (for ``trainwell fit`` inside the run folder, gone once the run is written).
+_UNRECORDED_PARAMS = ("callbacks", "checkpoint_dir")
 
 
-def run_config(est: Any, source: str | None = None, n_test: int | None = None) -> dict[str, Any]:
-    """The ``config.json`` of a run: estimator, parameters, network spec and split sizes."""
+def run_config(est: Any, source: str | None = None, n_test: int | None = None, *,
+               test_fraction: float | None = None, seed: int | None = None) -> dict[str, Any]:
+    """The ``config.json`` of a run: estimator, parameters, network spec and split sizes.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+    source : str, optional
+        Where the data came from.
+    n_test : int, optional
+        Test rows scored for ``metrics.json``.
+    test_fraction, seed : optional
+        How the test rows were split off, when trainwell split them (``trainwell fit``);
+        ``None`` when the caller brought its own.
+
+    Returns
+    -------
+    dict
+        Plain JSON values.
+    """
+    params = {k: v for k, v in est.get_params(deep=False).items() if k not in _UNRECORDED_PARAMS}
     return {
         "trainwell_version": __version__,
         "source": source,
         "task": "classification" if hasattr(est, "classes_") else "regression",
         "estimator": type(est).__name__,
-        "params": {k: jsonable(v) for k, v in est.get_params(deep=False).items() if k != "callbacks"},
+        "params": jsonable(params),
         "spec": est.spec_.to_dict(),
+        "test_fraction": test_fraction,
+        "seed": seed,
         "n_train": est.n_train_,
         "n_val": est.n_val_,
         "n_test": n_test,
         "augmentation": est.augment_.describe() if getattr(est, "augment_", None) is not None else "none",
     }
+
+
+def _check_target(target: Path, replaceable: Sequence[str]) -> None:
+    """Refuse a folder of other files before anything is computed (the writer refuses it too, later)."""
+    if not target.is_dir() or (target / "config.json").exists():
+        return
+    if any(p.name not in replaceable and not p.name.startswith(".") for p in target.iterdir()):
+        raise DataError(f"{target} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
+
+
+def _history_csv(est: Any) -> bytes:
+    text = io.StringIO()
+    est.history_.to_frame().to_csv(text, index=False)
+    return text.getvalue().encode()
+
+
+def write_run(est: Any, run_dir: str | os.PathLike, X_test: Any = None, y_test: Any = None, *,
+              findings: Sequence[Finding] | None = None, source: str | None = None, report: bool = True,
+              test_fraction: float | None = None, seed: int | None = None, fit_seconds: float | None = None,
+              writers: dict[str, Callable[[Path], Any]] | None = None,
+              replaceable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Write the run folder of a fitted estimator, all of it at once, without ``report.html``.
+
+    The test rows are predicted once, here: ``metrics.json`` and ``evaluation.json`` hold
+    the same scores.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+    run_dir : str or path-like
+        A new folder, or an earlier run folder to replace.
+    X_test, y_test : array-like, optional
+        Held-out rows for ``metrics.json`` and the report's test-split plots.
+    findings : sequence of Finding, optional
+        By default the estimator's ``findings_``.
+    source : str, optional
+        Where the data came from, shown in the report's title.
+    report : bool, default=True
+        Write the report's inputs (``diagnostics.json``, ``evaluation.json``).
+    test_fraction, seed : optional
+        How trainwell split the test rows off, recorded in ``config.json``.
+    fit_seconds : float, optional
+        The fit's wall time, recorded in ``metrics.json``.
+    writers : dict of str to callable, optional
+        More entries of the folder, ``{name: f(path)}`` (``trainwell fit``'s ``tensorboard``).
+    replaceable : tuple of str, default=()
+        Entries of an existing ``run_dir`` that may be replaced though it holds no
+        ``config.json`` yet (the checkpoint of the interrupted run being finished).
+
+    Returns
+    -------
+    dict
+        What ``metrics.json`` holds: the test metrics, ``fit_seconds`` when given, ``epochs``
+        and ``best_epoch``; empty (and no ``metrics.json``) without test rows.
+    """
+    from ..persist import save_model
+
+    if (X_test is None) != (y_test is None):
+        raise DataError("Give both X_test and y_test (or neither) for the run's test metrics.")
+    target = Path(run_dir)
+    _check_target(target, replaceable)
+    scored = None if X_test is None else test_metrics(est, X_test, y_test)
+    files = report_inputs(est, X_test, y_test, findings, scored=scored) if report else {}
+    config = run_config(est, source, None if y_test is None else len(y_test), test_fraction=test_fraction, seed=seed)
+    files["history.csv"] = _history_csv(est)
+    files["config.json"] = json.dumps(config, indent=2, default=str).encode()
+    metrics: dict[str, Any] = {}
+    if scored is not None:
+        metrics = dict(scored[0])
+        if fit_seconds is not None:
+            metrics["fit_seconds"] = fit_seconds
+        metrics.update(epochs=est.n_iter_, best_epoch=est.best_epoch_)
+        files["metrics.json"] = json.dumps(metrics, indent=2).encode()
+    entries = {"model": lambda tmp: save_model(est, tmp), **(writers or {})}
+    write_atomic_folder(target, files, entries, marker="config.json", replaceable=replaceable)
+    return metrics
 
 
 def save_run(est: Any, run_dir: str | os.PathLike, X_test: Any = None, y_test: Any = None, *,
@@ -59,22 +169,10 @@ def save_run(est: Any, run_dir: str | os.PathLike, X_test: Any = None, y_test: A
     -------
     Path
         The ``report.html`` file inside ``run_dir``.
-    """
-    from .._files import write_atomic_folder
-    from ..persist import save_model
 
-    target = Path(run_dir)
-    if target.is_dir() and any(target.iterdir()) and not (target / "config.json").exists():
-        raise DataError(f"{target} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
-    files = report_inputs(est, X_test, y_test, findings)
-    config = run_config(est, source, None if y_test is None else len(y_test))
-    history_csv = io.StringIO()
-    est.history_.to_frame().to_csv(history_csv, index=False)
-    files["history.csv"] = history_csv.getvalue().encode()
-    files["config.json"] = json.dumps(config, indent=2, default=str).encode()
-    if EVALUATION in files:
-        metrics = dict(json.loads(files[EVALUATION])["metrics"])
-        metrics.update(epochs=est.n_iter_, best_epoch=est.best_epoch_)
-        files["metrics.json"] = json.dumps(metrics, indent=2).encode()
-    write_atomic_folder(target, files, {"model": lambda tmp: save_model(est, tmp)}, marker="config.json")
-    return build_report(target)
+    See Also
+    --------
+    write_run : the folder without the report, with the options ``trainwell fit`` uses.
+    """
+    write_run(est, run_dir, X_test, y_test, findings=findings, source=source)
+    return build_report(run_dir)

@@ -4,7 +4,7 @@ from .callbacks import Callback, EarlyStopping, PrintProgress, RunState
 from .history import History
 from .loop import TrainConfig, evaluate, fit_loop
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_scheduler
-from .step_profile import StepProfiler, step_time_advice
+from .step_profile import StepProfiler
 
 __all__ = [
     "OPTIMIZERS",
@@ -20,5 +20,4 @@ __all__ = [
     "fit_loop",
     "make_optimizer",
     "make_scheduler",
-    "step_time_advice",
 ]

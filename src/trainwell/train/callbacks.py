@@ -9,51 +9,45 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
-from torch import nn
 
-from .history import History
+from .state import RunState
 
-
-@dataclass
-class RunState:
-    """What observers see of a run in progress."""
-
-    net: nn.Module
-    optimizer: torch.optim.Optimizer
-    loss_fn: Any
-    config: Any
-    history: History = field(default_factory=History)
-    scheduler: Any = None
-    epoch: int = 0
-    step: int = 0
-    steps_per_epoch: int = 0
-    n_train: int = 0
-    n_val: int = 0
-    stop_requested: bool = False
-    stop_reason: str | None = None
-    best_epoch: int | None = None
-    batch: tuple[torch.Tensor, torch.Tensor] | None = None
-    batch_loss: torch.Tensor | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Callback", "EarlyStopping", "PrintProgress", "RunState", "overrides"]
 
 
 class Callback:
     """Base class for anything that watches training. Override only the events you need.
 
-    A callback may also define ``before_step(run, index, watched)``: the loop then calls it
-    before every step of an epoch, watched or not (``index`` counts the epoch's steps,
-    ``watched`` says whether some callback watches this one). It is not part of this base
-    class because most callbacks must not cost the unwatched steps anything; the one that
-    uses it is :class:`~trainwell.train.step_profile.StepProfiler`.
+    The loop calls ``on_fit_begin``, then per epoch ``on_epoch_begin``, the step events
+    and ``on_epoch_end``, and ``on_fit_end`` last. Two events run around every step of an
+    epoch, and so cost every step a Python call; the loop calls them only on callbacks
+    that override them (see :func:`overrides`), so most callbacks cost the steps nothing:
+
+    - :meth:`wants_step` asks ahead of a step whether the callback must see it in detail;
+      only then does it get ``on_step_begin``/``on_step_end`` (and the step leaves the
+      fast path: a watched step runs on autograd with the network's modules).
+    - :meth:`before_step` is told of every step, watched or not, without changing how it
+      runs: for callbacks that time or count steps
+      (:class:`~trainwell.train.step_profile.StepProfiler`, the live progress bar).
     """
 
     def wants_step(self, run: RunState) -> bool:
         """Whether this callback must see the coming step (``run.step``) in detail."""
         return False
+
+    def before_step(self, run: RunState, index: int, watched: bool) -> None:
+        """Called before every step of an epoch, watched or not (so it must be cheap).
+
+        Parameters
+        ----------
+        run : RunState
+        index : int
+            The step's place in the epoch (``0 .. run.steps_per_epoch - 1``).
+        watched : bool
+            Whether some callback watches this step (it then runs on autograd).
+        """
 
     def on_fit_begin(self, run: RunState) -> None: ...
 
@@ -69,6 +63,19 @@ class Callback:
         """Called after validation; ``run.history[-1]`` holds the epoch's numbers."""
 
     def on_fit_end(self, run: RunState) -> None: ...
+
+
+def overrides(callback: object, event: str) -> bool:
+    """Whether ``callback`` has its own ``event`` method, not :class:`Callback`'s no-op.
+
+    The loop asks once per call, so the per-step events (:meth:`Callback.wants_step`,
+    :meth:`Callback.before_step`) cost nothing for callbacks that do not use them. A
+    duck-typed callback (not a :class:`Callback`) counts when it has the method at all.
+    """
+    method = getattr(callback, event, None)
+    if method is None:
+        return False
+    return getattr(method, "__func__", method) is not getattr(Callback, event)
 
 
 class EarlyStopping(Callback):

@@ -2,8 +2,8 @@
 
 Why: on a GPU a small network's step is bound by kernel launches, not arithmetic. The
 784-256-128-10 MLP's step at batch 128 is about 50 kernels of a few microseconds each,
-and launching them from Python costs more than running them (DESIGN.md, "Where the speed
-comes from"). ``torch.cuda.graph`` records the kernels once; replaying the recording
+and launching them from Python costs more than running them (``docs/architecture.md``,
+"The hot loop"). ``torch.cuda.graph`` records the kernels once; replaying the recording
 launches them all with one call. PyTorch gives the capture and the replay; what it does
 not give, and this module adds, is a training step that stays correct when replayed:
 
@@ -18,7 +18,9 @@ not give, and this module adds, is a training step that stays correct when repla
   training steps, not throw-away ones.
 
 Only full-size, unwatched steps replay; watched steps and the ragged last batch run
-eagerly on the same parameters and optimizer state.
+eagerly on the same parameters and optimizer state. A ``fit_loop`` call frees its graphs
+when it returns: they are bound to its tensors and hold a memory pool, so a later call
+(``partial_fit``) captures its own.
 """
 
 from __future__ import annotations
@@ -193,13 +195,11 @@ def graph_support(X: torch.Tensor, config, flat, update, distributed: bool) -> s
 
 
 class GraphCache:
-    """The steps, buffers and graphs of a run, kept from one ``fit_loop`` call to the next.
+    """Steps, buffers and graphs kept under a key that names what they were made for.
 
-    A captured graph is bound to the addresses of the data, the batch buffers and the
-    step's own buffers; keeping them lets ``partial_fit`` (or a loop that trains one
-    epoch per call) replay the same graphs instead of capturing new ones every call.
-    ``key`` names what they were made for; a call with anything else builds afresh.
-    Pickling keeps nothing (a graph cannot be pickled): the copy builds afresh.
+    ``fit_loop`` no longer keeps its graphs from one call to the next (it frees them when
+    it returns); the class stays for code that imported it. Pickling keeps nothing (a
+    graph cannot be pickled): the copy holds no parts.
     """
 
     def __init__(self, key: tuple, **parts: object) -> None:

@@ -6,8 +6,8 @@ the forward pass into preallocated buffers, derives every gradient directly into
 flat gradient buffer (:class:`~trainwell.train.flat.FlatParameters`) and applies one
 fused optimizer update. Why by hand: at these sizes a step is bound by per-operation
 overhead, and autograd's graph building, saved-tensor bookkeeping, gradient
-accumulation and the optimizer's Python wrapper cost more than the arithmetic (DESIGN.md,
-"The hot loop"). The pass is short: a linear layer's gradients are two matrix products,
+accumulation and the optimizer's Python wrapper cost more than the arithmetic
+(``docs/architecture.md``, "The hot loop"). The pass is short: a linear layer's gradients are two matrix products,
 batch norm runs through ATen's own kernels (``native_batch_norm`` and its backward, so
 running statistics match ``nn.BatchNorm1d`` exactly), activations are undone in place
 from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on the device

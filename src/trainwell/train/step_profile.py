@@ -7,8 +7,9 @@ the time no operation accounts for as Python and launch overhead (on a GPU: the 
 GPU sat idle). The profiler is PyTorch's; what is written here is only the grouping and
 the window, which the profiler does not know about.
 
-The result lands in ``run.extra["step_time"]`` (and in a run folder's ``diagnostics.json``,
-from which the report draws its speed section); :func:`step_time_advice` puts it in words.
+The result lands in ``run.step_time`` (and in a run folder's ``diagnostics.json``, from
+which the report draws its speed section). This module only measures;
+:func:`trainwell.diagnose.speed.step_time_advice` puts the result in words.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class StepProfiler(Callback):
     # ------------------------------------------------------------------ the window
     def on_fit_begin(self, run: RunState) -> None:
         self.result = None  # each fit is measured anew (a continued run's earlier result is dropped)
-        run.extra.pop("step_time", None)
+        run.step_time = None
         self._tried = 0
         self._window = None
 
@@ -171,7 +172,7 @@ class StepProfiler(Callback):
         self._window = (skip, k)
 
     def before_step(self, run: RunState, index: int, watched: bool) -> None:
-        """Called by the loop before every step of the epoch (so it must be cheap).
+        """Time the window: called by the loop before every step of the epoch (so it must be cheap).
 
         Each call also marks the end of the previous step. A step a monitor watches runs
         the autograd path with the monitor's hooks: its time is taken out of the window
@@ -225,7 +226,7 @@ class StepProfiler(Callback):
                 self.result = {"reason": str(exc)}
             except Exception as exc:  # a profiler quirk must never cost the user the run
                 self.result = {"reason": f"the profiler's events could not be read ({type(exc).__name__}: {exc})"}
-            run.extra["step_time"] = self.result
+            run.step_time = self.result
             return
         if watched:
             if self._profile is not None and device.type == "cuda":
@@ -241,7 +242,7 @@ class StepProfiler(Callback):
     def _unmeasured(self, run: RunState, reason: str) -> None:
         """Give up on this fit's measurement, saying why."""
         self._window = None
-        self.result = run.extra["step_time"] = {"reason": reason}
+        self.result = run.step_time = {"reason": reason}
 
     def _per_step(self, k: int) -> float | None:
         """Seconds per unwatched step since ``_t0``, or ``None`` when every step was watched."""
@@ -250,8 +251,8 @@ class StepProfiler(Callback):
 
     def on_epoch_end(self, run: RunState) -> None:
         self._abandon()
-        if self.result is not None and "step_time" not in run.extra:
-            run.extra["step_time"] = self.result
+        if self.result is not None and run.step_time is None:
+            run.step_time = self.result
 
     def _abandon(self) -> None:
         if self._marker is not None:
@@ -298,8 +299,7 @@ class StepProfiler(Callback):
         parts = defaultdict(float, {p: s * scale for p, s in parts.items()})
         parts[OVERHEAD] = (profiled - accounted) * scale
         by_name = {key: s * scale for key, s in by_name.items()}
-        fast = run.extra.get("fast_path") or {}
-        graphs = run.extra.get("cuda_graphs") or {}
+        fast, graphs = run.fast_path, run.cuda_graphs
         path = "hand-derived MLP step" if fast.get("used") else "autograd step"
         if graphs.get("used"):
             path += ", replayed from CUDA graphs"
@@ -318,37 +318,3 @@ class StepProfiler(Callback):
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def step_time_advice(result: dict[str, Any] | None) -> list[str]:
-    """The step-time measurement of :class:`StepProfiler` in plain sentences, headline first."""
-    if not result:
-        return []
-    if "reason" in result:
-        return [f"Step time not measured: {result['reason']}."]
-    wall, parts, bs = result["step_seconds"], result["parts"], result["batch_size"]
-    share = {p: (s / wall if wall else 0.0) for p, s in parts.items()}
-    on = "the GPU" if result["device"].startswith("cuda") else "the CPU"
-    lines = [f"A training step takes {wall * 1e3:.2f} ms on {on} ({result['samples_per_second']:,.0f} samples/s "
-             f"at batch {bs}), on the {result['path']}."]
-    if share[OVERHEAD] >= 0.5:
-        lines.append(f"{share[OVERHEAD]:.0%} of each step is {OVERHEAD.lower()}, not arithmetic: the network is "
-                     f"small for {on}. A larger batch (say {2 * bs}) does twice the samples per step for "
-                     "little more time per step.")
-        if result.get("graphs_reason"):
-            lines.append(f"CUDA graphs, which remove most launch overhead, are off: {result['graphs_reason']}.")
-    if share[MATMULS] >= 0.6:
-        lines.append(f"The {MATMULS} take {share[MATMULS]:.0%} of each step: it is bound by arithmetic, so "
-                     "only fewer FLOPs (a narrower network) or faster arithmetic (a GPU, bf16 on one) "
-                     "make it much faster.")
-    if share[GATHER] >= 0.2:
-        lines.append(f"Gathering batches takes {share[GATHER]:.0%} of each step: each step reads random rows "
-                     "of the data set from memory (a memory-mapped file pays this most).")
-    if share[OPTIMIZER] >= 0.25:
-        why = f" ({result['fast_reason']})" if result.get("fast_reason") else ""
-        lines.append(f"The {OPTIMIZER} takes {share[OPTIMIZER]:.0%} of each step{why}: a fused optimizer "
-                     "(adam, sgd, momentum, nesterov) on flat parameters is cheapest.")
-    if share[OTHER] >= 0.4:
-        lines.append(f"{OTHER.capitalize()} (batch norm, activations, the loss, augmentation) take "
-                     f"{share[OTHER]:.0%} of each step.")
-    return lines

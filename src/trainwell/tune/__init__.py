@@ -9,17 +9,21 @@
 on the border of its range. :func:`lr_find` is the learning-rate range test, repeatable and
 honest about curves that give no clear answer. One process keeps its trials in an SQLite
 file; ``workers=N`` processes share Optuna's journal file; machines share a PostgreSQL study.
+:class:`Stages` and :class:`Storage` group ``tune``'s settings of the stages and of where the
+trials are kept: ``tune(est, X, y, stages=Stages(stage1_epochs=3), storage=Storage(out="runs/s"))``.
 """
 
 from typing import TYPE_CHECKING
 
 from .._callable import make_callable
 from .._lazy import lazy_exports
+from .options import Stages, Storage  # plain dataclasses: nothing heavy to defer
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .border import BorderWarning, check_borders
     from .lrfind import LRFindResult, lr_find
-    from .search import TuneResult, tune
+    from .results import TuneResult
+    from .search import tune
     from .space import DEFAULT_SPACE, parse_space_strings
     from .storage import StorageSpec
 
@@ -29,6 +33,8 @@ __all__ = [
     "DEFAULT_SPACE",
     "BorderWarning",
     "LRFindResult",
+    "Stages",
+    "Storage",
     "StorageSpec",
     "TuneResult",
     "check_borders",

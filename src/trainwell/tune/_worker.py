@@ -1,7 +1,8 @@
 """A worker process of ``tune(..., workers=N)``: ``python -m trainwell.tune._worker JOB INDEX N``.
 
-The job (estimator, data, stages, storage) arrives as a pickle written by the parent; an
-exception goes back as a pickle next to it. Workers are started as fresh interpreters
+The job (a :class:`~trainwell.tune.rounds.Round`: estimator, data, stages, storage) arrives as
+a pickle written by the parent; an exception goes back as a pickle next to it, where
+:func:`~trainwell.tune.rounds.error_path` says. Workers are started as fresh interpreters
 running this module rather than with multiprocessing's spawn, which would re-run the user's
 script (or fail in a notebook) unless its top level were guarded by ``if __name__ == "__main__"``.
 """
@@ -13,10 +14,9 @@ import pickle
 import sys
 from pathlib import Path
 
+from .rounds import error_path, run_round
 
-def error_path(job: Path, index: int) -> Path:
-    """Where worker ``index`` leaves its exception."""
-    return job.with_name(f"{job.stem}.{index}.error")
+__all__ = ["error_path", "main"]
 
 
 def main(argv: list[str]) -> int:
@@ -25,13 +25,11 @@ def main(argv: list[str]) -> int:
     import optuna
     import torch
 
-    from .search import _run_round
-
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_workers))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = pickle.loads(job_path.read_bytes())
     try:
-        _run_round(job)
+        run_round(job)
     except Exception as exc:
         try:
             payload = pickle.dumps(exc)

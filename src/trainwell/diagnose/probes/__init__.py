@@ -23,8 +23,10 @@ val_plateau_epochs        TrendProbe          epochs since the validation loss i
 targets_outside_output    TargetRangeProbe    targets a sigmoid/tanh output cannot produce
 ========================  ==================  ===================================================
 
-``run.extra["first_layer_weights"]`` holds the first layer's initial and final weights
-(WeightProbe); ``run.extra["diverged"]`` is set when DivergenceGuard restored weights.
+Run-level records go to fields of the :class:`~trainwell.train.RunState`:
+``run.initial_loss`` (TrendProbe), ``run.initial_grad_rms`` (GradientProbe),
+``run.initial_weight_rms`` and ``run.first_layer_weights``, the first layer's initial and
+final weights (WeightProbe); ``run.diverged`` is set when DivergenceGuard restored weights.
 """
 
 from .activations import ActivationProbe

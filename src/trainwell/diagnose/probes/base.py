@@ -2,7 +2,8 @@
 
 A probe watches ``per_epoch`` steps of every epoch, spread evenly through it (the first
 step of the epoch is always one of them). The loop asks :meth:`SampledProbe.wants_step`
-before each step, so the steps nobody watches stay on the fast path (DESIGN.md).
+before each step, so the steps nobody watches stay on the fast path (see
+``docs/architecture.md``, "The hot loop").
 """
 
 from __future__ import annotations
@@ -92,5 +93,10 @@ def histogram(samples: list[torch.Tensor], bins: int) -> dict[str, list[float]] 
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    counts, edges = np.histogram(values, bins=bins)
+    try:
+        counts, edges = np.histogram(values, bins=bins)
+    except ValueError:
+        # float32 values near its limits (a diverging run's gradients) overflow the range
+        # max - min in float32; float64 holds it
+        counts, edges = np.histogram(values.astype(np.float64), bins=bins)
     return {"edges": edges.tolist(), "counts": counts.tolist()}

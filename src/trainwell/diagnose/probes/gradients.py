@@ -12,7 +12,7 @@ Recorded under ``row["layers"][name]`` for every weight layer (the output layer 
 ``grad_hist``
     Histogram ``{"edges", "counts"}`` of a strided sample of the gradient values.
 
-And ``run.extra["initial_grad_rms"]``: each layer's ``grad_rms`` at the first step of
+And ``run.initial_grad_rms``: each layer's ``grad_rms`` at the first step of
 training, i.e. of the untrained network (gradients already huge there point at the
 initialisation, not at the learning rate).
 """
@@ -37,7 +37,7 @@ class GradientProbe(LayerHistogramProbe):
     def on_fit_begin(self, run: RunState) -> None:
         self._layers = find_layers(run.net)
         self._initial: dict[str, torch.Tensor] | None = None
-        self._want_initial = "initial_grad_rms" not in run.extra
+        self._want_initial = run.initial_grad_rms is None
 
     def reset(self, run: RunState) -> None:
         self._norms: dict[str, list[torch.Tensor]] = {layer.name: [] for layer in self._layers}
@@ -61,7 +61,7 @@ class GradientProbe(LayerHistogramProbe):
         sizes = {layer.name: sum(w.numel() for w in layer.weights) for layer in self._layers}
         if self._initial:
             norms = torch.stack(list(self._initial.values())).tolist()
-            run.extra["initial_grad_rms"] = {
+            run.initial_grad_rms = {
                 name: norm / math.sqrt(sizes[name]) for name, norm in zip(self._initial, norms, strict=True)
             }
             self._initial = None

@@ -3,7 +3,7 @@
 The loop already stops after an epoch whose training loss is not finite; this callback
 keeps a copy of the weights after every epoch that ended with a finite loss and restores
 it then, so a diverged run still leaves a usable network. It writes
-``run.extra["diverged"] = {"epoch", "loss", "restored_epoch"}`` and says so in
+``run.diverged = {"epoch", "loss", "restored_epoch"}`` and says so in
 ``run.stop_reason``.
 """
 
@@ -38,7 +38,7 @@ class DivergenceGuard(Callback):
             self._good_epoch = run.epoch
             return
         run.net.load_state_dict(self._good)
-        run.extra["diverged"] = {"epoch": run.epoch, "loss": loss, "restored_epoch": self._good_epoch}
+        run.diverged = {"epoch": run.epoch, "loss": loss, "restored_epoch": self._good_epoch}
         restored = (f"the weights of epoch {self._good_epoch}, the last with a finite loss" if self._good_epoch
                     else "the initial weights")
         reason = run.stop_reason or f"diverged: the training loss became {loss} in epoch {run.epoch}"

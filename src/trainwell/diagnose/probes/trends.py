@@ -10,7 +10,7 @@ Recorded in each history row (plain numbers, so ``history.to_frame()`` keeps the
 ``val_plateau_epochs``
     Epochs since the validation loss last improved by at least 0.1 %.
 
-And ``run.extra["initial_loss"]``: the loss of the very first training step, i.e. of the
+And ``run.initial_loss``: the loss of the very first training step, i.e. of the
 untrained network (the notes' first sanity check, measured in the real run).
 """
 
@@ -35,7 +35,7 @@ class TrendProbe(Callback):
         self._first: float | None = None
         self._best_val = math.inf
         self._since_best = 0
-        self._first_step = run.step if "initial_loss" not in run.extra else None
+        self._first_step = run.step if run.initial_loss is None else None
 
     def wants_step(self, run: RunState) -> bool:
         return run.step == self._first_step
@@ -45,7 +45,7 @@ class TrendProbe(Callback):
 
     def on_epoch_end(self, run: RunState) -> None:
         if self._initial is not None:
-            run.extra["initial_loss"] = float(self._initial)
+            run.initial_loss = float(self._initial)
             self._initial = None
         row = run.history[-1]
         loss = row["train_loss"]

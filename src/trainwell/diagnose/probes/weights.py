@@ -12,8 +12,8 @@ Recorded under ``row["layers"][name]``:
     0 means every unit has the same weights (symmetric units, which cannot learn
     different things: the notes' zero-initialisation trap). ``nan`` for one-unit layers.
 
-``run.extra["initial_weight_rms"]`` maps each layer to its weight rms before training.
-And in ``run.extra["first_layer_weights"]``: ``{"layer", "initial", "final"}``, the first
+``run.initial_weight_rms`` maps each layer to its weight rms before training.
+And in ``run.first_layer_weights``: ``{"layer", "initial", "final"}``, the first
 weight layer's weights as numpy arrays at the start and at the end of training.
 """
 
@@ -53,14 +53,14 @@ class WeightProbe(Callback):
 
     def on_fit_begin(self, run: RunState) -> None:
         self._layers = find_layers(run.net)
-        if "initial_weight_rms" not in run.extra:  # a continued run (partial_fit) keeps the first one
+        if run.initial_weight_rms is None:  # a continued run (partial_fit) keeps the first one
             norms = torch.stack([layer_norm(layer) for layer in self._layers]).tolist() if self._layers else []
-            run.extra["initial_weight_rms"] = {
+            run.initial_weight_rms = {
                 layer.name: norm / math.sqrt(layer_size(layer)) for layer, norm in zip(self._layers, norms, strict=True)
             }
-        if self._layers and "first_layer_weights" not in run.extra:
+        if self._layers and run.first_layer_weights is None:
             first = self._layers[0]
-            run.extra["first_layer_weights"] = {
+            run.first_layer_weights = {
                 "layer": first.name,
                 "initial": first.weights[0].detach().float().cpu().numpy().copy(),
                 "final": None,
@@ -80,6 +80,6 @@ class WeightProbe(Callback):
             row["row_spread"] = spread
 
     def on_fit_end(self, run: RunState) -> None:
-        snapshot = run.extra.get("first_layer_weights")
+        snapshot = run.first_layer_weights
         if snapshot is not None and self._layers:
             snapshot["final"] = self._layers[0].weights[0].detach().float().cpu().numpy().copy()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["add_parser", "cmd_lab"]
 
-def add_parser(subparsers) -> None:
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``trainwell lab`` on the CLI's subparsers."""
     p = subparsers.add_parser("lab", help="run an experiment that tests a claim of the notes on real data")
     p.add_argument("name", nargs="?", help="experiment to run ('all' runs every one); see --list")
@@ -29,7 +31,7 @@ def add_parser(subparsers) -> None:
 def cmd_lab(args: argparse.Namespace) -> int:
     """Run ``trainwell lab``; returns the exit code."""
     from ..exceptions import ConfigError
-    from . import get, list_experiments, run
+    from ..lab import get, list_experiments, run
 
     if args.list:
         experiments = list_experiments()

@@ -1,8 +1,7 @@
 """The command face of the search: ``trainwell tune`` and ``trainwell lr-find``.
 
-The lead wires them into ``trainwell.cli.build_parser`` with ``add_parser(sub)`` and
-``add_parser_lr_find(sub)``. Both read a CSV like ``trainwell fit`` and take its training
-flags (``--hidden``, ``--lr``, ...) as the defaults that the search space overrides.
+Both read a CSV like ``trainwell fit`` and take its training flags (``--hidden``, ``--lr``,
+...) as the defaults that the search space overrides.
 """
 
 from __future__ import annotations
@@ -12,43 +11,34 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..exceptions import DataError
+from .common import (
+    add_training_flags,
+    estimator_class,
+    estimator_params,
+    hold_out,
+    read_csv_task,
+    test_metrics,
+)
 
 __all__ = ["add_parser", "add_parser_lr_find", "cmd_lr_find", "cmd_tune"]
 
 
-def _read(args: argparse.Namespace) -> tuple[Any, np.ndarray, str]:
-    from ..cli import read_csv_task
-
-    return read_csv_task(args.data, args.target, args.task)
-
-
 def _estimator(args: argparse.Namespace, task: str) -> Any:
-    from ..cli import estimator_params
-    from ..estimators import NeuralNetClassifier, NeuralNetRegressor
-
-    cls = NeuralNetClassifier if task == "classification" else NeuralNetRegressor
-    return cls(**estimator_params(args))
+    return estimator_class(task)(**estimator_params(args))
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """``trainwell tune``: search, refit the best configuration, score it on held-out test rows."""
     from rich.console import Console
 
-    from ..cli import test_metrics
-    from ..data import split_indices
-    from .search import tune
-    from .space import parse_space_strings
-    from .storage import JOURNAL_FILE, STUDY_FILE
+    from .._files import write_file_atomic
+    from ..tune.search import tune
+    from ..tune.space import parse_space_strings
+    from ..tune.storage import JOURNAL_FILE, STUDY_FILE
 
     console = Console(stderr=True, highlight=False, quiet=args.quiet, soft_wrap=True)
-    X, y, task = _read(args)
-    if not 0 < args.test_fraction < 1:
-        raise DataError(f"--test-fraction {args.test_fraction} must be between 0 and 1.")
-    codes = np.unique(np.asarray(y).astype(str), return_inverse=True)[1] if task == "classification" else None
-    train_idx, test_idx = split_indices(len(y), args.test_fraction, codes, args.seed)
+    X, y, task = read_csv_task(args.data, args.target, args.task)
+    train_idx, test_idx = hold_out(y, task, args.test_fraction, args.seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     space = parse_space_strings(args.space) if args.space else None
     out = Path(args.out)
@@ -71,7 +61,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         style = "yellow" if line.startswith("warning") else "green" if line[0].isdigit() else "cyan"
         console.print(f"[{style}]{line}[/{style}]")
     metrics = test_metrics(result.best_estimator, rows[test_idx], y[test_idx])
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_file_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "n_test")
     console.print(f"[bold green]test[/bold green] (best configuration, refit): {shown}")
     console.print(f"run folder: {out}" + (f"; report: {result.report_path}" if result.report_path else ""))
@@ -80,9 +70,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """``trainwell lr-find``: the learning-rate range test; prints the answer in words."""
-    from .lrfind import lr_find
+    from ..tune.lrfind import lr_find
 
-    X, y, task = _read(args)
+    X, y, task = read_csv_task(args.data, args.target, args.task)
     plot = args.plot or None
     result = lr_find(_estimator(args, task), X, y, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps,
                      repeats=args.repeats, random_state=args.seed, plot=plot)
@@ -102,10 +92,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``trainwell tune`` on an argparse subparsers object."""
-    from ..cli import add_training_flags
-
     p = subparsers.add_parser(
         "tune", help="search hyperparameters: learning rate first, then the rest (random search on Optuna)",
         description="Search hyperparameters the way the notes teach it: the learning rate alone with short runs, "
@@ -137,10 +125,8 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=cmd_tune)
 
 
-def add_parser_lr_find(subparsers: Any) -> None:
+def add_parser_lr_find(subparsers: argparse._SubParsersAction) -> None:
     """Register ``trainwell lr-find`` on an argparse subparsers object."""
-    from ..cli import add_training_flags
-
     p = subparsers.add_parser(
         "lr-find", help="learning-rate range test: a suggested learning rate, or why the curve gives none",
         description="Train while the learning rate grows exponentially, smooth the loss curve, and read a learning "
@@ -156,4 +142,3 @@ def add_parser_lr_find(subparsers: Any) -> None:
     p.add_argument("--plot", default="lr_find.png", help="PNG file for the curves (default lr_find.png; '' for none)")
     add_training_flags(p)
     p.set_defaults(func=cmd_lr_find)
-

@@ -1,25 +1,22 @@
-"""``trainwell report RUN_DIR``, and the report flags of ``trainwell fit`` / ``demo``.
-
-The lead's :mod:`trainwell.cli` registers these with :func:`add_parser` and
-:func:`add_report_flags`.
-"""
+"""``trainwell report RUN_DIR``, and the report flags of ``trainwell fit`` / ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+
+__all__ = ["add_parser", "add_report_flags", "cmd_report"]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild ``report.html`` in a run folder and print its path."""
-    from .html import build_report
+    from ..report.html import build_report
 
     t0 = time.perf_counter()
     path = build_report(args.run_dir)
     print(path)
     if not args.quiet:
-        import sys
-
         print(f"report written in {time.perf_counter() - t0:.1f}s; open it in a browser (it works offline)", file=sys.stderr)
     return 0
 

@@ -1,23 +1,29 @@
 """``trainwell check data.csv --target y``: the sanity and data checks from the command line.
 
-The lead's ``cli.py`` registers it with :func:`add_parser`. The data are split into
-training and test rows exactly as ``trainwell fit`` splits them (same ``--test-fraction``
-and ``--seed``), so the overlap check looks at the test rows ``fit`` would score.
+The data are split into training and test rows exactly as ``trainwell fit`` splits them
+(same ``--test-fraction`` and ``--seed``), so the overlap check looks at the test rows
+``fit`` would score.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
+from .common import (
+    add_training_flags,
+    estimator_class,
+    estimator_params,
+    hold_out,
+    read_csv_task,
+    read_table,
+    split_target,
+)
 
-from ..exceptions import DataError
+__all__ = ["add_parser", "cmd_check"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``check`` subcommand."""
-    from ..cli import add_training_flags
-
     p = subparsers.add_parser(
         "check", help="sanity and data checks before training (initial loss, regulariser, overfit 20 rows, data)",
         description="Run trainwell's checks on a CSV file and the network the same flags would train, "
@@ -35,24 +41,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run :func:`trainwell.diagnose.check` for the CSV and flags in ``args``; print the findings."""
-    from ..cli import estimator_params, read_csv_task, read_table, split_target
-    from ..data import split_indices
-    from ..estimators import NeuralNetClassifier, NeuralNetRegressor
-    from . import check
-    from .findings import format_findings
+    from ..diagnose import check
+    from ..diagnose.findings import format_findings
 
     X, y_values, task = read_csv_task(args.data, args.target, args.task)
     if args.test is not None:
         X_test = split_target(read_table(args.test), args.target)[0]
         X_train, y_train = X, y_values
     else:
-        if not 0 < args.test_fraction < 1:
-            raise DataError(f"--test-fraction {args.test_fraction} must be between 0 and 1.")
-        codes = np.unique(y_values.astype(str), return_inverse=True)[1] if task == "classification" else None
-        train_idx, test_idx = split_indices(len(y_values), args.test_fraction, codes, args.seed)
+        train_idx, test_idx = hold_out(y_values, task, args.test_fraction, args.seed)
         X_train, X_test, y_train = X.iloc[train_idx], X.iloc[test_idx], y_values[train_idx]
-    est_cls = NeuralNetClassifier if task == "classification" else NeuralNetRegressor
-    estimator = est_cls(**estimator_params(args))
+    estimator = estimator_class(task)(**estimator_params(args))
     findings = check(estimator, X_train, y_train, X_test, random_state=args.seed)
     print(f"trainwell check: {task} on {args.data}, {len(y_train)} training rows")
     print(format_findings(findings, args.min_severity) or "nothing to report")

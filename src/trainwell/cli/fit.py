@@ -1,0 +1,283 @@
+"""``trainwell fit``: train on a CSV file, an image folder or ``.npy`` arrays and write a run folder.
+
+:func:`run_fit` is the pipeline ``fit`` and ``demo`` share: split off the test rows, train
+with live progress, and hand the fitted estimator to the one run-folder writer
+(:func:`trainwell.report.runfolder.write_run`), then say what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..exceptions import DataError
+from .common import (
+    add_training_flags,
+    check_test_fraction,
+    class_codes,
+    estimator_class,
+    estimator_params,
+    hold_out,
+    read_csv_task,
+    read_npy,
+    target_task,
+    test_metrics,
+)
+from .report import add_report_flags
+
+__all__ = ["CHECKPOINT", "add_parser", "check_out_dir", "cmd_fit", "run_fit"]
+
+#: The sub-folder of ``--out`` that holds an unfinished run's checkpoint (``--resume`` reads it).
+CHECKPOINT = "checkpoint"
+_SHOWN = ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae")
+
+
+def check_out_dir(out: str, resume: bool = False) -> Path:
+    """Refuse an output path that is a file, a folder of something else, or an interrupted
+    run that ``--resume`` was not asked to continue."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"--out {out} is a file; give a folder path for the run.")
+    if not path.is_dir():
+        if resume:
+            raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
+        return path
+    entries = {p.name for p in path.iterdir() if not p.name.startswith(".")}
+    if (path / "config.json").exists():
+        if resume:
+            raise DataError(f"{out} holds a finished run; there is nothing to resume (drop --resume to train it again).")
+        return path
+    if entries == {CHECKPOINT}:
+        if not resume:
+            raise DataError(f"{out} holds an interrupted run; add --resume to continue it, or delete the folder to start over.")
+        return path
+    if entries:
+        raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
+    if resume:
+        raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
+    return path
+
+
+def _check_rows(y: Any, task: str) -> None:
+    """Enough rows for a test split, and two of every class (one to train on, one to test)."""
+    n = len(y)
+    if n < 4:
+        raise DataError(f"The data has {n} rows; trainwell needs at least 4 to hold out a test split.")
+    codes = class_codes(y, task)
+    if codes is not None and 2 * (codes.max() + 1) > n:
+        raise DataError(
+            f"The data has {n} rows for {codes.max() + 1} classes; each class needs at least two rows "
+            "(one to train on, one to test): add rows or merge rare classes."
+        )
+
+
+def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
+           test: tuple[Any, Any] | None) -> tuple[Any, np.ndarray, Any, np.ndarray]:
+    """``(X_train, y_train, X_test, y_test)``: the test rows split off, or ``test`` as given
+    (``X`` then trained on as it is: a memory-mapped array is never copied)."""
+    if test is not None:
+        return X, np.asarray(y), test[0], np.asarray(test[1])
+    train_idx, test_idx = hold_out(y, task, test_fraction, seed)
+    rows = X.iloc if hasattr(X, "iloc") else X
+    y_arr = np.asarray(y)
+    return rows[train_idx], y_arr[train_idx], rows[test_idx], y_arr[test_idx]
+
+
+def _print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Path) -> None:
+    """The test metrics, what the diagnostics noticed, the step-time advice and the folder."""
+    from ..diagnose.speed import step_time_advice
+
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in _SHOWN)
+    console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, "
+                  f"{metrics['fit_seconds']:.1f}s)")
+    serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
+    if serious:
+        console.print("[bold]what trainwell noticed[/bold] (most serious first):")
+        for f in serious:
+            colour = "red" if f.severity == "error" else "yellow"
+            advice = f" Try: {f.advice}" if f.advice else ""
+            console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {f.message}{advice}")
+    elif getattr(est, "findings_", None) is not None:
+        console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
+    speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))
+    if speed:
+        console.print(f"speed: {' '.join(speed)}")
+    console.print(f"run folder: {out_path}")
+
+
+def _fit_estimator(est: Any, X_train: Any, y_train: Any, resume: bool, console: Any) -> float:
+    """Fit, showing the warnings on the console (the live progress owns stderr); returns the seconds."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X_train, y_train, resume=resume)
+    for w in caught:
+        console.print(f"[yellow]warning:[/yellow] {w.message}")
+    return time.perf_counter() - t0
+
+
+def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
+            quiet: bool, source: str, resume: bool = False, report: bool = True,
+            tensorboard: bool = False, test: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Split, train, evaluate and write a run folder atomically, with its report.html.
+
+    Parameters
+    ----------
+    X, y : array-like
+        The rows and their targets (class labels as strings for a classification).
+    task : {"classification", "regression"}
+    params : dict
+        Estimator parameters (:func:`~trainwell.cli.common.estimator_params`).
+    out : str
+        The run folder: new, an earlier run to replace, or with ``resume`` an interrupted one.
+    test_fraction, seed : float, int
+        The held-out test rows, stratified for a classification.
+    quiet : bool
+        Print nothing.
+    source : str
+        Where the data came from, for the console and the report's title.
+    resume : bool, default=False
+        Continue the interrupted run in ``out`` from its checkpoint.
+    report, tensorboard : bool
+        Write report.html (and its inputs); write TensorBoard events into ``out/tensorboard``.
+    test : (X_test, y_test), optional
+        The test rows, instead of splitting them off ``X``: ``X`` is then trained on as it is
+        (a memory-mapped array is never copied).
+
+    Returns
+    -------
+    dict
+        The test metrics, ``fit_seconds``, ``epochs`` and ``best_epoch`` (``metrics.json``).
+    """
+    from rich.console import Console
+
+    from ..progress import LiveProgress
+    from ..report.html import build_report
+    from ..report.runfolder import write_run
+    from ..report.tensorboard import TensorBoardLogger, live_log_dir
+    from ..train.distributed import is_main_process
+    from ..train.step_profile import StepProfiler
+
+    out_path = check_out_dir(out, resume)
+    check_test_fraction(test_fraction)
+    main = is_main_process()  # under torchrun only rank 0 prints and writes the run folder
+    console = Console(stderr=True, highlight=False, quiet=quiet or not main, soft_wrap=True)
+    _check_rows(y, task)
+    X_train, y_train, X_test, y_test = _split(X, y, task, test_fraction, seed, test)
+    callbacks: list[Any] = [LiveProgress(console, max_epochs=params["max_epochs"])] if main else []
+    if report:
+        callbacks.append(StepProfiler())  # the report's speed section
+    board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
+    if board is not None:
+        callbacks.append(board)
+    est = estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT))
+    console.print(
+        f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
+        f"(part of them for validation), {len(y_test)} test rows"
+    )
+    if board is not None:
+        console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
+    fit_seconds = _fit_estimator(est, X_train, y_train, resume, console)
+    if not main:  # the other ranks score the test rows too, but write nothing
+        return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
+                "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
+    metrics = write_run(est, out_path, X_test, y_test, source=source, report=report, test_fraction=test_fraction,
+                        seed=seed, fit_seconds=fit_seconds, replaceable=(CHECKPOINT,),
+                        writers={"tensorboard": board.move_into} if board is not None else None)
+    _print_outcome(console, est, metrics, out_path)
+    if report:
+        console.print(f"report: {build_report(out_path)}")
+    return metrics
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Run ``trainwell fit`` on a CSV file, an image folder or a ``.npy`` array."""
+    params = estimator_params(args)
+    if args.pretrained:
+        params["pretrained"] = args.pretrained
+    if Path(args.data).is_dir():
+        from ..data.images import load_image_folder
+
+        images = load_image_folder(args.data, skip_bad=args.skip_bad)
+        if images.skipped and not args.quiet:
+            print(f"skipped {len(images.skipped)} unreadable image(s)", file=sys.stderr)
+        run_fit(images.X, images.y.astype(str), task="classification", params=params, out=args.out,
+                test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet,
+                source=f"{args.data} ({len(images.y)} images)", resume=args.resume,
+                report=not args.no_report, tensorboard=args.tensorboard)
+        return 0
+    if args.data.endswith(".npy"):
+        return _fit_arrays(args, params)
+    if not args.target:
+        raise DataError("--target is required for a CSV file: name the column to predict.")
+    X, y_values, task = read_csv_task(args.data, args.target, args.task)
+    run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
+            seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
+            report=not args.no_report, tensorboard=args.tensorboard)
+    return 0
+
+
+def _test_arrays(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None:
+    """``--test`` and ``--test-labels``, memory-mapped and checked against the data; ``None`` without them."""
+    if not (args.test or args.test_labels):
+        return None
+    if not (args.test and args.test_labels):
+        raise DataError("--test and --test-labels go together: give the test rows and their targets.")
+    X_test = read_npy(args.test, "--test")
+    y_test = read_npy(args.test_labels, "--test-labels", mapped=False)
+    if len(y_test) != X_test.shape[0] or X_test.shape[1:] != X.shape[1:]:
+        raise DataError(f"--test {args.test} must hold rows shaped like the data's {X.shape[1:]}, one per "
+                        f"--test-labels value; it holds {X_test.shape} for {len(y_test)} labels.")
+    return X_test, y_test.astype(str) if y.dtype.kind == "U" else y_test
+
+
+def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """``trainwell fit X.npy --labels y.npy [--test X_test.npy --test-labels y_test.npy]``.
+
+    X stays memory-mapped: with ``--test`` it is trained on in place (data larger than
+    memory); without, the test rows are split off and both parts are copied into memory.
+    """
+    if not args.labels:
+        raise DataError("--labels is required for a .npy file: give the .npy file of the targets, one per row.")
+    X = read_npy(args.data, "the data file")
+    labels = read_npy(args.labels, "--labels", mapped=False)
+    if labels.ndim != 1:
+        raise DataError(f"--labels {args.labels} has shape {labels.shape}; give one label or value per row (a 1-D array).")
+    y, task = target_task(pd.Series(labels), args.task, f"--labels {args.labels}")
+    if len(y) != X.shape[0]:
+        raise DataError(f"{args.data} has {X.shape[0]} rows but --labels {args.labels} has {len(y)}; they must match.")
+    test = _test_arrays(args, X, y)
+    run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,
+            quiet=args.quiet, source=f"{args.data} ({X.shape[0]} rows, {'memory-mapped' if test else 'in memory'})",
+            resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``trainwell fit`` on the CLI's subparsers."""
+    p = subparsers.add_parser("fit", help="train on a CSV file or an image folder and write a run folder")
+    p.add_argument("data", help="CSV file with a header row, a folder with one sub-folder of images per class, "
+                                "or a .npy array of samples (memory-mapped)")
+    p.add_argument("--target", default=None, help="the column to predict (CSV files)")
+    p.add_argument("--labels", default=None, help="the targets, one per row, as a .npy file (with .npy data)")
+    p.add_argument("--test", default=None,
+                   help="test rows as a .npy file (with .npy data): nothing is split off, the data is trained on in place")
+    p.add_argument("--test-labels", default=None, help="the targets of --test, as a .npy file")
+    p.add_argument("--from", dest="pretrained", default=None,
+                   help="transfer learning: start from this run or model folder (new head, body fine-tuned)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of failing")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_training_flags(p)
+    add_report_flags(p)
+    p.set_defaults(func=cmd_fit)

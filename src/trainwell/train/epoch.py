@@ -1,0 +1,404 @@
+"""One ``fit_loop`` call's epochs: the steps over device-resident data, then the epoch's numbers.
+
+:class:`EpochRunner` holds what the call's steps reuse from step to step and from epoch to
+epoch: the batch buffers, the epoch's targets in permutation order, the device-side sums of
+losses and predictions, the CUDA graphs. Its :meth:`~EpochRunner.train_steps` is the hot
+loop, and reads nothing from the device. :meth:`~EpochRunner.epoch_row` turns the epoch into
+its history row (validation included) with the epoch's one host synchronisation, and
+:func:`end_epoch` does the rest of the bookkeeping: the scheduler, the history, the stop
+checks and the callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from .callbacks import Callback
+from .cuda_graph import GraphedSteps
+from .fast_mlp import has_hooks
+from .optim import current_lr
+from .state import RunState
+from .steps import Steps, uses_channels_last
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .distributed import Shard
+    from .plan import EpochPlan, StepObservers
+
+
+def _nothing() -> None:
+    return None
+
+
+def _metric_name(classification: bool) -> str:
+    return "accuracy" if classification else "r2"
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
+             batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             channels_last: bool = False) -> torch.Tensor:
+    """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor.
+
+    ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`);
+    ``channels_last`` passes images in channels-last layout.
+    """
+    was_training = net.training
+    net.eval()
+    loss_sum = torch.zeros((), device=X.device)
+    hits = torch.zeros((), device=X.device)
+    sse = torch.zeros((), device=X.device)
+    for start in range(0, X.shape[0], batch_size):
+        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        if prepare is not None:
+            xb = prepare(xb)
+        if xb.ndim == 4 and channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        scores = net(xb)
+        loss_sum += loss_fn(scores, yb) * xb.shape[0]
+        if classification:
+            hits += (scores.argmax(1) == yb).sum()
+        else:
+            sse += ((scores - yb) ** 2).sum()
+    net.train(was_training)
+    n = X.shape[0]
+    if classification:
+        metric = hits / n
+    else:
+        sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
+        metric = 1 - sse / sst
+    return torch.stack([loss_sum / n, metric])
+
+
+def make_network_input(net: nn.Module, config: TrainConfig, shard: Shard | None,
+                       generator: torch.Generator | None) -> Callable[..., torch.Tensor]:
+    """The function that turns a gathered training batch into the network's input.
+
+    ``network_input(xb, reuse=False)`` prepares the batch (``config.prepare``), augments it
+    (``config.augment``, drawing from ``generator``) and lays images out channels-last where
+    the network trains so. ``reuse=True`` writes the prepared batch into a buffer kept from
+    step to step (no allocation per step); watched steps get a fresh tensor a callback may
+    keep. A closure, not an object: it runs every step, and reads its settings from cells
+    instead of attributes.
+    """
+    prepare, augment = config.prepare, config.augment
+    channels_last = uses_channels_last(net, config)
+    prepared: dict[int, torch.Tensor] = {}  # reused network-input buffers of unwatched steps, by batch size
+
+    def network_input(xb: torch.Tensor, reuse: bool = False) -> torch.Tensor:
+        if prepare is not None:
+            if reuse and getattr(prepare, "supports_out", False):
+                out = prepared.get(xb.shape[0])
+                if out is None:
+                    out = prepared[xb.shape[0]] = prepare(xb)
+                else:
+                    prepare(xb, out=out)
+                xb = out
+            else:
+                xb = prepare(xb)
+        if augment is not None and shard is None:
+            xb = augment(xb, generator)
+        elif augment is not None:
+            # under torchrun: draw for the global batch and take this rank's slice, as one process would
+            xb = augment(xb, generator, (shard.rank, shard.world_size))
+        if channels_last and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
+
+    return network_input
+
+
+class EpochRunner:
+    """Trains the epochs of one ``fit_loop`` call on device-resident tensors.
+
+    Each epoch draws one permutation (:meth:`start_epoch`); each step gathers its rows into
+    a reused batch buffer, and losses and predictions accumulate on the device
+    (:meth:`train_steps`); the epoch's numbers are read once (:meth:`epoch_row`). Full
+    unwatched steps replay from CUDA graphs where ``graph_reason`` is ``None``.
+
+    Parameters
+    ----------
+    run : RunState
+        The run being trained (new or continued).
+    train : (X, y) tensors on the training device
+    rows : tensor of int64 or None
+        The rows of ``train`` to train on (``None``: all of them).
+    val : (X, y) tensors or None
+    plan : EpochPlan
+        How an epoch splits into steps on this process.
+    steps : Steps
+        The call's training steps.
+    graph_reason : str or None
+        Why full steps cannot replay from CUDA graphs; ``None`` when they can.
+    config : TrainConfig
+    loss_fn : trainwell.nn.Loss
+    generator : torch.Generator or None
+        Source of the permutations and of augmentation.
+    shard : Shard or None
+        This process's part of a torchrun run.
+    """
+
+    def __init__(self, run: RunState, train: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor | None,
+                 val: tuple[torch.Tensor, torch.Tensor] | None, plan: EpochPlan, steps: Steps,
+                 graph_reason: str | None, config: TrainConfig, loss_fn: Any,
+                 generator: torch.Generator | None, shard: Shard | None) -> None:
+        self.run, self.plan, self.steps, self.graph_reason = run, plan, steps, graph_reason
+        self.X, self.y = X, y = train
+        self.rows, self.val = rows, val
+        self.config, self.loss_fn = config, loss_fn
+        self.generator, self.shard = generator, shard
+        self.classification = classification = config.classification
+        self.channels_last = uses_channels_last(run.net, config)
+        self.network_input = make_network_input(run.net, config, shard, generator)
+        self.sst = None
+        if not classification:
+            y_train = y if rows is None else y[rows]
+            self.sst = float(((y_train - y_train.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per call, not per epoch
+        n = plan.n
+        self.buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)  # the epoch's targets, in step order
+        self.loss_sum = torch.zeros((), device=X.device)  # the epoch's summed batch losses
+        self.outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
+        if graph_reason is None and loss_fn.name != "hierarchical_softmax":
+            # the graphs write into it: allocated before any capture
+            self.outputs = (torch.empty(n, dtype=torch.long, device=X.device) if classification
+                            else torch.empty((n, *y.shape[1:]), dtype=run._loop.flat.data.dtype, device=X.device))
+        self.batch_x: dict[int, torch.Tensor] = {}  # reused gather buffers of unwatched steps, by batch size
+        self.graphs: dict[str, GraphedSteps] = {}  # full-size unwatched steps replayed from CUDA graphs
+        self.hooked = False  # whether some steps ran eagerly because the network had hooks
+
+    # ------------------------------------------------------------------ choices per step
+    def use_fast(self) -> bool:
+        """Whether unwatched steps may take the fast MLP step now."""
+        return self.steps.fast is not None and self.steps.fast.ready()
+
+    def replayable(self) -> bool:
+        """Whether full unwatched steps may replay a graph now: graphs apply and the network has no hooks.
+
+        A hook is Python: a replay would skip it (it ran once, at capture). Steps run eagerly
+        while someone has hooked the network, and :meth:`finish` says so.
+        """
+        if self.graph_reason is not None:
+            return False
+        if not has_hooks(self.run.net):
+            return True
+        self.hooked = True
+        return False
+
+    def graphed(self, fast: bool, perm: torch.Tensor) -> GraphedSteps:
+        """The graph for full batches of the fast (``True``) or the autograd step, made on first use."""
+        key = "fast" if fast else "general"
+        if key not in self.graphs:
+            steps, run = self.steps, self.run
+            if fast:
+                body, host = steps.fast.device_step, steps.fast.host_step
+            else:
+                body, host = steps.general_body, (run.scheduler.step if run._loop.schedule_when == "batch" else _nothing)
+            network_input = self.network_input
+            self.graphs[key] = GraphedSteps(body, host, self.X, self.buf_y[:self.plan.n], self.plan.batch_size,
+                                            lambda xb: network_input(xb, reuse=True), self.loss_sum, self.outputs,
+                                            self.classification, before=steps.update.sync_lr)
+            self.graphs[key].start_epoch(perm)
+        return self.graphs[key]
+
+    # ------------------------------------------------------------------ an epoch
+    def start_epoch(self) -> torch.Tensor:
+        """Draw the epoch's permutation, put the targets in its order and zero the loss sum.
+
+        Returns the permutation as rows of ``X`` in step order (this process's share of it
+        under torchrun).
+        """
+        flat = self.run._loop.flat
+        if flat is not None and not flat.intact():
+            flat.bind()  # user code replaced a parameter's storage (e.g. load_state_dict)
+        perm = torch.randperm(self.plan.n_rows, device=self.X.device, generator=self.generator)
+        if self.shard is not None:
+            perm = self.shard.take(perm)  # every rank draws the same permutation and takes its slices
+        if self.rows is not None:
+            perm = self.rows[perm]  # positions among the training rows -> rows of X
+        torch.index_select(self.y, 0, perm, out=self.buf_y[:self.plan.n])
+        for g in self.graphs.values():
+            g.start_epoch(perm)
+        self.loss_sum.zero_()
+        return perm
+
+    def train_steps(self, perm: torch.Tensor, observers: StepObservers) -> int:
+        """Train the epoch's steps in the order of ``perm``; returns the rows trained on.
+
+        The hot loop. What a step needs is bound to locals once per epoch, and only the
+        callbacks in ``observers`` are called per step. An unwatched step gathers its
+        rows into a reused buffer and runs the fast MLP step where it can (a full one
+        replays a CUDA graph where graphs apply); a watched step runs on autograd between
+        its watchers' ``on_step_begin`` and ``on_step_end``.
+        """
+        run, X, buf_y, loss_sum, outputs = self.run, self.X, self.buf_y, self.loss_sum, self.outputs
+        askers, timers, network_input, batch_x = observers.askers, observers.timers, self.network_input, self.batch_x
+        fast, general, n, bs, classification = self.steps.fast, self.steps.general, self.plan.n, self.plan.batch_size, self.classification
+        use_fast, use_graphs = self.use_fast(), self.replayable()
+        graph = None  # the graph of full unwatched steps: looked up on first use, and again after a watched step
+        seen = 0
+        for b in range(self.plan.steps_per_epoch):
+            start = b * bs
+            stop = min(start + bs, n)
+            m = stop - start
+            watchers = [cb for cb in askers if cb.wants_step(run)]
+            for timer in timers:
+                timer.before_step(run, b, bool(watchers))
+            if watchers:
+                loss, scores = self._begin_watched_step(watchers, perm, start, stop)
+            elif use_graphs and m == bs:
+                if graph is None:
+                    graph = self.graphed(use_fast, perm)
+                graph(start)  # gathers, trains and records the batch on the device
+                seen += m
+                run.step += 1
+                continue
+            else:
+                xbuf = batch_x.get(m)
+                if xbuf is None:
+                    xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
+                xb = network_input(torch.index_select(X, 0, perm[start:stop], out=xbuf), reuse=True)
+                loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop])
+            loss_sum.add_(loss, alpha=m)
+            if scores is not None:
+                if outputs is None:
+                    outputs = self.outputs = self._new_outputs(scores)
+                if classification:
+                    torch.argmax(scores, 1, out=outputs[start:stop])
+                else:
+                    outputs[start:stop].copy_(scores)
+            seen += m
+            if watchers:
+                self._end_watched_step(watchers, loss)
+                # a callback may have left hooks or switched modes: look again
+                use_fast, use_graphs, graph = self.use_fast(), self.replayable(), None
+            run.step += 1
+        if fast is not None:
+            fast.flush()
+        return seen
+
+    def _begin_watched_step(self, watchers: list[Callback], perm: torch.Tensor, start: int,
+                            stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run a watched step on autograd: the watchers see the batch before it and the loss after."""
+        run = self.run
+        if self.steps.fast is not None:
+            self.steps.fast.flush()
+        # fresh tensors: a callback may keep the batch beyond the step
+        xb, yb = self.network_input(self.X[perm[start:stop]]), self.buf_y[start:stop].clone()
+        run.batch = (xb, yb)
+        for cb in watchers:
+            cb.on_step_begin(run)
+        return self.steps.general(xb, yb)
+
+    def _end_watched_step(self, watchers: list[Callback], loss: torch.Tensor) -> None:
+        run = self.run
+        run.batch_loss = loss
+        for cb in watchers:
+            cb.on_step_end(run)
+        run.batch = None
+
+    def _new_outputs(self, scores: torch.Tensor) -> torch.Tensor:
+        """The buffer of the epoch's predictions (classes) or outputs, shaped after the first scores."""
+        n, device = self.plan.n, self.X.device
+        if self.classification:
+            return torch.empty(n, dtype=torch.long, device=device)
+        return torch.empty((n, *scores.shape[1:]), dtype=scores.dtype, device=device)
+
+    def epoch_row(self, seen: int) -> dict[str, Any]:
+        """The epoch's history row: training and validation loss and metric, learning rate.
+
+        Validation runs here. The device is read once, at the end: the epoch's one host
+        synchronisation. ``seen`` is the number of rows :meth:`train_steps` trained on.
+        """
+        run, shard, val, classification = self.run, self.shard, self.val, self.classification
+        outputs, buf_y, loss_sum = self.outputs, self.buf_y, self.loss_sum
+        if outputs is None:
+            score_sum = torch.zeros((), device=self.X.device)
+        elif classification:
+            score_sum = (outputs[:seen] == buf_y[:seen]).sum()
+        else:
+            score_sum = ((outputs[:seen] - buf_y[:seen]) ** 2).sum()
+        if shard is not None:  # sums over all ranks; rank 0's batch-norm statistics everywhere
+            loss_sum, score_sum, seen = shard.epoch_totals(run.net, loss_sum, score_sum, seen)
+        stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
+        if val is not None:
+            stats = torch.cat([stats, evaluate(run.net, self.loss_fn, val[0], val[1], classification,
+                                               self.config.eval_batch_size, self.config.prepare, self.channels_last)])
+        if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
+            stats = shard.same_numbers(stats)
+        values = stats.tolist()  # the one host synchronisation of the epoch
+        metric = _metric_name(classification)
+        row: dict[str, Any] = {"epoch": run.epoch, "train_loss": values[0]}
+        if classification:
+            scored = self.plan.steps_per_epoch and self.loss_fn.name != "hierarchical_softmax"
+            row[f"train_{metric}"] = values[1] / seen if scored else None
+        else:
+            row[f"train_{metric}"] = 1.0 - values[1] / self.sst
+        if val is not None:
+            row["val_loss"], row[f"val_{metric}"] = values[2], values[3]
+        row["lr"] = current_lr(run.optimizer)
+        return row
+
+    # ------------------------------------------------------------------ the end
+    def finish(self) -> None:
+        """Say in ``run.cuda_graphs`` how the call's graphs went, then free them.
+
+        A captured graph is bound to this call's tensors (the data, the batch buffers) and
+        holds a memory pool of its own, so it is no use to a later call, which captures its
+        own graphs (two eager warm-up steps and one capture, a few milliseconds): keeping
+        them on the run would hold the pool and the data alive for nothing.
+        """
+        info = self.run.cuda_graphs
+        info["replays"] = replays = sum(g.replays for g in self.graphs.values())
+        failures = [g.failed for g in self.graphs.values() if g.failed]
+        if failures:
+            info.update(used=replays > 0, reason=failures[0])
+        elif self.hooked:
+            info.update(used=replays > 0, reason=(
+                f"{'some' if replays > 0 else 'all'} steps ran eagerly: the network had hooks, which run in Python "
+                "at every step (a replay would skip them)"))
+        self.graphs.clear()
+
+
+def end_epoch(run: RunState, row: dict[str, Any], callbacks: Sequence[Callback], shard: Shard | None,
+              started: float) -> None:
+    """The epoch's bookkeeping after its numbers: scheduler, history row, stop checks, callbacks.
+
+    Parameters
+    ----------
+    run : RunState
+    row : dict
+        The epoch's history row (:meth:`EpochRunner.epoch_row`).
+    callbacks : sequence of Callback
+        Told ``on_epoch_end`` once the row is in the history.
+    shard : Shard or None
+        Under torchrun, the ranks agree on the callbacks' numbers and rank 0's stop.
+    started : float
+        ``time.perf_counter()`` at the start of the epoch.
+    """
+    step_schedule(run, row)
+    row["seconds"] = time.perf_counter() - started
+    run.history.append(row)
+    if not math.isfinite(row["train_loss"]):
+        run.stop_requested = True
+        run.stop_reason = f"diverged: the training loss became {row['train_loss']} in epoch {run.epoch}"
+    for cb in callbacks:
+        cb.on_epoch_end(run)
+    if shard is not None:  # diagnostics averaged over ranks; rank 0 decides when all stop
+        shard.agree(run)
+
+
+def step_schedule(run: RunState, row: dict[str, Any]) -> None:
+    """Step an epoch-wise learning-rate schedule after the epoch (a per-batch one steps with the batches)."""
+    if run.scheduler is None:
+        return
+    when = run._loop.schedule_when
+    if when == "epoch":
+        run.scheduler.step()
+    elif when == "plateau":
+        run.scheduler.step(row.get("val_loss", row["train_loss"]))
