@@ -74,14 +74,18 @@ def _module_name(path: Path) -> tuple[str, str]:
     return ".".join(parts), ".".join(parts[:-1])
 
 
+def _from_target(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from ... import`` names, relative imports resolved against ``package``."""
+    if node.level:
+        base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+        return ".".join(base + ([node.module] if node.module else []))
+    return node.module or ""
+
+
 def _targets(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
-    if node.level:
-        base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-        target = ".".join(base + ([node.module] if node.module else []))
-    else:
-        target = node.module or ""
+    target = _from_target(node, package)
     if target == "trainwell":  # from trainwell import x / from . import x: each name is a module or a name in one
         return [f"trainwell.{alias.name}" for alias in node.names]
     return [target]
@@ -129,3 +133,71 @@ def test_the_walk_sees_relative_and_lazy_imports(example):
 def test_type_checking_imports_are_skipped():
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..cli import main\n")
     assert [t for node in _imports(tree) for t in _targets(node, "trainwell.train")] == ["typing"]
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the trainwell modules it imports (a name imported from a package counts as the
+    package's submodule when one of that name exists)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        module, package = _module_name(path)
+        modules[module] = (path, package)
+    graph: dict[str, set[str]] = {}
+    for module, (path, package) in modules.items():
+        edges = set()
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names if alias.name in modules}
+                continue
+            target = _from_target(node, package)
+            if not target.startswith("trainwell"):
+                continue
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                edges.add(sub if sub in modules else target)
+        edges.discard(module)
+        graph[module] = {e for e in edges if e in modules}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circles_between_modules():
+    graph = _module_graph()
+    for lower, upper in ALLOWED:  # the named old import paths, resolved on first use
+        graph[f"trainwell.{lower}"] = {m for m in graph[f"trainwell.{lower}"] if _top(m) != upper}
+    assert _cycles(graph) == []
+
+
+def test_the_circle_finder_finds_circles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

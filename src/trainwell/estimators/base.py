@@ -39,6 +39,7 @@ from ..data.mapped import (
 from ..data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
 from ..exceptions import DataError, NotFitted
 from ..nn import NetworkSpec, build_network, make_loss
+from ..persist import SavedModel, read_model
 from ..train import TrainConfig, distributed, fit_loop
 from ..train.callbacks import RunState
 from . import building
@@ -83,8 +84,16 @@ class _Split:
         return self.X.iloc if isinstance(self.X, pd.DataFrame) else self.X
 
 
+#: The estimator classes by name, filled in as they are defined: what a model folder may name.
+ESTIMATORS: dict[str, type[NeuralNetBase]] = {}
+
+
 class NeuralNetBase(TorchStatePickling, BaseEstimator):
     """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor` (not public)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ESTIMATORS.setdefault(cls.__name__, cls)
 
     _classification = True
     #: Valid values of the parameters (see :mod:`.params`); each estimator adds its own.
@@ -331,9 +340,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         if isinstance(self.pretrained, NeuralNetBase):
             self.pretrained._check_fitted()
             return self.pretrained
-        from .loading import load
-
-        return load(self.pretrained, device="cpu")
+        return restore(read_model(self.pretrained, ESTIMATORS), device="cpu")
 
     def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
         """What a checkpoint must agree with to be resumed: the settings and the data."""
@@ -419,3 +426,20 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def restore(saved: SavedModel, device: str = "auto") -> NeuralNetBase:
+    """A fitted estimator from a :class:`~trainwell.persist.SavedModel` read off disk."""
+    cls = ESTIMATORS[saved.estimator]
+    known = cls().get_params()
+    est = cls(**{k: v for k, v in saved.params.items() if k in known})
+    est.device = device
+    for name, value in saved.fitted.items():  # spec_, transform_, classes_, target_scaler_, ...
+        setattr(est, name, value)
+    est.device_ = building.resolve_device(device)
+    est.network_ = saved.network.to(est.device_).eval()
+    est.loss_ = make_loss(saved.loss).to(est.device_)
+    est.train_config_ = est.training_config(int(saved.fitted["n_train_"]))
+    est.run_ = None
+    est.findings_ = []
+    return est

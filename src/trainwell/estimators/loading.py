@@ -1,18 +1,17 @@
-"""Rebuilding a fitted estimator from a model folder (the format itself is :mod:`trainwell.persist`)."""
+"""Loading a model folder back into a fitted estimator (the format itself is :mod:`trainwell.persist`)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from ..nn import make_loss
-from ..persist import SavedModel, read_model
-from .base import NeuralNetBase
-from .building import resolve_device
+from ..persist import read_model
+from .base import ESTIMATORS, restore
 from .classifier import NeuralNetClassifier
 from .regressor import NeuralNetRegressor
 
-ESTIMATORS: dict[str, type[NeuralNetBase]] = {cls.__name__: cls for cls in (NeuralNetClassifier, NeuralNetRegressor)}
+# the classes a saved model may name register themselves with ESTIMATORS when defined
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "load"]
 
 
 def load(path: str | os.PathLike, device: str = "auto") -> Any:
@@ -38,22 +37,4 @@ def load(path: str | os.PathLike, device: str = "auto") -> Any:
         When a file is missing, damaged, from another format version, or disagrees with
         another.
     """
-    saved = read_model(path, ESTIMATORS)
-    return restore(saved, device)
-
-
-def restore(saved: SavedModel, device: str = "auto") -> NeuralNetBase:
-    """A fitted estimator from a :class:`~trainwell.persist.SavedModel` read off disk."""
-    cls = ESTIMATORS[saved.estimator]
-    known = cls().get_params()
-    est = cls(**{k: v for k, v in saved.params.items() if k in known})
-    est.device = device
-    for name, value in saved.fitted.items():  # spec_, transform_, classes_, target_scaler_, ...
-        setattr(est, name, value)
-    est.device_ = resolve_device(device)
-    est.network_ = saved.network.to(est.device_).eval()
-    est.loss_ = make_loss(saved.loss).to(est.device_)
-    est.train_config_ = est.training_config(int(saved.fitted["n_train_"]))
-    est.run_ = None
-    est.findings_ = []
-    return est
+    return restore(read_model(path, ESTIMATORS), device)

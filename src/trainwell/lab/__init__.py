@@ -14,7 +14,7 @@ from the command line; the documentation's guide runs all of them during its bui
 
 # The experiments register themselves when their modules are imported, which happens on the
 # first call of get / list_experiments / run (_registry.load_experiments): importing the
-# package, as the command line does to add its sub-command, stays cheap.
+# package stays cheap (``trainwell lab --help`` lists the experiments without training anything).
 from ._registry import Experiment, LabResult, get, list_experiments, run
 
 __all__ = ["Experiment", "LabResult", "get", "list_experiments", "run"]
