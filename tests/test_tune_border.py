@@ -76,3 +76,18 @@ def test_no_warning_at_a_natural_limit():
 def test_choices_never_warn():
     searched = parse_space({"hidden": [(64,), (128,)]})[0]
     assert check_borders({"hidden": (64,)}, searched) == []
+
+
+def test_a_winning_baseline_outside_the_range_says_the_range_missed_it():
+    """Trial 0 trains the estimator's own settings; when its lr (1e-3) lies above a searched
+    1e-7 … 1e-5 and wins, the warning says so instead of calling 1e-3 "the highest 10 %"."""
+    from trainwell.tune.border import check_borders
+    from trainwell.tune.space import Range
+
+    (warning,) = check_borders({"lr": 1e-3}, {"lr": Range("lr", 1e-7, 1e-5, True, False)})
+    assert "outside the searched range" in warning.message and "too low" in warning.message
+    assert "highest 10" not in warning.message
+    low, high = warning.suggested
+    assert low <= 1e-7 and high > 1e-3  # the suggested range reaches past the winner
+    (below,) = check_borders({"lr": 1e-9}, {"lr": Range("lr", 1e-7, 1e-5, True, False)})
+    assert "too high" in below.message and below.suggested[0] < 1e-9

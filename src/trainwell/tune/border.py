@@ -78,6 +78,25 @@ def _widened(p: Range, side: str) -> tuple[float, float]:
     return new_lo, new_hi
 
 
+def _around(p: Range, value: float, side: str) -> tuple[float, float]:
+    """A range that reaches past ``value`` (which lies outside ``p``) by half of ``p``'s width."""
+    lo_limit, hi_limit = NATURAL_LIMITS.get(p.name, (None, None))
+    if p.log and value > 0:
+        half = (math.log10(p.high) - math.log10(p.low)) / 2
+        lo, hi = ((10 ** (math.log10(value) - half), p.high) if side == "low"
+                  else (p.low, 10 ** (math.log10(value) + half)))
+    else:
+        half = (p.high - p.low) / 2
+        lo, hi = (value - half, p.high) if side == "low" else (p.low, value + half)
+    if lo_limit is not None and (lo < lo_limit or (p.log and lo <= 0)):
+        lo = max(lo_limit, min(value, p.low)) if not p.log else min(value, p.low)
+    if hi_limit is not None:
+        hi = min(hi, hi_limit)
+    if p.integer:
+        return max(math.floor(lo), 1 if p.log else math.floor(lo)), math.ceil(hi)
+    return float(f"{lo:.3g}"), float(f"{hi:.3g}")
+
+
 def check_borders(best_params: Mapping[str, Any], searched: Mapping[str, Param],
                   margin: float = BORDER_MARGIN) -> list[BorderWarning]:
     """Border warnings for the numeric parameters of ``best_params``.
@@ -108,6 +127,17 @@ def check_borders(best_params: Mapping[str, Any], searched: Mapping[str, Param],
         if margin <= pos <= 1 - margin:
             continue
         side: Literal["low", "high"] = "low" if pos < margin else "high"
+        if pos < 0 or pos > 1:
+            # the baseline trial (the estimator's own settings) won with a value the search never tried
+            suggested = _around(p, value, side)
+            too = "high" if side == "low" else "low"
+            message = (
+                f"Your starting {name} ({value:.3g}), outside the searched range {p.describe()}, beat every "
+                f"value in it: the range is too {too}. Search {suggested[0]:g} … {suggested[1]:g} instead "
+                f"(or rerun with --extend-borders / extend_borders=True)."
+            )
+            warnings.append(BorderWarning(name, value, side, pos, (p.low, p.high), suggested, p.log, message))
+            continue
         suggested = _widened(p, side)
         if suggested == (p.low, p.high):
             continue  # at a natural limit: nothing lies beyond it
