@@ -193,3 +193,97 @@ def test_cli_predict_wrong_columns(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "lacks the column" in err
     _one_sentence(err)
+
+
+# ------------------------------------------------------------------ rows as the user numbers them (issue 21)
+def _with_bad_values(value: float, rows: tuple[int, ...], column: int = 1) -> np.ndarray:
+    X = np.random.default_rng(1).normal(size=(100, 3))
+    X[list(rows), column] = value
+    return X
+
+
+def test_fit_names_the_row_of_the_users_array_and_counts_every_bad_value():
+    # fit splits off validation rows; the row must still be the user's (7, not its place in the split)
+    with pytest.raises(ValueError, match=r"1 infinite value \(first at row 7, feature 1\)") as info:
+        NeuralNetClassifier(max_epochs=1).fit(_with_bad_values(np.inf, (7,)), np.tile([0, 1], 50))
+    _one_sentence(info.value)
+    rows = (7, 20, 41, 63, 88, 99)  # some land in the validation rows: every one is counted
+    with pytest.raises(ValueError, match=r"6 NaN values \(first at row 7, feature 1\)"):
+        NeuralNetClassifier(max_epochs=1).fit(_with_bad_values(np.nan, rows), np.tile([0, 1], 50))
+
+
+def test_fit_names_the_column_of_a_dataframe():
+    frame = pd.DataFrame(_with_bad_values(np.nan, (5, 70), column=2), columns=["a", "b", "c"])
+    frame["text"] = ["x", None] * 50  # missing text is a category of its own, not an error
+    with pytest.raises(ValueError, match=r"2 NaN values \(first at row 5, column 'c'\)"):
+        NeuralNetRegressor(max_epochs=1).fit(frame, np.arange(100.0))
+
+
+def test_predict_wording_of_nan_and_inf():
+    est = NeuralNetClassifier(max_epochs=1).fit(GOOD_X, GOOD_Y)
+    with pytest.raises(ValueError) as info:
+        est.predict(np.where(np.arange(120).reshape(40, 3) == 28, np.nan, GOOD_X))
+    assert str(info.value).startswith("X holds 1 NaN value (first at row 9, feature 1)"), info.value
+    assert "before fitting" not in str(info.value)
+    _one_sentence(info.value)
+    with pytest.raises(ValueError) as info:
+        est.predict(np.where(np.arange(120).reshape(40, 3) == 28, -np.inf, GOOD_X))
+    assert "1 infinite value (first at row 9" in str(info.value) and "missing" not in str(info.value)
+
+
+def test_a_mapped_array_names_the_row_across_chunks(tmp_path, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(300, 3)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    y = np.tile([0, 1], 150)
+    est = NeuralNetClassifier(max_epochs=1, device="cpu").fit(np.load(tmp_path / "X.npy", mmap_mode="r"), y)
+    X[237, 0] = np.nan
+    np.save(tmp_path / "bad.npy", X)
+    monkeypatch.setattr("trainwell.estimators.base.CHUNK_ROWS", 100)  # predicted in 3 chunks
+    with pytest.raises(ValueError, match="first at row 237"):
+        est.predict(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    monkeypatch.setattr("trainwell.data.finite.CHUNK", 100)  # checked in 3 chunks
+    with pytest.raises(ValueError, match="first at row 237"):
+        NeuralNetClassifier(max_epochs=1, device="cpu").fit(np.load(tmp_path / "bad.npy", mmap_mode="r"), y)
+
+
+# ------------------------------------------------------------------ parameters as people write them (issue 21)
+@pytest.mark.parametrize(("hidden", "sizes"), [("256,128", (256, 128)), ("64", (64,)), (" 32, 16 ", (32, 16))])
+def test_hidden_given_as_text_like_the_cli(hidden, sizes):
+    est = NeuralNetClassifier(hidden=hidden, max_epochs=1).fit(GOOD_X, GOOD_Y)
+    assert est.spec_.hidden == sizes
+    assert est.get_params()["hidden"] == hidden  # stored as given (scikit-learn's clone contract)
+
+
+@pytest.mark.parametrize("hidden", ["big", "64,0", "64;32", ""])
+def test_hidden_text_that_is_not_sizes(hidden):
+    with pytest.raises(ValueError, match="hidden=") as info:
+        NeuralNetClassifier(hidden=hidden, max_epochs=1).fit(GOOD_X, GOOD_Y)
+    assert "of size '" not in str(info.value)  # never read character by character
+    _one_sentence(info.value)
+
+
+def test_names_are_accepted_in_any_case():
+    given = {"optimizer": "Adam", "activation": "ReLU", "init": "He", "loss": "Cross_Entropy", "lr_schedule": "Step",
+             "scaling": "Feature", "kind": "MLP", "augment": "None", "device": "CPU", "class_weight": "Balanced"}
+    est = NeuralNetClassifier(max_epochs=2, **given).fit(GOOD_X, GOOD_Y)
+    assert {k: est.get_params()[k] for k in given} == given  # stored as given
+    assert est.spec_.kind == "mlp" and est.spec_.activation == "relu" and est.spec_.init == "he"
+    assert est.train_config_.optimizer == "adam" and est.train_config_.lr_schedule == "step"
+    assert est.transform_.scaling == "feature"
+    reg = NeuralNetRegressor(max_epochs=1, loss="MSE", activation=("Leaky_ReLU", 0.1)).fit(GOOD_X, GOOD_X[:, 0])
+    assert reg.spec_.activation == "leaky_relu"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "y", "shown"),
+    [
+        ({"lr": np.float64(0.0)}, GOOD_Y, "lr=0.0 "),
+        ({"hidden": (np.int64(64), np.int64(0))}, GOOD_Y, "hidden=(64, 0)"),
+        ({"max_epochs": np.int64(0)}, GOOD_Y, "max_epochs=0 "),
+        ({}, np.ones(40, dtype=np.int64), "only one class (1)"),
+    ],
+)
+def test_messages_show_plain_values_not_numpy_reprs(kwargs, y, shown):
+    with pytest.raises(ValueError) as info:
+        NeuralNetClassifier(**{"max_epochs": 1, **kwargs}).fit(GOOD_X, y)
+    assert shown in str(info.value) and "np." not in str(info.value), info.value

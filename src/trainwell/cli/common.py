@@ -2,40 +2,123 @@
 test rows, and the training flags that become estimator parameters.
 
 Every problem with the user's input ends as a one-sentence :class:`~trainwell.exceptions.DataError`
-(exit status 2, see :mod:`.main`).
+(exit status 2, see :mod:`.main`). Rows are named as the user's file numbers them: a CSV file's
+data rows from 0 below the header, with the line of the file beside it.
+
+The training flags are one table, :data:`TRAINING_FLAGS` (the estimator parameter each sets, how
+its text is read, its help), and :data:`NOT_FLAGS` says why each remaining parameter has no flag;
+``tests/test_cli_input.py`` checks that together they cover every estimator parameter.
+
+Over 400 lines on purpose: it is the one place where the commands read what the user typed and
+wrote, the table of flags included, so that every command reads them the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import difflib
+import re
+import sys
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError
+from ..exceptions import ConfigError, DataError
 
 __all__ = [
+    "NOT_FLAGS",
+    "TRAINING_FLAGS",
+    "Flag",
+    "add_data_flags",
+    "add_sep_flag",
     "add_training_flags",
+    "build_estimator",
     "check_test_fraction",
     "class_codes",
     "estimator_class",
     "estimator_params",
     "hold_out",
     "infer_task",
+    "read_csv_args",
     "read_csv_task",
     "read_npy",
     "read_table",
+    "saved_index_columns",
     "split_target",
     "target_task",
     "test_metrics",
 ]
 
+#: Separators a CSV file is sniffed for.
+_SEPARATORS = ",;\t|"
+#: How ``--sep`` may name a tab.
+_TAB_NAMES = ("\\t", "tab", "\t")
+
+
+def _note(text: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"note: {text}", file=sys.stderr)
+
+
+def _closest(name: str, names: Iterable[str]) -> str | None:
+    """The name meant by ``name``: the same in another case first, else the closest spelling."""
+    names = [str(n) for n in names]
+    same = [n for n in names if n.lower() == name.lower()]
+    if same:
+        return same[0]
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return lowered[close[0]] if close else None
+
+
+def _listed(names: list[str], budget: int = 200) -> str:
+    """Column names for a message: all of them, or as many as fit in ``budget`` characters and how
+    many more (so a wide table keeps the error one readable sentence)."""
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > budget:
+            return f"{', '.join(shown)}, … and {len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
+
 
 # ---------------------------------------------------------------------- reading data
-def read_table(path: str) -> pd.DataFrame:
-    """Read a CSV file into a DataFrame, turning every parse problem into one sentence."""
+def _separator(path: Path, sep: str | None, quiet: bool) -> str:
+    """``--sep`` as given (``tab`` or ``\\t`` for a tab), or the one sniffed from the first lines."""
+    if sep is not None:
+        return "\t" if sep in _TAB_NAMES else sep
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        sample = "".join(islice(f, 20))
+    try:
+        found = csv.Sniffer().sniff(sample, delimiters=_SEPARATORS).delimiter
+    except csv.Error:
+        return ","  # one column, or nothing the sniffer can tell: the usual comma
+    header = sample.splitlines()[0] if sample else ""
+    if found != "," and "," in header and found not in header:
+        return ","  # commas in the header: the sniffer read decimal commas or text as the separator
+    if found != ",":
+        _note(f"{path} is read as separated by {found!r} (detected); pass --sep to read it otherwise.", quiet)
+    return found
+
+
+def read_table(path: str, sep: str | None = None, quiet: bool = False) -> pd.DataFrame:
+    """Read a CSV file into a DataFrame, turning every parse problem into one sentence.
+
+    Parameters
+    ----------
+    path : str
+    sep : str, optional
+        The field separator (``"tab"`` or ``"\\t"`` for a tab); by default it is sniffed from the
+        first lines among ``, ; tab |``, with a note on stderr when it is not a comma.
+    quiet : bool, default=False
+        Print no note.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"{path} does not exist; give the path of a CSV file.")
@@ -44,7 +127,7 @@ def read_table(path: str) -> pd.DataFrame:
     if p.stat().st_size == 0:
         raise DataError(f"{path} is empty; it needs a header row and at least one data row.")
     try:
-        frame = pd.read_csv(p, encoding="utf-8", skipinitialspace=True)
+        frame = pd.read_csv(p, encoding="utf-8", skipinitialspace=True, sep=_separator(p, sep, quiet))
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#x} at position {exc.start}); save it as UTF-8."
@@ -71,6 +154,41 @@ def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
         raise DataError(f"{what} {path} is not a plain NumPy array file ({exc}); save it with numpy.save.") from None
 
 
+def saved_index_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that look like a DataFrame's index saved with it (``to_csv`` without ``index=False``):
+    no name in the header (pandas calls them ``Unnamed: N``) and distinct whole numbers."""
+    return [str(c) for c in frame.columns if re.fullmatch(r"Unnamed: \d+", str(c))
+            and pd.api.types.is_integer_dtype(frame[c]) and frame[c].is_unique]
+
+
+def _index_note(frame: pd.DataFrame, column: str) -> str:
+    first = ", ".join(str(v) for v in frame[column].head(3).tolist())
+    return f"column {column!r} looks like a saved index ({first}, …); drop it or pass --drop {column!r}."
+
+
+def _drop(frame: pd.DataFrame, drop: str | None) -> pd.DataFrame:
+    """``--drop COL[,COL]``: the named columns left out, with the column meant when one is not there."""
+    if not drop:
+        return frame
+    names = [name.strip() for name in drop.split(",") if name.strip()]
+    for name in names:
+        if name not in frame.columns:
+            meant = _closest(name, frame.columns)
+            hint = f" (did you mean {meant!r}?)" if meant else ""
+            raise DataError(f"--drop {name!r} is not a column of the data{hint}; its columns are: "
+                            f"{_listed([str(c) for c in frame.columns])}.")
+    return frame.drop(columns=names)
+
+
+def _check_finite(X: pd.DataFrame, path: str) -> None:
+    """NaN and infinite values of every row, named as the file numbers them, before any split."""
+    from ..data import find_non_finite, non_finite_message
+
+    found = find_non_finite(X)
+    if found is not None:
+        raise DataError(non_finite_message(found, name=path, row="row {row} of the data counting from 0, line {line} of the file"))
+
+
 # ---------------------------------------------------------------------- the target and its task
 def infer_task(y: pd.Series) -> str:
     """``"classification"`` for text, booleans and small sets of integers; ``"regression"`` otherwise."""
@@ -84,15 +202,31 @@ def infer_task(y: pd.Series) -> str:
     return "regression"
 
 
-def read_csv_task(path: str, target: str, task: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
+def read_csv_task(path: str, target: str, task: str = "auto", *, sep: str | None = None, drop: str | None = None,
+                  quiet: bool = False, index_note: bool = True) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Read a CSV file for a command: features, target values and the task they make.
 
     ``task="auto"`` infers it (:func:`infer_task`); text labels of a classification are kept
-    as strings; a text target cannot be regressed (one-sentence ``DataError``).
+    as strings; a text target cannot be regressed (one-sentence ``DataError``). Every row's
+    features are checked for NaN and infinite values here, before any split, so the row named
+    is the file's. ``sep`` and ``drop`` are ``--sep`` and ``--drop``; notes (the separator
+    detected, a column that looks like a saved index unless ``index_note=False``) go to stderr
+    unless ``quiet``.
     """
-    X, y = split_target(read_table(path), target)
+    frame = _drop(read_table(path, sep=sep, quiet=quiet), drop)
+    X, y = split_target(frame, target)
+    if index_note:
+        for column in saved_index_columns(X):
+            _note(_index_note(X, column), quiet)
+    _check_finite(X, path)
     values, task = target_task(y, task, f"The target column {target!r}")
     return X, values, task
+
+
+def read_csv_args(args: argparse.Namespace, *, index_note: bool = True) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """:func:`read_csv_task` for a command's ``data``, ``--target``, ``--task``, ``--sep``, ``--drop`` and ``--quiet``."""
+    return read_csv_task(args.data, args.target, args.task, sep=getattr(args, "sep", None),
+                         drop=getattr(args, "drop", None), quiet=getattr(args, "quiet", False), index_note=index_note)
 
 
 def target_task(y: pd.Series, task: str, what: str) -> tuple[np.ndarray, str]:
@@ -108,11 +242,24 @@ def target_task(y: pd.Series, task: str, what: str) -> tuple[np.ndarray, str]:
     return (y.astype(str).to_numpy() if task == "classification" and not numeric else y.to_numpy()), task
 
 
+def _missing_target(frame: pd.DataFrame, target: str) -> DataError:
+    names = [str(c) for c in frame.columns]
+    meant = _closest(target, names)
+    if meant:
+        return DataError(f"The target column {target!r} is not in the data (did you mean {meant!r}?); "
+                         f"its columns are: {_listed(names)}.")
+    if len(names) == 1 and any(s in names[0] for s in _SEPARATORS[1:]):
+        return DataError(f"The target column {target!r} is not in the data, which has one column {names[0][:60]!r}; "
+                         "if the file uses another separator, pass it with --sep, e.g. --sep ';'.")
+    return DataError(f"The target column {target!r} is not in the data; its columns are: {_listed(names)}.")
+
+
 def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Separate the target column from the features, with clear errors."""
+    from ..data import plain
+
     if target not in frame.columns:
-        cols = ", ".join(map(str, frame.columns[:10]))
-        raise DataError(f"The target column {target!r} is not in the data; its columns are: {cols}.")
+        raise _missing_target(frame, target)
     y = frame[target]
     if y.isna().all():
         raise DataError(f"The target column {target!r} is empty (every value is missing).")
@@ -120,7 +267,7 @@ def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Ser
         rows = np.flatnonzero(y.isna().to_numpy())[:5].tolist()
         raise DataError(f"The target column {target!r} has {int(y.isna().sum())} missing values (rows {rows}); drop or fill them.")
     if y.nunique() < 2:
-        raise DataError(f"The target column {target!r} holds one value only ({y.iloc[0]!r}); there is nothing to learn.")
+        raise DataError(f"The target column {target!r} holds one value only ({plain(y.iloc[0])!r}); there is nothing to learn.")
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise DataError(f"The data has no feature columns besides the target {target!r}.")
@@ -158,76 +305,255 @@ def test_metrics(est: Any, X_test: Any, y_test: Any) -> dict[str, float]:
     return scored(est, X_test, y_test)[0]
 
 
-# ---------------------------------------------------------------------- the training flags
-def _parse_hidden(text: str | None) -> str | tuple[int, ...]:
-    if text is None or text == "auto":
+# ---------------------------------------------------------------------- reading the flags' text
+def _number(flag: str, text: str, kind: type = float) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise DataError(f"{flag} {text!r} must be {what}.") from None
+
+
+def _auto_or(kind: type) -> Callable[[str, str], Any]:
+    return lambda flag, text: "auto" if text.lower() == "auto" else _number(flag, text, kind)
+
+
+def _none_or(read: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    return lambda flag, text: None if text.lower() == "none" else read(flag, text)
+
+
+def _word(flag: str, text: str) -> str:
+    return text
+
+
+def _named(flag: str, text: str) -> str | tuple[str, float]:
+    """``relu`` or ``leaky_relu=0.1``: a name, or a name and its number (an activation's slope, an init's value)."""
+    name, eq, value = text.partition("=")
+    return (name.strip(), _number(flag, value)) if eq else text
+
+
+def _hidden(flag: str, text: str) -> str | tuple[int, ...]:
+    from ..estimators.params import hidden_from_text
+
+    if text.lower() == "auto":
         return "auto"
     try:
-        sizes = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise DataError(f"--hidden {text!r} must be comma-separated layer sizes such as 256,128.") from None
-    return sizes
+        return hidden_from_text(text)
+    except ConfigError:
+        raise DataError(f"{flag} {text!r} must be comma-separated layer sizes such as 256,128.") from None
 
 
-def _parse_float(flag: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise DataError(f"{flag} {text!r} must be a number.") from None
+def _conv(flag: str, text: str) -> str | tuple[tuple[int, ...], ...]:
+    if text.lower() == "auto":
+        return "auto"
+    blocks = [block.strip().split(":") for block in text.split(",")]
+    if not all(1 <= len(b) <= 3 and all(v.strip().isdigit() for v in b) for b in blocks):
+        raise DataError(f"{flag} {text!r} must be conv blocks CHANNELS[:KERNEL[:POOL]] separated by commas, "
+                        "e.g. 32:3:2,64:3:2,128:3:0.")
+    return tuple(tuple(int(v) for v in b) for b in blocks)
+
+
+def _class_weight(flag: str, text: str) -> str | dict[str, float]:
+    if "=" not in text:
+        return text  # "balanced" (the estimator names the valid values otherwise)
+    weights = {}
+    for item in text.split(","):
+        label, _, weight = item.partition("=")
+        weights[label.strip()] = _number(flag, weight.strip())
+    return weights
+
+
+# ---------------------------------------------------------------------- the training flags
+@dataclass(frozen=True)
+class Flag:
+    """One training flag: the estimator parameter it sets, how its text is read, and its help.
+
+    ``read(flag, text)`` turns the text into the parameter's value (a one-sentence ``DataError``
+    when it cannot); a switch (``read=None``) sets ``switch`` when given. ``default`` is the text
+    of the default, as the help shows it; ``task`` marks a parameter of one estimator only.
+    """
+
+    param: str
+    read: Callable[[str, str], Any] | None
+    help: str
+    default: str | None = None
+    switch: Any = None
+    task: str | None = None
+    name: str | None = None
+    metavar: str | None = None
+    type: Callable[[str], Any] | None = None  # read by argparse, for a flag the commands read too (--seed)
+    means: str = ""  # what the default means, e.g. what "auto" picks
+
+    @property
+    def shown(self) -> str:
+        """The metavar ``--help`` shows: the one given, else NAME for names and N for numbers."""
+        return self.metavar or ("NAME" if self.read in (_word, _named) else "N")
+
+    @property
+    def flag(self) -> str:
+        """The option as typed, e.g. ``--batch-size``."""
+        return self.name or "--" + self.param.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        """The attribute of the parsed arguments that holds it."""
+        return self.flag[2:].replace("-", "_")
+
+    def value(self, given: Any) -> Any:
+        """The parameter's value for what argparse holds (``None``: the default)."""
+        if self.read is None:
+            return self.switch if given else not self.switch
+        if given is None:
+            given = self.default
+        return self.read(self.flag, given) if isinstance(given, str) else given  # argparse read it (type)
+
+
+_A, _N = "auto", "none"
+#: Every estimator parameter a command-line user can set, in the order ``--help`` lists them.
+TRAINING_FLAGS: tuple[Flag, ...] = (
+    Flag("kind", _word, "network: auto, mlp or cnn", _A, means="a CNN for image- or signal-shaped data"),
+    Flag("hidden", _hidden, "hidden layer sizes, e.g. 256,128", _A, metavar="SIZES",
+         means="256,128, or 128,64 below 1,000 rows"),
+    Flag("conv", _conv, "conv blocks of a CNN, CHANNELS[:KERNEL[:POOL]] separated by commas, e.g. 32:3:2,64:3:0",
+         _A, metavar="BLOCKS", means="32:3:2,64:3:2,128:3:0"),
+    Flag("activation", _named, "relu, tanh, sigmoid, leaky_relu (leaky_relu=SLOPE) or prelu", "relu"),
+    Flag("init", _named, "weight initialisation: auto, he, xavier, zeros, constant=V or normal=STD", _A,
+         means="he for the ReLU family, xavier for tanh and sigmoid"),
+    Flag("batchnorm", None, "leave batch norm out", switch=False, name="--no-batchnorm"),
+    Flag("dropout", _auto_or(float), "dropout probability", _A,
+         means="0.2 in an MLP below 1,000 rows or 100 features, else 0"),
+    Flag("loss", _word, "cross_entropy, hinge, squared_hinge, hierarchical_softmax (classes) or mse (values)", _A,
+         means="cross_entropy for classes, mse for values"),
+    Flag("optimizer", _word, "sgd, momentum, nesterov, adagrad, adadelta, rmsprop or adam", "adam"),
+    Flag("lr", _number, "learning rate", "1e-3"),
+    Flag("momentum", _number, "momentum of the momentum and nesterov optimizers", "0.9"),
+    Flag("l2", _number, "L2 strength on the weights", "1e-4"),
+    Flag("l1", _number, "L1 strength on the weights", "0"),
+    Flag("lr_schedule", _word, "none, step, exponential, cosine, onecycle or plateau", _A,
+         means="plateau for a CNN, none for an MLP"),
+    Flag("batch_size", _auto_or(int), "batch size", _A, means="128, smaller on small data"),
+    Flag("max_epochs", lambda f, t: _number(f, t, int), "most epochs", "200"),
+    Flag("early_stopping", None, "train max-epochs epochs, with no validation rows", switch=False,
+         name="--no-early-stopping"),
+    Flag("patience", lambda f, t: _number(f, t, int), "early-stopping patience in epochs", "20"),
+    Flag("validation_fraction", _auto_or(float), "share of the rows held out for early stopping", _A,
+         means="0.2 below 1,000 rows, else 0.1"),
+    Flag("class_weight", _none_or(_class_weight), "classification: balanced, or LABEL=WEIGHT,... for the loss",
+         _N, task="classification", metavar="WEIGHTS"),
+    Flag("output_activation", _none_or(_word), "regression: sigmoid or tanh output (targets mapped into its range)",
+         _N, task="regression", metavar="NAME"),
+    Flag("target_scaling", _word, "regression: auto, standard, range or none", _A, task="regression",
+         means="range with --output-activation, else standard"),
+    Flag("scaling", _word, "input scaling: auto, feature, global or none", _A,
+         means="global for images and pixel-like tables, else feature"),
+    Flag("augment", _word, "training augmentation on the device: auto, none, shift, shift=N, flip, shift+flip", _A,
+         means="random shifts for images of 16 px or more"),
+    Flag("grad_clip", _none_or(_number), "clip the gradient norm to this", _N),
+    Flag("freeze", _none_or(_word), "with --from: features (train the new head first) or none", "features",
+         metavar="NAME"),
+    Flag("fine_tune", _none_or(_number), "with --from: learning-rate factor of the fine-tuning phase "
+                                         "(none: stop after the head)", "0.1"),
+    Flag("device", _word, "auto, cpu or cuda", _A, means="CUDA when present"),
+    Flag("random_state", lambda f, t: _number(f, t, int), "random seed of the split, the weights and the batches",
+         "0", name="--seed", type=int),
+    Flag("bf16", None, "bf16 autocast on CUDA and on CPUs with native bf16 instructions (pays for CNNs; "
+                       "ignored with a warning elsewhere)", switch=True),
+    Flag("cuda_graphs", None, "on CUDA, launch every kernel from Python instead of replaying captured training steps",
+         switch=False, name="--no-cuda-graphs"),
+    Flag("sync_batchnorm", None, "under torchrun, batch-norm statistics over all processes", switch=True),
+    Flag("diagnostics", None, "skip the advice after training (and its probes)", switch=False,
+         name="--no-diagnostics"),
+)
+
+#: Estimator parameters with no training flag, and why.
+NOT_FLAGS: dict[str, str] = {
+    "callbacks": "Python objects; the commands add their own (live progress, step profiler, TensorBoard)",
+    "checkpoint_dir": "fit always checkpoints into RUN_DIR/checkpoint, which --resume continues from",
+    "pretrained": "fit's --from RUN_DIR names the run or model folder to transfer from",
+    "report": "fit writes its run folder and report.html itself (--no-report leaves the report out)",
+    "tensorboard": "fit's --tensorboard writes the events into the run folder itself",
+    "verbose": "the commands show their own live progress (--quiet prints nothing)",
+}
+
+#: Flags (by parameter) that only transfer learning (``--from``) uses.
+TRANSFER = ("freeze", "fine_tune")
+#: ``--test-fraction``: the one flag of the group that is no estimator parameter.
+_TEST_FRACTION = "test_fraction"
+
+
+def add_training_flags(p: argparse.ArgumentParser, kind: str = "auto", leave_out: Collection[str] = ()) -> None:
+    """The network and training flags of a command that trains (read by :func:`estimator_params`).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+    kind : str, default="auto"
+        The default of ``--kind`` (``"mlp"`` for the quick demo).
+    leave_out : collection of str
+        Parameters (and ``"test_fraction"``) the command does not use, so ``--help`` does not list them.
+    """
+    g = p.add_argument_group("network and training (defaults: the notes' TL;DR)")
+    for flag in TRAINING_FLAGS:
+        if flag.param in leave_out:
+            continue
+        if flag.read is None:
+            g.add_argument(flag.flag, dest=flag.dest, action="store_true", help=flag.help)
+            continue
+        default = kind if flag.param == "kind" else flag.default
+        if flag.type is not None:
+            default = flag.type(default)
+        means = f": {flag.means}" if flag.means and str(default) == flag.default else ""
+        g.add_argument(flag.flag, dest=flag.dest, default=None if flag.task else default, metavar=flag.shown,
+                       type=flag.type, help=f"{flag.help} (default {default}{means})")
+    if _TEST_FRACTION not in leave_out:
+        g.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for the test metrics (default 0.2)")
+
+
+def add_sep_flag(p: argparse.ArgumentParser) -> None:
+    """``--sep``, for a command that reads a CSV file."""
+    p.add_argument("--sep", default=None, metavar="SEP",
+                   help="field separator of the CSV file, e.g. ';' or tab (default: detected from the first lines, "
+                        "with a note when it is not a comma)")
+
+
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    """``--task``, ``--sep`` and ``--drop``, for a command that reads a CSV file with a target column."""
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="what to learn (default auto: classification for text, booleans and few distinct whole "
+                        "numbers, regression otherwise)")
+    add_sep_flag(p)
+    p.add_argument("--drop", default=None, metavar="COL[,COL]", help="columns to leave out, e.g. an id or a saved index")
 
 
 def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
-    """Estimator parameters from the shared training flags (:func:`add_training_flags`)."""
-    params: dict[str, Any] = {
-        "hidden": _parse_hidden(args.hidden),
-        "activation": args.activation,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "l2": args.l2,
-        "dropout": args.dropout if args.dropout == "auto" else _parse_float("--dropout", args.dropout),
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "device": args.device,
-        "random_state": args.seed,
-        "batchnorm": not args.no_batchnorm,
-        "kind": args.kind,
-        "augment": args.augment,
-        "bf16": args.bf16,
-        "cuda_graphs": not args.no_cuda_graphs,
-    }
-    if args.batch_size is not None:
-        params["batch_size"] = args.batch_size
+    """Estimator parameters from the training flags in ``args`` (:func:`add_training_flags`).
+
+    Every flag the command has gives its value (the default when not given), except the flags of
+    one task (``--class-weight``; ``--output-activation``, ``--target-scaling``): those appear only
+    when given, and :func:`build_estimator` refuses them for the other task.
+    """
+    params: dict[str, Any] = {}
+    for flag in TRAINING_FLAGS:
+        if not hasattr(args, flag.dest):
+            continue  # left out of this command
+        given = getattr(args, flag.dest)
+        if flag.task and given is None:
+            continue
+        params[flag.param] = flag.value(given)
     return params
 
 
-def estimator_class(task: str) -> type:
-    """:class:`~trainwell.NeuralNetClassifier` or :class:`~trainwell.NeuralNetRegressor`, by task."""
+def build_estimator(task: str, params: dict[str, Any]) -> Any:
+    """The estimator for ``task`` with ``params``; a flag of the other task is one sentence, not a TypeError."""
     from ..estimators import NeuralNetClassifier, NeuralNetRegressor
 
-    return NeuralNetClassifier if task == "classification" else NeuralNetRegressor
+    for flag in TRAINING_FLAGS:
+        if flag.task and flag.task != task and flag.param in params:
+            raise ConfigError(f"{flag.flag} is for a {flag.task}, but this target makes a {task}; drop it, "
+                              f"or pass --task {flag.task} if the target holds classes.")
+    return (NeuralNetClassifier if task == "classification" else NeuralNetRegressor)(**params)
 
 
-def add_training_flags(p: argparse.ArgumentParser, kind: str = "auto") -> None:
-    """The network and training flags of every command that trains (read by :func:`estimator_params`)."""
-    g = p.add_argument_group("network and training (defaults: the notes' TL;DR)")
-    g.add_argument("--kind", choices=("auto", "mlp", "cnn"), default=kind,
-                   help=f"network: auto (a CNN for images), mlp or cnn (default {kind})")
-    g.add_argument("--augment", default="auto",
-                   help="training augmentation on the device: auto (random shifts for images of 16 px or more), "
-                        "none, shift, shift=N, flip, shift+flip")
-    g.add_argument("--hidden", default="auto", help="hidden layer sizes, e.g. 256,128 (default: auto)")
-    g.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, leaky_relu or prelu")
-    g.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, adadelta, rmsprop or adam")
-    g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    g.add_argument("--l2", type=float, default=1e-4, help="L2 strength (default 1e-4)")
-    g.add_argument("--dropout", default="auto", help="dropout probability (default auto: 0.2 below 1,000 rows, else 0)")
-    g.add_argument("--batch-size", type=int, default=None, help="batch size (default: auto)")
-    g.add_argument("--max-epochs", type=int, default=200, help="most epochs (default 200)")
-    g.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (default 20)")
-    g.add_argument("--no-batchnorm", action="store_true", help="leave batch norm out")
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    g.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA and on CPUs with native bf16 instructions (pays for CNNs; ignored with a warning elsewhere)")
-    g.add_argument("--no-cuda-graphs", action="store_true",
-                   help="on CUDA, launch every kernel from Python instead of replaying captured training steps")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for the test metrics (default 0.2)")
+def estimator_class(task: str) -> Callable[..., Any]:
+    """What builds the estimator for ``task``: ``estimator_class(task)(**params)`` (:func:`build_estimator`)."""
+    return lambda **params: build_estimator(task, params)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
-from .common import read_csv_task
+from .common import add_data_flags, read_csv_args
 from .model_spec import SHORT_NAMES, build_model, parse_model_spec
 
 __all__ = ["SHORT_NAMES", "add_parser", "build_model", "cmd_compare", "parse_model_spec"]
@@ -55,7 +55,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare.evaluate import compare
     from ..compare.plot import plot_scores
 
-    X, y_values, task = read_csv_task(args.data, args.target, args.task)
+    X, y_values, task = read_csv_args(args)
     models = _models(args.model or ["trainwell", "logistic" if task == "classification" else "ridge"], task, X)
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out} is a file; give a folder for report.html and scores.csv.")
@@ -106,7 +106,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("data", help="CSV file with a header row")
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument("--model", action="append", metavar="MODEL", help="a model to compare (give two or more; see below)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    add_data_flags(p)
     p.add_argument("--folds", type=int, default=5, help="folds per repeat (default 5)")
     p.add_argument("--repeats", type=int, default=2, help="repeats of the K-fold split (default 2: 10 paired folds)")
     p.add_argument("--seeds", type=int, default=None, help="instead of folds: K random train/test splits, seed i for split i")

@@ -3,14 +3,19 @@
 :func:`run_fit` is the pipeline ``fit`` and ``demo`` share: split off the test rows, train
 with live progress, and hand the fitted estimator to the one run-folder writer
 (:func:`trainwell.report.runfolder.write_run`), then say what happened.
+
+Where output goes: the results (test metrics, what the diagnostics noticed, the step-time
+advice, the run folder and its report) on stdout; the progress (the header, one line per
+epoch), warnings and notes on stderr. With ``--json`` stdout holds one JSON object instead
+(:func:`~trainwell.cli.output.fit_result`) and nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +25,25 @@ import pandas as pd
 from .._version import __version__
 from ..exceptions import DataError
 from .common import (
+    add_data_flags,
     add_training_flags,
     check_test_fraction,
     class_codes,
     estimator_class,
     estimator_params,
     hold_out,
-    read_csv_task,
+    read_csv_args,
     read_npy,
     target_task,
     test_metrics,
+)
+from .output import (
+    add_output_flags,
+    fit_result,
+    print_json,
+    print_outcome,
+    unseen_class_note,
+    warnings_on,
 )
 from .report import add_report_flags
 
@@ -37,33 +51,56 @@ __all__ = ["CHECKPOINT", "add_parser", "check_out_dir", "cmd_fit", "run_fit"]
 
 #: The sub-folder of ``--out`` that holds an unfinished run's checkpoint (``--resume`` reads it).
 CHECKPOINT = "checkpoint"
-_SHOWN = ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae")
 
 
-def check_out_dir(out: str, resume: bool = False) -> Path:
-    """Refuse an output path that is a file, a folder of something else, or an interrupted
-    run that ``--resume`` was not asked to continue."""
+def check_out_dir(out: str, resume: bool = False, overwrite: bool = False) -> Path:
+    """The run folder ``--out`` names, refused unless this fit may write it.
+
+    Parameters
+    ----------
+    out : str
+        The ``--out`` path.
+    resume : bool, default=False
+        Continue the interrupted run whose checkpoint ``out`` holds.
+    overwrite : bool, default=False
+        Replace the finished (or interrupted) run ``out`` holds.
+
+    Returns
+    -------
+    Path
+        ``out``: new, empty, or a run folder this fit may replace or continue.
+
+    Raises
+    ------
+    DataError
+        ``out`` is a file or a folder of other files; holds a finished run and ``overwrite``
+        is not set; holds an interrupted run and neither ``resume`` nor ``overwrite`` is set;
+        or ``resume`` is set and ``out`` holds no interrupted run.
+    """
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise DataError(f"--out {out} is a file; give a folder path for the run.")
-    if not path.is_dir():
-        if resume:
-            raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
-        return path
-    entries = {p.name for p in path.iterdir() if not p.name.startswith(".")}
-    if (path / "config.json").exists():
-        if resume:
-            raise DataError(f"{out} holds a finished run; there is nothing to resume (drop --resume to train it again).")
-        return path
-    if entries == {CHECKPOINT}:
-        if not resume:
-            raise DataError(f"{out} holds an interrupted run; add --resume to continue it, or delete the folder to start over.")
-        return path
-    if entries:
-        raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder to replace).")
+    entries = {p.name for p in path.iterdir() if not p.name.startswith(".")} if path.is_dir() else set()
+    finished = (path / "config.json").exists()
+    interrupted = CHECKPOINT in entries
+    if entries and not finished and entries != {CHECKPOINT}:
+        raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder "
+                        "to replace, with --overwrite).")
     if resume:
+        if interrupted:
+            return path
+        if finished:
+            raise DataError(f"{out} holds a finished run; there is nothing to resume (drop --resume, and pass "
+                            "--overwrite to train it again).")
         raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
-    return path
+    if overwrite or not entries:
+        return path
+    if finished and interrupted:  # an --overwrite of this run that was interrupted
+        raise DataError(f"{out} already holds a run and an interrupted one that was replacing it; add --resume to "
+                        "continue that, pass --overwrite to start it over, or choose another --out.")
+    if finished:
+        raise DataError(f"{out} already holds a run; pass --overwrite to replace it or choose another --out.")
+    raise DataError(f"{out} holds an interrupted run; add --resume to continue it, or pass --overwrite to start over.")
 
 
 def _check_rows(y: Any, task: str) -> None:
@@ -91,42 +128,50 @@ def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
     return rows[train_idx], y_arr[train_idx], rows[test_idx], y_arr[test_idx]
 
 
-def _print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Path) -> None:
-    """The test metrics, what the diagnostics noticed, the step-time advice and the folder."""
-    from ..diagnose.speed import step_time_advice
+def _fit_estimator(est: Any, X_train: Any, y_train: Any, resume: bool, console: Any,
+                   out_path: Path | None) -> float:
+    """Fit, showing the warnings on the console (the live progress owns stderr); returns the seconds.
 
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in _SHOWN)
-    console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, "
-                  f"{metrics['fit_seconds']:.1f}s)")
-    serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
-    if serious:
-        console.print("[bold]what trainwell noticed[/bold] (most serious first):")
-        for f in serious:
-            colour = "red" if f.severity == "error" else "yellow"
-            advice = f" Try: {f.advice}" if f.advice else ""
-            console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {f.message}{advice}")
-    elif getattr(est, "findings_", None) is not None:
-        console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
-    speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))
-    if speed:
-        console.print(f"speed: {' '.join(speed)}")
-    console.print(f"run folder: {out_path}")
-
-
-def _fit_estimator(est: Any, X_train: Any, y_train: Any, resume: bool, console: Any) -> float:
-    """Fit, showing the warnings on the console (the live progress owns stderr); returns the seconds."""
+    Interrupted, it says what the checkpoint in ``out_path`` (``None``: say nothing) holds.
+    """
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        est.fit(X_train, y_train, resume=resume)
-    for w in caught:
-        console.print(f"[yellow]warning:[/yellow] {w.message}")
+    try:
+        with warnings_on(console):
+            est.fit(X_train, y_train, resume=resume)
+    except KeyboardInterrupt:
+        if out_path is not None:
+            print(_interrupted_note(out_path), file=sys.stderr)
+        raise
     return time.perf_counter() - t0
+
+
+def _discard_checkpoint(out_path: Path, created: bool) -> str:
+    """After training, the run folder could not be written: leave the earlier state, not a trap.
+
+    The checkpoint holds a finished training; ``--resume`` would only reach the same failure
+    again, and a folder holding it refuses every plain rerun. Returns what was done, in words.
+    """
+    if (out_path / "config.json").exists() and not (out_path / CHECKPOINT).exists():
+        return ""  # the writer finished (or an earlier run is in place, untouched): nothing of ours is left
+    if created and not (out_path / "config.json").exists():
+        shutil.rmtree(out_path, ignore_errors=True)
+        return f"the run folder could not be written, so {out_path} was removed; "
+    shutil.rmtree(out_path / CHECKPOINT, ignore_errors=True)
+    return f"the run folder could not be written, so the trained state in {out_path / CHECKPOINT} was removed; "
+
+
+def _interrupted_note(out_path: Path) -> str:
+    """What an interruption during training left behind, and how to go on."""
+    if (out_path / CHECKPOINT / "state.json").is_file():
+        return (f"training was interrupted; the run folder was not written, but {out_path / CHECKPOINT} holds the last "
+                "finished epoch: run the same command with --resume to continue.")
+    return "training was interrupted before its first checkpoint; nothing was written."
 
 
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
             quiet: bool, source: str, resume: bool = False, report: bool = True,
-            tensorboard: bool = False, test: tuple[Any, Any] | None = None) -> dict[str, Any]:
+            tensorboard: bool = False, test: tuple[Any, Any] | None = None,
+            overwrite: bool = False, as_json: bool = False) -> dict[str, Any]:
     """Split, train, evaluate and write a run folder atomically, with its report.html.
 
     Parameters
@@ -137,11 +182,12 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     params : dict
         Estimator parameters (:func:`~trainwell.cli.common.estimator_params`).
     out : str
-        The run folder: new, an earlier run to replace, or with ``resume`` an interrupted one.
+        The run folder: new, with ``overwrite`` an earlier run to replace, or with ``resume``
+        an interrupted one.
     test_fraction, seed : float, int
         The held-out test rows, stratified for a classification.
     quiet : bool
-        Print nothing.
+        Print no progress and no summary (errors, and with ``as_json`` the JSON, still appear).
     source : str
         Where the data came from, for the console and the report's title.
     resume : bool, default=False
@@ -151,6 +197,11 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     test : (X_test, y_test), optional
         The test rows, instead of splitting them off ``X``: ``X`` is then trained on as it is
         (a memory-mapped array is never copied).
+    overwrite : bool, default=False
+        Replace the run ``out`` already holds (refused otherwise).
+    as_json : bool, default=False
+        Print the results as one JSON object on stdout (:func:`~trainwell.cli.output.fit_result`)
+        instead of lines.
 
     Returns
     -------
@@ -159,43 +210,72 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     """
     from rich.console import Console
 
-    from ..progress import LiveProgress
     from ..report.html import build_report
-    from ..report.runfolder import write_run
-    from ..report.tensorboard import TensorBoardLogger, live_log_dir
     from ..train.distributed import is_main_process
-    from ..train.step_profile import StepProfiler
 
-    out_path = check_out_dir(out, resume)
+    out_path = check_out_dir(out, resume, overwrite)
+    created = not out_path.exists()
     check_test_fraction(test_fraction)
     main = is_main_process()  # under torchrun only rank 0 prints and writes the run folder
-    console = Console(stderr=True, highlight=False, quiet=quiet or not main, soft_wrap=True)
+    console = Console(stderr=True, highlight=False, quiet=quiet or not main, soft_wrap=True)  # progress, notes
+    results = Console(highlight=False, quiet=quiet or as_json or not main, soft_wrap=True)  # stdout
     _check_rows(y, task)
     X_train, y_train, X_test, y_test = _split(X, y, task, test_fraction, seed, test)
-    callbacks: list[Any] = [LiveProgress(console, max_epochs=params["max_epochs"])] if main else []
-    if report:
-        callbacks.append(StepProfiler())  # the report's speed section
-    board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
-    if board is not None:
-        callbacks.append(board)
-    est = estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT))
+    est, board = _estimator(task, params, out_path, console, main=main, report=report, tensorboard=tensorboard)
     console.print(
         f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
         f"(part of them for validation), {len(y_test)} test rows"
     )
     if board is not None:
         console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
-    fit_seconds = _fit_estimator(est, X_train, y_train, resume, console)
+    fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None)
     if not main:  # the other ranks score the test rows too, but write nothing
         return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
                 "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
-    metrics = write_run(est, out_path, X_test, y_test, source=source, report=report, test_fraction=test_fraction,
-                        seed=seed, fit_seconds=fit_seconds, replaceable=(CHECKPOINT,),
-                        writers={"tensorboard": board.move_into} if board is not None else None)
-    _print_outcome(console, est, metrics, out_path)
-    if report:
-        console.print(f"report: {build_report(out_path)}")
+    metrics = _write_run(est, out_path, X_test, y_test, console, created=created, source=source, report=report,
+                         test_fraction=test_fraction, seed=seed, fit_seconds=fit_seconds, board=board)
+    note = unseen_class_note(metrics)
+    if note:
+        console.print(note, markup=False)
+    print_outcome(results, est, metrics, out_path)
+    page = build_report(out_path) if report else None
+    if page is not None:
+        results.print(f"report: {page}", markup=False)
+    if as_json:
+        print_json(fit_result(est, metrics, out_path, task=task, source=source, report=page))
     return metrics
+
+
+def _estimator(task: str, params: dict[str, Any], out_path: Path, console: Any, *, main: bool, report: bool,
+               tensorboard: bool) -> tuple[Any, Any]:
+    """The estimator, checkpointing into the run folder, with its observers; and the TensorBoard logger or ``None``."""
+    from ..progress import LiveProgress
+    from ..report.tensorboard import TensorBoardLogger, live_log_dir
+    from ..train.step_profile import StepProfiler
+
+    callbacks: list[Any] = [LiveProgress(console, max_epochs=params["max_epochs"])] if main else []
+    if report:
+        callbacks.append(StepProfiler())  # the report's speed section
+    board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
+    if board is not None:
+        callbacks.append(board)
+    return estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT)), board
+
+
+def _write_run(est: Any, out_path: Path, X_test: Any, y_test: Any, console: Any, *, created: bool,
+               board: Any, **options: Any) -> dict[str, Any]:
+    """:func:`~trainwell.report.runfolder.write_run`, leaving a usable run or nothing when it fails."""
+    from ..report.runfolder import write_run
+
+    try:
+        with warnings_on(console):  # e.g. a metric's warning: one line on stderr, not Python's
+            return write_run(est, out_path, X_test, y_test, replaceable=(CHECKPOINT,),
+                             writers={"tensorboard": board.move_into} if board is not None else None, **options)
+    except Exception:
+        done = _discard_checkpoint(out_path, created)
+        if done:
+            print(f"note: {done}fix the cause below and run the same command again.", file=sys.stderr)
+        raise
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -212,16 +292,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
         run_fit(images.X, images.y.astype(str), task="classification", params=params, out=args.out,
                 test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet,
                 source=f"{args.data} ({len(images.y)} images)", resume=args.resume,
-                report=not args.no_report, tensorboard=args.tensorboard)
+                report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json)
         return 0
     if args.data.endswith(".npy"):
         return _fit_arrays(args, params)
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
-    X, y_values, task = read_csv_task(args.data, args.target, args.task)
+    X, y_values, task = read_csv_args(args)
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
-            report=not args.no_report, tensorboard=args.tensorboard)
+            report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json)
     return 0
 
 
@@ -257,7 +337,8 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     test = _test_arrays(args, X, y)
     run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,
             quiet=args.quiet, source=f"{args.data} ({X.shape[0]} rows, {'memory-mapped' if test else 'in memory'})",
-            resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test)
+            resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test,
+            overwrite=args.overwrite, as_json=args.json)
     return 0
 
 
@@ -274,10 +355,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="pretrained", default=None,
                    help="transfer learning: start from this run or model folder (new head, body fine-tuned)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of failing")
-    p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--out", required=True, help="run folder to write (refused if it holds a run, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run --out already holds")
+    add_data_flags(p)  # --task, --sep, --drop
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
-    p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_output_flags(p)
     add_training_flags(p)
     add_report_flags(p)
     p.set_defaults(func=cmd_fit)
+

@@ -1,41 +1,88 @@
-"""``trainwell info RUN_DIR``: what a run or model folder holds, in a few lines."""
+"""``trainwell info RUN_DIR``: what a run or model folder holds, in a few lines (or one JSON object)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["add_parser", "cmd_info"]
+from .._files import jsonable
+from .output import finding_record, print_json
+
+__all__ = ["add_parser", "cmd_info", "run_info"]
+
+
+def run_info(run_dir: str | Path) -> dict[str, Any]:
+    """What ``trainwell info --json`` prints: the network, its training, the classes and the results.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder (``trainwell fit``) or a model folder.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``run_folder``, ``estimator``, ``kind``, ``epochs``, ``best_epoch``,
+        ``stop_reason``, ``input_shape``, ``hidden``, ``n_outputs``, ``activation``, ``init``,
+        ``batchnorm``, ``dropout``, ``parameters``, ``classes`` (``None`` for a regressor),
+        ``metrics`` (``metrics.json``, or ``None``), ``findings`` (``diagnostics.json``'s, as
+        code/severity/message/advice) and ``speed`` (sentences).
+    """
+    from ..diagnose.speed import step_time_advice
+    from ..persist import load
+
+    run = Path(run_dir)
+    est = load(run, device="cpu")
+    spec = est.spec_
+    metrics = run / "metrics.json"
+    diagnostics_file = run / "diagnostics.json"
+    diagnostics = json.loads(diagnostics_file.read_text()) if diagnostics_file.is_file() else {}
+    return jsonable({
+        "run_folder": str(run),
+        "estimator": type(est).__name__,
+        "kind": spec.kind,
+        "epochs": est.n_iter_,
+        "best_epoch": est.best_epoch_,
+        "stop_reason": est.stop_reason_,
+        "input_shape": spec.input_shape,
+        "hidden": list(spec.hidden),
+        "n_outputs": spec.n_outputs,
+        "activation": spec.activation,
+        "init": spec.init,
+        "batchnorm": spec.batchnorm,
+        "dropout": spec.dropout,
+        "parameters": sum(p.numel() for p in est.network_.parameters()),
+        "classes": np.asarray(est.classes_).tolist() if hasattr(est, "classes_") else None,
+        "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None,
+        "findings": [finding_record(f) for f in diagnostics.get("findings", [])],
+        "speed": step_time_advice(diagnostics.get("run", {}).get("step_time")),
+    })
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the network, its training, the classes, the test metrics and the step-time advice."""
-    from ..persist import load
-
-    run = Path(args.run_dir)
-    est = load(run, device="cpu")
-    spec = est.spec_
+    info = run_info(args.run_dir)
+    if args.json:
+        print_json(info)
+        return 0
     lines = [
-        f"{type(est).__name__} ({spec.kind}), trained {est.n_iter_} epochs (best {est.best_epoch_}): {est.stop_reason_}",
-        f"input {spec.input_shape}, hidden {list(spec.hidden)}, outputs {spec.n_outputs}, activation {spec.activation}, "
-        f"init {spec.init}, batch norm {'on' if spec.batchnorm else 'off'}, dropout {spec.dropout}",
-        f"parameters: {sum(p.numel() for p in est.network_.parameters()):,}",
+        f"{info['estimator']} ({info['kind']}), trained {info['epochs']} epochs (best {info['best_epoch']}): "
+        f"{info['stop_reason']}",
+        f"input {tuple(info['input_shape'])}, hidden {info['hidden']}, outputs {info['n_outputs']}, "
+        f"activation {info['activation']}, init {info['init']}, batch norm {'on' if info['batchnorm'] else 'off'}, "
+        f"dropout {info['dropout']}",
+        f"parameters: {info['parameters']:,}",
     ]
-    if hasattr(est, "classes_"):
-        lines.append(f"classes: {np.asarray(est.classes_).tolist()[:20]}")
-    metrics = run / "metrics.json"
-    if metrics.is_file():
-        lines.append("test metrics: " + json.dumps(json.loads(metrics.read_text())))
-    diagnostics = run / "diagnostics.json"
-    if diagnostics.is_file():
-        from ..diagnose.speed import step_time_advice
-
-        speed = step_time_advice(json.loads(diagnostics.read_text()).get("run", {}).get("step_time"))
-        if speed:
-            lines.append("speed: " + " ".join(speed))
+    if info["classes"] is not None:
+        lines.append(f"classes: {info['classes'][:20]}")
+    if info["metrics"] is not None:
+        lines.append("test metrics: " + json.dumps(info["metrics"]))
+    if info["speed"]:
+        lines.append("speed: " + " ".join(info["speed"]))
     print("\n".join(lines))
     return 0
 
@@ -43,5 +90,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``trainwell info`` on the CLI's subparsers."""
     p = subparsers.add_parser("info", help="describe a run or model folder")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="run folder from 'trainwell fit' or 'trainwell demo' (or a model folder)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (network, training, classes, test metrics, findings) instead of lines")
     p.set_defaults(func=cmd_info)

@@ -1,16 +1,26 @@
-"""``trainwell predict RUN_DIR data``: predictions of a trained run, as CSV on stdout."""
+"""``trainwell predict RUN_DIR data``: predictions of a trained run, as CSV on stdout.
+
+stdout holds the predictions only (CSV, or JSON lines with ``--json``); what the command
+noticed about the input (columns it ignored, categories the model never saw) is one note
+each on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .common import read_npy, read_table
+from .common import add_sep_flag, read_npy, read_table
 
-__all__ = ["add_parser", "cmd_predict"]
+__all__ = ["add_parser", "cmd_predict", "unseen_categories"]
+
+#: Unseen values quoted in the note, per column.
+_EXAMPLES = 3
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -20,27 +30,78 @@ def cmd_predict(args: argparse.Namespace) -> int:
     est = load(args.run_dir, device=args.device)
     if args.data.endswith(".npy"):
         X = read_npy(args.data, "the data file")  # memory-mapped: predicted chunk by chunk
-        _write_predictions(est, X, args.proba)
+        _write_predictions(est, X, args.proba, args.json)
         return 0
-    frame = read_table(args.data)
-    if est.feature_names_in_ is not None if hasattr(est, "feature_names_in_") else False:
-        extra = [c for c in frame.columns if c not in set(est.feature_names_in_)]
-        frame = frame.drop(columns=extra)
-        X = frame
-    else:
+    frame = read_table(args.data, sep=args.sep)
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:  # trained on an array: the columns are taken in order, by position
         X = frame.to_numpy()
-    _write_predictions(est, X, args.proba)
+    else:
+        known = {str(c) for c in names}
+        extra = [c for c in frame.columns if str(c) not in known]
+        if extra:
+            shown = ", ".join(map(str, extra))
+            print(f"note: ignored {len(extra)} column{'s' if len(extra) != 1 else ''} the model was not trained on: "
+                  f"{shown}.", file=sys.stderr)
+        X = frame.drop(columns=extra)
+        unseen = unseen_categories(est, X)
+        if unseen:
+            parts = [f"{col!r} ({n} row{'s' if n != 1 else ''}, e.g. {', '.join(map(repr, examples))})"
+                     for col, (n, examples) in unseen.items()]
+            print(f"note: categories the model never saw in training, encoded as all zeros, in {'; '.join(parts)}.",
+                  file=sys.stderr)
+    _write_predictions(est, X, args.proba, args.json)
     return 0
 
 
-def _write_predictions(est: Any, X: Any, proba: bool) -> None:
-    """Predictions (and with ``proba`` one probability column per class) as CSV on stdout."""
-    result = pd.DataFrame({"prediction": est.predict(X)})
-    if proba and hasattr(est, "classes_"):
-        probabilities = est.predict_proba(X)
-        for i, c in enumerate(est.classes_):
-            result[f"proba_{c}"] = probabilities[:, i]
-    result.to_csv(sys.stdout, index=False)
+def unseen_categories(est: Any, X: pd.DataFrame) -> dict[str, tuple[int, list[str]]]:
+    """Per categorical column, the rows whose category the model never saw, and a few of them.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+        Its ``transform_.categories`` holds the categories seen in training.
+    X : DataFrame
+        The rows to predict.
+
+    Returns
+    -------
+    dict
+        ``{column: (rows, [up to 3 unseen values])}`` for the columns that have any.
+    """
+    categories = getattr(getattr(est, "transform_", None), "categories", None) or {}
+    found: dict[str, tuple[int, list[str]]] = {}
+    columns = {str(c): c for c in X.columns}
+    for col, cats in categories.items():
+        if col not in columns:
+            continue  # a missing column is refused by predict itself, with its own sentence
+        series = X[columns[col]]
+        # as the encoder reads a value (FeatureTransform._encode): missing is a category of its own
+        values = series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy()
+        new = ~np.isin(values, np.asarray(cats, dtype=str))
+        if new.any():
+            found[col] = (int(new.sum()), pd.unique(values[new])[:_EXAMPLES].tolist())
+    return found
+
+
+def _write_predictions(est: Any, X: Any, proba: bool, as_json: bool = False) -> None:
+    """Predictions (and with ``proba`` the probability of each class) on stdout, as CSV or JSON lines."""
+    predictions = est.predict(X)
+    probabilities = est.predict_proba(X) if proba and hasattr(est, "classes_") else None
+    classes = [str(c) for c in getattr(est, "classes_", [])]
+    if as_json:
+        values = np.asarray(predictions).tolist()  # numpy scalars become JSON numbers and strings
+        for i, value in enumerate(values):
+            row: dict[str, Any] = {"prediction": value}
+            if probabilities is not None:
+                row["proba"] = dict(zip(classes, probabilities[i].tolist(), strict=True))
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    columns: dict[str, Any] = {"prediction": predictions}
+    if probabilities is not None:
+        # built in one go: adding hundreds of columns one by one makes pandas warn (fragmented frame)
+        columns.update({f"proba_{c}": probabilities[:, i] for i, c in enumerate(classes)})
+    pd.DataFrame(columns).to_csv(sys.stdout, index=False)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,5 +110,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="run folder from 'trainwell fit' (or a model folder)")
     p.add_argument("data", help="CSV file with the training features (a target column is ignored), or a .npy array")
     p.add_argument("--proba", action="store_true", help="add a probability column per class")
+    add_sep_flag(p)
+    p.add_argument("--json", action="store_true",
+                   help='write JSON lines instead of CSV: one {"prediction": ...} object per row '
+                        '(with --proba also "proba": {class: probability})')
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)

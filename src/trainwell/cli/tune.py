@@ -12,19 +12,28 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    TRANSFER,
+    add_data_flags,
     add_training_flags,
-    estimator_class,
+    build_estimator,
     estimator_params,
     hold_out,
-    read_csv_task,
+    read_csv_args,
     test_metrics,
 )
 
 __all__ = ["add_parser", "add_parser_lr_find", "cmd_lr_find", "cmd_tune"]
 
+#: Training flags ``tune`` does not use: it transfers nothing and runs no torchrun job.
+TUNE_IGNORES = ("sync_batchnorm", *TRANSFER)
+#: Training flags ``lr-find`` does not use: it sweeps the rate itself, without a schedule, early
+#: stopping or validation rows, on every row (no test split).
+LR_FIND_IGNORES = ("lr", "lr_schedule", "max_epochs", "early_stopping", "patience", "validation_fraction",
+                   "test_fraction", *TUNE_IGNORES)
+
 
 def _estimator(args: argparse.Namespace, task: str) -> Any:
-    return estimator_class(task)(**estimator_params(args))
+    return build_estimator(task, estimator_params(args))
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -37,7 +46,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from ..tune.storage import JOURNAL_FILE, STUDY_FILE
 
     console = Console(stderr=True, highlight=False, quiet=args.quiet, soft_wrap=True)
-    X, y, task = read_csv_task(args.data, args.target, args.task)
+    X, y, task = read_csv_args(args)
     train_idx, test_idx = hold_out(y, task, args.test_fraction, args.seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     space = parse_space_strings(args.space) if args.space else None
@@ -72,7 +81,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     """``trainwell lr-find``: the learning-rate range test; prints the answer in words."""
     from ..tune.lrfind import lr_find
 
-    X, y, task = read_csv_task(args.data, args.target, args.task)
+    X, y, task = read_csv_args(args)
     plot = args.plot or None
     result = lr_find(_estimator(args, task), X, y, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps,
                      repeats=args.repeats, random_state=args.seed, plot=plot)
@@ -102,7 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="CSV file with a header row")
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument("--out", required=True, help="run folder (running the same command again resumes the search)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    add_data_flags(p)
     p.add_argument("--trials", type=_positive_int, default=40, help="trials over both stages (default 40)")
     p.add_argument("--space", action="append", default=[], metavar="NAME=SPEC",
                    help="a range NAME=LOW:HIGH[:log] (lr=1e-5:1e-1:log), choices NAME=A|B (hidden=128|256,128) or "
@@ -121,7 +130,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="re-run the top K configurations on repeated folds before choosing the winner")
     p.add_argument("--timeout", type=float, default=None, help="seconds after which a stage starts no new trial")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    add_training_flags(p)
+    add_training_flags(p, leave_out=TUNE_IGNORES)
     p.set_defaults(func=cmd_tune)
 
 
@@ -134,11 +143,11 @@ def add_parser_lr_find(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data", help="CSV file with a header row")
     p.add_argument("--target", required=True, help="the column to predict")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    add_data_flags(p)
     p.add_argument("--start-lr", type=float, default=1e-7, help="smallest learning rate (default 1e-7)")
     p.add_argument("--end-lr", type=float, default=10.0, help="largest learning rate (default 10)")
     p.add_argument("--steps", type=int, default=200, help="mini-batch steps over the range (default 200)")
     p.add_argument("--repeats", type=int, default=3, help="runs with different seeds that must agree (default 3)")
     p.add_argument("--plot", default="lr_find.png", help="PNG file for the curves (default lr_find.png; '' for none)")
-    add_training_flags(p)
+    add_training_flags(p, leave_out=LR_FIND_IGNORES)
     p.set_defaults(func=cmd_lr_find)

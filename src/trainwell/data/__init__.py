@@ -2,6 +2,7 @@
 
 from .datasets import load_adult, load_mnist5k
 from .features import FeatureTransform, as_float_array
+from .finite import NonFinite, find_non_finite, non_finite_message
 from .split import split_indices
 from .targets import (
     TargetScaler,
@@ -10,11 +11,13 @@ from .targets import (
     classes_from_json,
     classes_to_json,
     encode_labels,
+    plain,
     targets_outside_output,
 )
 
 __all__ = [
     "FeatureTransform",
+    "NonFinite",
     "TargetScaler",
     "as_float_array",
     "as_regression_targets",
@@ -22,8 +25,11 @@ __all__ = [
     "classes_from_json",
     "classes_to_json",
     "encode_labels",
+    "find_non_finite",
     "load_adult",
     "load_mnist5k",
+    "non_finite_message",
+    "plain",
     "split_indices",
     "targets_outside_output",
 ]

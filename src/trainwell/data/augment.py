@@ -101,10 +101,11 @@ def parse_augment(spec: str | None, image_shape: tuple[int, ...] | None,
     fill : tuple of float
         Value per channel of the pixels shifted in.
     """
-    if spec is None or spec == "none":
-        return None
-    if not isinstance(spec, str):
+    if not (spec is None or isinstance(spec, str)):
         raise ConfigError(f"augment={spec!r} must be a string such as 'auto', 'none', 'shift', 'shift=3', 'flip' or 'shift+flip'.")
+    if spec is None or spec.lower() == "none":
+        return None
+    spec = spec.lower()  # names in any case: "Shift+Flip" is shift+flip
     if spec == "auto":
         # Images smaller than 16 px are left alone: on sklearn's 8×8 digits a 1-px shift
         # gained nothing (98.9 % either way over 3 splits) and took 1.6× the epochs.

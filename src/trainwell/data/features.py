@@ -20,26 +20,11 @@ import pandas as pd
 from sklearn.utils.validation import check_array
 
 from ..exceptions import DataError
+from .finite import find_non_finite, is_categorical, non_finite_message
+from .targets import plain
 
-
-def _is_categorical(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
-
-
-def _describe_bad_number(X: np.ndarray, columns: list[str] | None) -> str | None:
-    bad = ~np.isfinite(X)
-    if not bad.any():
-        return None
-    flat = X.reshape(X.shape[0], -1)
-    badf = bad.reshape(X.shape[0], -1)
-    row, col = np.argwhere(badf)[0]
-    kind = "NaN" if np.isnan(flat[row, col]) else "inf"
-    where = f"column {columns[col]!r}" if columns is not None and X.ndim == 2 else f"feature {col}"
-    count = int(badf.sum())
-    return (
-        f"X contains {kind} ({count} value{'s' if count > 1 else ''} not finite; first at row {row}, {where}); "
-        "drop or impute the missing values (e.g. sklearn.impute.SimpleImputer) before fitting."
-    )
+#: Rows per chunk when the scaling statistics are computed.
+STATISTICS_CHUNK = 16_384
 
 
 def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndarray:
@@ -118,10 +103,6 @@ def looks_like_pixels(X: np.ndarray, onehot: np.ndarray | None = None) -> bool:
     return bool(np.mean(col_max[varying] == cols.max()) >= 0.5)
 
 
-#: Rows per chunk when the scaling statistics are computed.
-STATISTICS_CHUNK = 16_384
-
-
 def mean_and_std(X: np.ndarray, axes: tuple[int, ...], columns: np.ndarray | None = None,
                  chunk: int = STATISTICS_CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) standard deviation over ``axes`` (axis 0 among them), in float64.
@@ -171,7 +152,7 @@ class FeatureTransform:
         Parameters
         ----------
         X : array-like or DataFrame
-        scaling : {"auto", "feature", "global", "none"}
+        scaling : {"auto", "feature", "global", "none"}, in any case
             ``"feature"`` standardises each numeric column with its own mean and standard
             deviation; ``"global"`` uses one mean and deviation for all of them (per channel
             for images); ``"auto"`` picks ``"global"`` for images and for pixel-like tables
@@ -180,7 +161,7 @@ class FeatureTransform:
         if isinstance(X, pd.DataFrame):
             self.columns = [str(c) for c in X.columns]
             for col in X.columns:
-                if _is_categorical(X[col]):
+                if is_categorical(X[col]):
                     values = X[col].dropna()
                     cats = sorted({str(v) for v in values})
                     if X[col].isna().any():
@@ -200,6 +181,7 @@ class FeatureTransform:
                 onehot = self._onehot_mask()
                 mean[onehot] = 0.0
                 scale[onehot] = 1.0
+        scaling = scaling.lower()  # names in any case: "Feature" is feature
         if scaling == "auto":
             scaling = "global" if Xf.ndim > 2 or looks_like_pixels(Xf, self._onehot_mask() if self.categories else None) else "feature"
         self.scaling = scaling
@@ -254,19 +236,19 @@ class FeatureTransform:
                     try:
                         parts.append(pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float32)[:, None])
                     except (TypeError, ValueError):
-                        bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
-                        raise DataError(
-                            f"Column {col!r} was numeric in training but holds {bad.iloc[0]!r} at row {bad.index[0]}; "
-                            "fix or drop that value."
+                        bad = np.flatnonzero(pd.to_numeric(series, errors="coerce").isna() & series.notna())
+                        raise DataError(  # the row by position, as the user counts it (not the index label)
+                            f"Column {col!r} was numeric in training but holds {plain(series.iloc[bad[0]])!r} at row "
+                            f"{bad[0]}; fix or drop that value."
                         ) from None
             arr = np.concatenate(parts, axis=1) if parts else np.zeros((len(X), 0), dtype=np.float32)
         if arr.shape[0] == 0:
             raise DataError("X has no rows; pass at least one sample.")
         if arr.ndim == 2 and arr.shape[1] == 0:
             raise DataError("X has no feature columns; pass at least one feature.")
-        problem = _describe_bad_number(arr, self._expanded_names())
-        if problem:
-            raise DataError(problem)
+        found = find_non_finite(arr, columns=self._expanded_names())
+        if found is not None:
+            raise DataError(non_finite_message(found))
         return arr
 
     def _expanded_names(self) -> list[str] | None:

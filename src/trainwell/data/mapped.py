@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .features import FeatureTransform
-
 #: Rows of a mapped array that the scaling statistics are computed from (a random sample of
 #: the training rows: mean and deviation estimates from 100,000 rows are accurate to ~0.3 %).
 STATISTICS_ROWS = 100_000
 
-#: Rows read at a time when a mapped array is checked or predicted.
+#: Rows read at a time when a mapped array is predicted.
 CHUNK_ROWS = 65_536
 
 
@@ -36,13 +34,6 @@ def statistics_rows(train_idx: np.ndarray, seed: int, limit: int = STATISTICS_RO
     if len(train_idx) <= limit:
         return np.sort(train_idx)
     return np.sort(np.random.default_rng(seed).choice(train_idx, size=limit, replace=False))
-
-
-def check_in_chunks(X: np.ndarray, transform: FeatureTransform, chunk: int = CHUNK_ROWS) -> None:
-    """Read ``X`` once, in chunks, through ``transform``: its one-sentence errors (a NaN, an
-    infinite value, a wrong shape) name the bad row as for data in memory."""
-    for start in range(0, X.shape[0], chunk):
-        transform.transform(X[start:start + chunk])
 
 
 def mapped_tensor(X: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:

@@ -10,6 +10,20 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from ..exceptions import DataError
 
 
+def plain(value: Any) -> Any:
+    """``value`` as the plain Python value it holds, for a message: ``1``, not ``np.int64(1)``.
+
+    NumPy scalars become Python numbers, arrays lists; tuples and lists are converted item by item.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def check_lengths(X: Any, y: Any) -> None:
     """Fail when X and y have different numbers of samples."""
     nx, ny = len(X), len(y)
@@ -49,7 +63,7 @@ def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
         raise DataError("y mixes labels of different types (e.g. numbers and strings); make them one type.") from None
     if len(classes) < 2:
         raise DataError(
-            f"y has only one class ({classes[0]!r}); a classifier needs at least two classes to learn to tell apart."
+            f"y has only one class ({plain(classes[0])!r}); a classifier needs at least two classes to learn to tell apart."
         )
     return classes, codes.astype(np.int64)
 

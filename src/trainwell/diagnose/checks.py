@@ -28,6 +28,7 @@ from .datachecks import (
     column_scaling,
     missing_values,
     numeric_matrix,
+    rare_classes,
     train_test_overlap,
 )
 from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
@@ -80,6 +81,7 @@ def check(estimator: Any, X: Any, y: Any, X_test: Any = None, *, overfit_size: i
         findings += train_test_overlap(X, X_test)
     if classification:
         findings += class_imbalance(y, getattr(estimator, "class_weight", None))
+        findings += rare_classes(y)
     prep = prepare(estimator, X, y, seed=random_state, dropout=0.0)
     if X_num is not None:
         seen = prep.X.reshape(prep.X.shape[0], -1).cpu().numpy()

@@ -1,8 +1,8 @@
 """Checks on the data alone (the notes' "Data preparation"): each returns Findings.
 
 Inputs far from standardised, constant features, missing values, rows shared between the
-training and the test data, extreme class imbalance. Regression targets the output cannot
-produce need the estimator's target scaling and live in :mod:`.checks`.
+training and the test data, extreme class imbalance, classes with too few rows. Regression
+targets the output cannot produce need the estimator's target scaling and live in :mod:`.checks`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ STD_LOW, STD_HIGH = 0.1, 10.0
 IMBALANCE_RATIO = 10.0
 # Exact repeats happen in low-resolution measurements (iris: 1 test row in 30); a leaky split copies many.
 OVERLAP_WARNING = 0.05
+#: Rows a class needs at the least: some to learn from, and one or more each for validation and test.
+MIN_CLASS_ROWS = 5
+#: Rare classes become a warning when they are this share of the classes (one odd class is only information).
+RARE_CLASS_SHARE = 0.1
 
 
 def numeric_matrix(X: Any) -> tuple[np.ndarray, list[str]]:
@@ -191,4 +195,41 @@ def class_imbalance(y: Any, class_weight: Any = None) -> list[Finding]:
         "Use class_weight='balanced', judge the model by per-class recall or balanced accuracy, "
         "and keep the split stratified." if not handled else "Judge the model by per-class recall or balanced accuracy.",
         {"ratio": float(ratio), "counts": {str(k): int(v) for k, v in zip(labels, counts, strict=True)}},
+    )]
+
+
+def rare_classes(y: Any) -> list[Finding]:
+    """Classes with fewer than :data:`MIN_CLASS_ROWS` rows: too few to learn, validate and test each.
+
+    A class needs rows to learn from, one in the validation rows for early stopping to see it,
+    and one in the test rows to be measured; with fewer, splits leave it out of training
+    (its test rows then count as errors) or out of the test (its errors go unseen). A warning
+    when at least :data:`RARE_CLASS_SHARE` of the classes are that rare, else information.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+
+    Returns
+    -------
+    list of Finding
+        One ``rare_classes`` finding, or none.
+    """
+    labels, counts = np.unique(np.asarray(y).ravel(), return_counts=True)
+    rare = counts < MIN_CLASS_ROWS
+    n_rare = int(rare.sum())
+    if n_rare == 0:
+        return []
+    share = n_rare / len(labels)
+    examples = ", ".join(f"{label!r} ({count})" for label, count in zip(labels[rare][:3].tolist(),
+                                                                            counts[rare][:3].tolist(), strict=True))
+    return [Finding(
+        "rare_classes", "warning" if share >= RARE_CLASS_SHARE else "info",
+        f"{n_rare} of {len(labels)} classes have fewer than {MIN_CLASS_ROWS} rows (the fewest {int(counts.min())}; "
+        f"e.g. {examples}); a class needs rows to learn from, to validate on and to test on, so these can be "
+        "neither learned nor measured reliably.",
+        "Collect more rows of the rare classes, merge them (e.g. into an 'other' class), or drop them.",
+        {"n_rare": n_rare, "n_classes": int(len(labels)), "min_rows": MIN_CLASS_ROWS, "fewest": int(counts.min()),
+         "share": float(share)},
     )]

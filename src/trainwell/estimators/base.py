@@ -27,15 +27,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ..data import FeatureTransform, check_lengths, split_indices
-from ..data.augment import parse_augment
-from ..data.mapped import (
-    CHUNK_ROWS,
-    check_in_chunks,
-    is_memory_mapped,
-    mapped_tensor,
-    statistics_rows,
+from ..data import (
+    FeatureTransform,
+    check_lengths,
+    find_non_finite,
+    non_finite_message,
+    split_indices,
 )
+from ..data.augment import parse_augment
+from ..data.mapped import CHUNK_ROWS, is_memory_mapped, mapped_tensor, statistics_rows
 from ..data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
 from ..exceptions import DataError, NotFitted
 from ..nn import NetworkSpec, build_network, make_loss
@@ -44,7 +44,13 @@ from ..train import TrainConfig, distributed, fit_loop
 from ..train.callbacks import RunState
 from . import building
 from .callbacks import assemble_callbacks, fine_tune_phase
-from .params import COMMON_CONSTRAINTS, Constraint, auto_validation_fraction, validate_params
+from .params import (
+    COMMON_CONSTRAINTS,
+    Constraint,
+    auto_validation_fraction,
+    is_auto,
+    validate_params,
+)
 from .pickling import TorchStatePickling
 
 
@@ -64,6 +70,13 @@ def as_table_or_array(X: Any) -> pd.DataFrame | np.ndarray:
     if X.ndim == 0:
         raise DataError("X is a scalar; pass an array of shape (n_samples, n_features).")
     return X
+
+
+def _refuse_non_finite(X: Any) -> None:
+    """One sentence naming the NaN and infinite values of all of ``X`` (row as the user numbers it)."""
+    found = find_non_finite(X)
+    if found is not None:
+        raise DataError(non_finite_message(found))
 
 
 @dataclass
@@ -241,6 +254,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         n = len(y_all)
         if n < 2:
             raise DataError(f"Got {n} sample (n_samples = 1); training needs at least 2 samples.")
+        _refuse_non_finite(X)  # all rows, before any split, so the row named is the user's
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.device_ = building.resolve_device(self.device)
         # Under torchrun: join the process group; every rank uses rank 0's seed, so all draw
@@ -248,7 +262,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         shard, self.device_ = distributed.setup(self.device_)
         seed = distributed.broadcast_object(seed)
         self.validation_fraction_ = (
-            auto_validation_fraction(n) if self.validation_fraction == "auto" else float(self.validation_fraction)
+            auto_validation_fraction(n) if is_auto(self.validation_fraction) else float(self.validation_fraction)
         )
         use_val = (validate and self.early_stopping and self.validation_fraction_ > 0
                    and round(self.validation_fraction_ * n) >= 5)
@@ -271,8 +285,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         # 8-bit images stay 8-bit on the device and are scaled per batch there (a quarter of
         # the memory), mapped arrays stay where they are; anything else is scaled once on the host.
         raw_bytes = split.mapped or keeps_raw_bytes(split.X, self.transform_)
-        if split.mapped:
-            check_in_chunks(split.X, self.transform_)
+        if split.mapped:  # every row was checked for NaN and inf in _split
             return split.X, True
         Xt = np.ascontiguousarray(X_train_raw) if raw_bytes else self.transform_.transform(X_train_raw)
         return Xt, raw_bytes
@@ -351,9 +364,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         return {**params, "data_shape": list(Xt.shape), "data_sha256": digest.hexdigest()}
 
     def _loss_name(self) -> str:
-        if self.loss == "auto":
-            return "cross_entropy" if self._classification else "mse"
-        return self.loss
+        return building.loss_name(self.loss, self._classification)
 
     # what differs between classification and regression: overridden in classifier.py / regressor.py
     def _check_combinations(self) -> None:
@@ -407,6 +418,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     @torch.no_grad()
     def _scores(self, X: Any) -> torch.Tensor:
         if is_memory_mapped(X) and X.shape[0] > CHUNK_ROWS:  # predicted chunk by chunk, never loaded whole
+            _refuse_non_finite(X)  # first, so a bad row is named as in the file, not within its chunk
             return torch.cat([self._scores(X[start:start + CHUNK_ROWS]) for start in range(0, X.shape[0], CHUNK_ROWS)])
         Xt = self._transform(X)
         net = self.network_

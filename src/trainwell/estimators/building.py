@@ -19,13 +19,26 @@ from ..nn import ConvBlock, NetworkSpec, parse_activation, parse_init
 from ..nn.init import warn_if_symmetric
 from ..train import TrainConfig
 from ..train.loop import bf16_supported
-from .params import DEFAULT_CONV, auto_batch_size, auto_dropout, auto_hidden, auto_lr_schedule
+from .params import (
+    DEFAULT_CONV,
+    auto_batch_size,
+    auto_dropout,
+    auto_hidden,
+    auto_lr_schedule,
+    hidden_from_text,
+    is_auto,
+)
+
+# Names (kind, optimizer, loss, lr_schedule, device...) are accepted in any case and stored as
+# given (scikit-learn's clone contract); they are lowered here, where they are turned into things.
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` means CUDA when present, else CPU."""
-    if device == "auto":
+    if is_auto(device):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, str):
+        device = device.lower()
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -36,18 +49,39 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def hidden_sizes(hidden: Any, n_train: int) -> tuple[int, ...]:
-    """The dense hidden layers ``hidden`` asks for (``"auto"``: :func:`auto_hidden`)."""
-    if isinstance(hidden, str) and hidden == "auto":
+    """The dense hidden layers ``hidden`` asks for (``"auto"``: :func:`auto_hidden`; text such as
+    ``"256,128"``, the command line's form, is read as sizes)."""
+    if is_auto(hidden):
         return auto_hidden(n_train)
+    if isinstance(hidden, str):
+        return hidden_from_text(hidden)
     if isinstance(hidden, numbers.Integral):
         return (int(hidden),)
     return tuple(int(h) for h in hidden)
 
 
+def loss_name(loss: str, classification: bool) -> str:
+    """The loss a fit trains with: ``"auto"`` is cross-entropy for a classifier, MSE for a regressor."""
+    if is_auto(loss):
+        return "cross_entropy" if classification else "mse"
+    return loss.lower()
+
+
+def schedule_name(schedule: Any, kind: str) -> Any:
+    """``lr_schedule`` as the loop takes it: ``"auto"`` resolved for ``kind``, names lowered."""
+    if is_auto(schedule):
+        return auto_lr_schedule(kind)
+    if isinstance(schedule, str):
+        return schedule.lower()
+    if isinstance(schedule, dict) and isinstance(schedule.get("name"), str):
+        return {**schedule, "name": schedule["name"].lower()}
+    return schedule
+
+
 def resolve_kind(kind: str, sample_shape: tuple[int, ...]) -> str:
     """``"auto"``: a CNN for image- or signal-shaped samples, an MLP for flat ones."""
-    if kind != "auto":
-        return kind  # an MLP flattens image- or signal-shaped samples
+    if not is_auto(kind):
+        return kind.lower()  # an MLP flattens image- or signal-shaped samples
     return "cnn" if len(sample_shape) > 1 else "mlp"
 
 
@@ -95,14 +129,14 @@ def make_spec(params: dict[str, Any], sample_shape: tuple[int, ...], n_outputs: 
     warn_if_symmetric(init)
     conv: tuple[ConvBlock, ...] = ()
     if kind == "cnn":
-        conv = DEFAULT_CONV if params["conv"] == "auto" else tuple(
+        conv = DEFAULT_CONV if is_auto(params["conv"]) else tuple(
             b if isinstance(b, ConvBlock) else ConvBlock(*b) for b in params["conv"]
         )
     hidden = hidden_sizes(params["hidden"], n_train)
-    if kind == "cnn" and params["hidden"] == "auto":
+    if kind == "cnn" and is_auto(params["hidden"]):
         hidden = (128,)
     dropout = params["dropout"]
-    if dropout == "auto":
+    if is_auto(dropout):
         dropout = auto_dropout(n_train, int(np.prod(sample_shape))) if kind == "mlp" else 0.0
     return NetworkSpec(
         kind=kind,
@@ -137,16 +171,15 @@ def use_bf16(asked: bool, device: torch.device) -> bool:
 def train_config(params: dict[str, Any], kind: str, n_train: int, device: torch.device,
                  classification: bool) -> TrainConfig:
     """The training loop's configuration for these parameters, a network of ``kind`` and ``n_train`` rows."""
-    schedule = params["lr_schedule"]
     batch_size = params["batch_size"]
     return TrainConfig(
-        optimizer=params["optimizer"],
+        optimizer=params["optimizer"].lower(),
         lr=float(params["lr"]),
         momentum=float(params["momentum"]),
         l2=float(params["l2"]),
         l1=float(params["l1"]),
-        lr_schedule=auto_lr_schedule(kind) if schedule == "auto" else schedule,
-        batch_size=auto_batch_size(n_train) if batch_size == "auto" else int(batch_size),
+        lr_schedule=schedule_name(params["lr_schedule"], kind),
+        batch_size=auto_batch_size(n_train) if is_auto(batch_size) else int(batch_size),
         max_epochs=int(params["max_epochs"]),
         grad_clip=params["grad_clip"],
         bf16=use_bf16(bool(params["bf16"]), device),

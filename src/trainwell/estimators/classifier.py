@@ -15,7 +15,7 @@ from ..exceptions import DataError
 from ..nn import CLASSIFICATION_LOSSES
 from .base import NeuralNetBase
 from .docstrings import parameters_doc
-from .params import COMMON_CONSTRAINTS, Constraint, store_params
+from .params import COMMON_CONSTRAINTS, Constraint, one_of, store_params
 
 
 class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
@@ -24,10 +24,10 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
     _classification = True
     _parameter_constraints: dict[str, Constraint] = {
         **COMMON_CONSTRAINTS,
-        "loss": Constraint(lambda v: isinstance(v, str) and v in ("auto", *CLASSIFICATION_LOSSES),
+        "loss": Constraint(one_of("auto", *CLASSIFICATION_LOSSES),
                            "Unknown loss {value!r} for {estimator}; choose one of "
                            + ", ".join(("auto", *CLASSIFICATION_LOSSES)) + "."),
-        "class_weight": Constraint(lambda v: v is None or isinstance(v, dict) or (isinstance(v, str) and v == "balanced"),
+        "class_weight": Constraint(lambda v: v is None or isinstance(v, dict) or one_of("balanced")(v),
                                    "class_weight={value!r} must be None, 'balanced' or a dict {{label: weight}}."),
     }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data import plain
 from ..exceptions import ConfigError
 from ..nn import ConvBlock, parse_activation, parse_init
 from ..train.optim import OPTIMIZERS, parse_schedule
@@ -103,35 +104,66 @@ def _real_in(low: float, high: float, *, low_open: bool = False, high_open: bool
     return check
 
 
+def is_auto(value: Any) -> bool:
+    """Whether a parameter is ``"auto"`` (in any case: names are not case-sensitive)."""
+    return isinstance(value, str) and value.lower() == "auto"
+
+
 def _or_auto(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: (isinstance(value, str) and value == "auto") or check(value)
+    return lambda value: is_auto(value) or check(value)
 
 
-def _one_of(*choices: str | None) -> Callable[[Any], bool]:
+def one_of(*choices: str | None) -> Callable[[Any], bool]:
+    """A check that accepts one of ``choices`` (``None`` among them if listed), in any case.
+
+    The value is stored as given (scikit-learn's clone contract); where it is used it is
+    lowered (:mod:`.building`, the parse functions of :mod:`trainwell.nn` and :mod:`trainwell.train`).
+    """
     def check(value: Any) -> bool:
         if value is None:
             return None in choices
-        return isinstance(value, str) and value in choices
+        return isinstance(value, str) and value.lower() in choices
 
     return check
 
 
+def hidden_from_text(text: str) -> tuple[int, ...]:
+    """Layer sizes written as on the command line: ``"256,128"`` is ``(256, 128)``, ``"64"`` is ``(64,)``.
+
+    Raises
+    ------
+    ConfigError
+        When the text is not comma-separated whole numbers of at least 1.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise ConfigError(
+            f"hidden={text!r} must be comma-separated layer sizes such as '256,128' (or a tuple such as (256, 128), "
+            "or 'auto'); for no hidden layer pass hidden=()."
+        )
+    return tuple(int(part) for part in parts)
+
+
 def _valid_hidden(value: Any) -> bool:
-    if isinstance(value, str) and value == "auto":
+    if is_auto(value):
         return True
     hidden = (value,) if isinstance(value, numbers.Integral) else value
+    if isinstance(hidden, str):  # the command line's form, not a sequence of characters
+        hidden = hidden_from_text(hidden)
     try:
         sizes = tuple(hidden)
     except TypeError:
-        raise ConfigError(f"hidden={value!r} must be a tuple of layer sizes such as (256, 128).") from None
+        raise ConfigError(f"hidden={plain(value)!r} must be a tuple of layer sizes such as (256, 128).") from None
     for size in sizes:
         if not _positive_int(size):
-            raise ConfigError(f"hidden={value!r} has a layer of size {size!r}; every hidden layer needs at least 1 unit.")
+            raise ConfigError(
+                f"hidden={plain(value)!r} has a layer of size {plain(size)!r}; every hidden layer needs at least 1 unit."
+            )
     return True
 
 
 def _valid_conv(value: Any) -> bool:
-    if isinstance(value, str) and value == "auto":
+    if is_auto(value):
         return True
     try:
         blocks = [b if isinstance(b, ConvBlock) else ConvBlock(*b) for b in value]
@@ -145,7 +177,7 @@ def _valid_conv(value: Any) -> bool:
 
 
 def _valid_schedule(value: Any) -> bool:
-    if not (isinstance(value, str) and value == "auto"):
+    if not is_auto(value):
         parse_schedule(value)  # raises ConfigError naming the valid schedules
     return True
 
@@ -165,8 +197,9 @@ _BOOL = Constraint(_is_bool, "{name}={value!r} must be True or False.")
 
 #: The constraints both estimators share; each estimator adds its own in ``_parameter_constraints``.
 COMMON_CONSTRAINTS: dict[str, Constraint] = {
-    "kind": Constraint(_one_of("auto", "mlp", "cnn"), "Unknown kind {value!r}; choose 'auto', 'mlp' or 'cnn'."),
-    "hidden": Constraint(_valid_hidden, "hidden={value!r} must be a tuple of layer sizes such as (256, 128)."),
+    "kind": Constraint(one_of("auto", "mlp", "cnn"), "Unknown kind {value!r}; choose 'auto', 'mlp' or 'cnn'."),
+    "hidden": Constraint(_valid_hidden, "hidden={value!r} must be a tuple of layer sizes such as (256, 128) "
+                                        "or text such as '256,128'."),
     "conv": Constraint(_valid_conv, "conv={value!r} must be 'auto' or a sequence of (channels, kernel, pool) "
                                     "blocks such as ((32, 3, 2), (64, 3, 0)): positive channels and kernel, pool >= 0."),
     "activation": Constraint(_valid_activation, "activation={value!r} is not valid."),
@@ -174,7 +207,7 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "batchnorm": _BOOL,
     "dropout": Constraint(_or_auto(_real_in(0, 1)),
                           "dropout={value!r} must be in [0, 1) or 'auto'; it is the probability of dropping a unit."),
-    "optimizer": Constraint(_one_of(*OPTIMIZERS),
+    "optimizer": Constraint(one_of(*OPTIMIZERS),
                             "Unknown optimizer {value!r}; choose one of " + ", ".join(OPTIMIZERS) + "."),
     "lr": Constraint(_real_in(0, math.inf, low_open=True),
                      "{name}={value!r} must be a positive number (the notes' usual range is 1e-5 to 1e-3)."),
@@ -187,13 +220,14 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "early_stopping": _BOOL,
     "patience": Constraint(_positive_int, "{name}={value!r} must be a positive integer."),
     "validation_fraction": Constraint(_or_auto(_real_in(0, 1)), "validation_fraction={value!r} must be in [0, 1) or 'auto'."),
-    "scaling": Constraint(_one_of("auto", "feature", "global", "none"),
+    "scaling": Constraint(one_of("auto", "feature", "global", "none"),
                           "Unknown scaling {value!r}; choose 'auto', 'feature', 'global' or 'none'."),
     "grad_clip": Constraint(lambda v: v is None or _real_in(0, math.inf, low_open=True)(v),
                             "grad_clip={value!r} must be a positive number or None."),
     "bf16": _BOOL,
     "cuda_graphs": _BOOL,
-    "freeze": Constraint(_one_of(None, "features"),
+    # exactly "features": the fit compares it as given (base.py, callbacks.py)
+    "freeze": Constraint(lambda v: v is None or (isinstance(v, str) and v == "features"),
                          "freeze={value!r} must be 'features' (train the new head first) or None."),
     "fine_tune": Constraint(lambda v: v is None or _real_in(0, 1, low_open=True, high_open=False)(v),
                             "fine_tune={value!r} must be a learning-rate factor in (0, 1], e.g. 0.1, or None."),
@@ -230,4 +264,5 @@ def validate_params(estimator: Any, constraints: Mapping[str, Constraint]) -> No
     for name, constraint in constraints.items():
         value = getattr(estimator, name)
         if not constraint.check(value):
-            raise ConfigError(constraint.message.format(name=name, value=value, estimator=type(estimator).__name__))
+            # plain(): the message shows lr=0.0, not lr=np.float64(0.0)
+            raise ConfigError(constraint.message.format(name=name, value=plain(value), estimator=type(estimator).__name__))

@@ -13,7 +13,7 @@ from ..exceptions import ConfigError
 from ..nn import REGRESSION_LOSSES
 from .base import NeuralNetBase
 from .docstrings import parameters_doc
-from .params import COMMON_CONSTRAINTS, Constraint, store_params
+from .params import COMMON_CONSTRAINTS, Constraint, one_of, store_params
 
 
 class TargetRangeWarning(UserWarning):
@@ -31,7 +31,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
     _classification = False
     _parameter_constraints: dict[str, Constraint] = {
         **COMMON_CONSTRAINTS,
-        "loss": Constraint(lambda v: isinstance(v, str) and v in ("auto", *REGRESSION_LOSSES),
+        "loss": Constraint(one_of("auto", *REGRESSION_LOSSES),
                            "Unknown loss {value!r} for {estimator}; choose one of "
                            + ", ".join(("auto", *REGRESSION_LOSSES)) + "."),
         "output_activation": Constraint(lambda v: v is None or (isinstance(v, str) and v in ("sigmoid", "tanh")),

@@ -20,7 +20,7 @@ def parse_activation(activation: str | tuple | list) -> tuple[str, float | None]
     Parameters
     ----------
     activation : str or tuple
-        ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"leaky_relu"``, ``"prelu"``, or
+        ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"leaky_relu"``, ``"prelu"`` (in any case), or
         ``("leaky_relu", slope)`` / ``("prelu", initial_slope)``.
 
     Returns
@@ -36,6 +36,8 @@ def parse_activation(activation: str | tuple | list) -> tuple[str, float | None]
                 "or a pair such as ('leaky_relu', 0.1)."
             )
         activation, param = activation[0], float(activation[1])
+    if isinstance(activation, str):
+        activation = activation.lower()  # names in any case: "ReLU" is relu
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ConfigError(
             f"Unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}."

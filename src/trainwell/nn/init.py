@@ -32,7 +32,7 @@ def parse_init(init: str | tuple | list, activation: str) -> tuple[str, float | 
     ----------
     init : str or tuple
         One of ``"auto"``, ``"he"``, ``"xavier"``, ``"zeros"``, ``("constant", value)``,
-        ``("normal", std)``.
+        ``("normal", std)``; names in any case.
     activation : str
         The hidden activation; ``"auto"`` picks He for the ReLU family, Xavier otherwise.
     """
@@ -43,6 +43,8 @@ def parse_init(init: str | tuple | list, activation: str) -> tuple[str, float | 
                 f"init={init!r} is not understood; give a name such as 'he' or a pair such as ('normal', 0.01)."
             )
         init, param = init[0], float(init[1])
+    if isinstance(init, str):
+        init = init.lower()  # names in any case: "He" is he
     if not isinstance(init, str) or init not in INITS:
         raise ConfigError(f"Unknown init {init!r}; choose one of {', '.join(INITS)}.")
     if init == "auto":

@@ -153,12 +153,19 @@ def environment(est: Any = None) -> dict[str, Any]:
     return env
 
 
-def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], dict[str, Any]]:
+def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Test metrics and the data behind the confusion matrix or predicted-vs-true plot.
 
     The one place the test rows of a run are predicted and scored: the run folder's
     ``metrics.json`` and ``evaluation.json``, and the metrics ``trainwell fit`` and
     ``trainwell tune`` print, all come from one call.
+
+    A test row whose class the model never saw in training (a rare class that the split put
+    only into the test rows) is scored, not refused: it counts as an error in ``accuracy``
+    and as a class of recall 0 in ``balanced_accuracy`` (the mean recall over the classes
+    that occur in ``y_test``); ``log_loss`` is over the other rows, since the model gives
+    such a class no probability at all. ``n_test_unseen_class`` counts those rows (present
+    only when there are some).
 
     Parameters
     ----------
@@ -169,27 +176,20 @@ def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], 
     Returns
     -------
     scores : dict
-        ``accuracy``, ``balanced_accuracy``, ``log_loss`` (classifiers) or ``r2``, ``rmse``,
-        ``mae`` (regressors), and ``n_test``.
+        ``accuracy``, ``balanced_accuracy``, ``log_loss`` (``None`` when no test row has a
+        class the model knows), ``n_test_unseen_class`` when there are such rows (classifiers)
+        or ``r2``, ``rmse``, ``mae`` (regressors), and ``n_test``.
     evaluation : dict
-        The confusion matrix (classifiers) or at most :data:`MAX_POINTS` predicted-vs-true
-        pairs (regressors), with the task.
+        The confusion matrix (classifiers; over the model's classes, then the test rows'
+        unseen ones) or at most :data:`MAX_POINTS` predicted-vs-true pairs (regressors),
+        with the task.
     """
     from sklearn import metrics
 
     y_true = np.asarray(y_test)
     classes = getattr(est, "classes_", None)
     if classes is not None:
-        proba = est.predict_proba(X_test)
-        pred = classes[proba.argmax(1)]
-        scores = {
-            "accuracy": float(metrics.accuracy_score(y_true, pred)),
-            "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, pred)),
-            "log_loss": float(metrics.log_loss(y_true, proba, labels=classes)),
-            "n_test": len(y_true),
-        }
-        matrix = metrics.confusion_matrix(y_true, pred, labels=classes)
-        return scores, {"task": "classification", "labels": [str(c) for c in classes], "confusion": matrix.tolist()}
+        return _classification_scores(np.asarray(classes), y_true, est.predict_proba(X_test))
     pred = np.asarray(est.predict(X_test), dtype=float)
     y_true = y_true.astype(float)
     scores = {
@@ -203,9 +203,48 @@ def test_metrics(est: Any, X_test: Any, y_test: Any) -> tuple[dict[str, float], 
     return scores, {"task": "regression", "y_true": two_d(y_true)[keep].tolist(), "y_pred": two_d(pred)[keep].tolist()}
 
 
+def _classification_scores(classes: np.ndarray, y_true: np.ndarray,
+                           proba: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`test_metrics` of a classifier, computed here rather than with scikit-learn's
+    functions: those refuse (or warn about) test labels outside the model's classes, which a
+    split of rare classes produces; the arithmetic is theirs."""
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    truth = y_true.tolist()
+    unseen_set = {c for c in truth if c not in index}
+    try:
+        unseen = sorted(unseen_set)
+    except TypeError:  # labels of mixed types: any stable order will do
+        unseen = sorted(unseen_set, key=str)
+    labels = [*classes.tolist(), *unseen]  # the model's classes, then those only the test rows have
+    index.update({c: len(classes) + i for i, c in enumerate(unseen)})
+    true_codes = np.fromiter((index[c] for c in truth), dtype=np.int64, count=len(truth))
+    pred_codes = proba.argmax(1)
+    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    np.add.at(confusion, (true_codes, pred_codes), 1)
+    support = confusion.sum(axis=1)
+    occurring = support > 0  # balanced accuracy: mean recall over the classes the test rows have
+    known = true_codes < len(classes)
+    log_loss = None
+    if known.any():
+        # scikit-learn's log loss: probabilities clipped to the dtype's eps; float64 for the mean
+        eps = np.finfo(proba.dtype).eps if proba.dtype.kind == "f" else np.finfo(np.float64).eps
+        p_true = np.clip(proba[np.flatnonzero(known), true_codes[known]].astype(np.float64), eps, 1 - eps)
+        log_loss = float(-np.log(p_true).mean())
+    scores: dict[str, Any] = {
+        "accuracy": float(np.trace(confusion) / len(truth)),
+        "balanced_accuracy": float((np.diag(confusion)[occurring] / support[occurring]).mean()),
+        "log_loss": log_loss,
+        "n_test": len(truth),
+    }
+    if not known.all():  # only then: metrics.json keeps its usual keys in the usual case
+        scores["n_test_unseen_class"] = int((~known).sum())
+    evaluation = {"task": "classification", "labels": [str(c) for c in labels], "confusion": confusion.tolist()}
+    return scores, evaluation
+
+
 def report_inputs(est: Any, X_test: Any = None, y_test: Any = None,
                   findings: Sequence[Finding] | None = None, *,
-                  scored: tuple[dict[str, float], dict[str, Any]] | None = None) -> dict[str, bytes]:
+                  scored: tuple[dict[str, Any], dict[str, Any]] | None = None) -> dict[str, bytes]:
     """The report's input files for a fitted estimator, as ``{file name: bytes}``.
 
     Give the result to :func:`trainwell._files.write_atomic_folder` with the other files

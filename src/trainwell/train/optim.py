@@ -68,6 +68,7 @@ def optimizer_for_groups(name: str, decay: list[torch.Tensor], no_decay: list[to
         {"params": no_decay, "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
+    name = name.lower()  # names in any case: "Adam" is adam
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, **_fast_kwargs())
     if name == "sgd":
@@ -99,6 +100,8 @@ def parse_schedule(schedule: str | dict | None) -> tuple[str, dict[str, Any]]:
         name = options.pop("name", None)
     else:
         name, options = schedule, {}
+    if isinstance(name, str):
+        name = name.lower()  # names in any case: "Step" is step
     if name not in SCHEDULES:
         raise ConfigError(f"Unknown lr_schedule {name!r}; choose one of {', '.join(SCHEDULES)}.")
     return name, options

@@ -1,0 +1,139 @@
+"""Where the commands' output goes, and in what form.
+
+Results on stdout: test metrics, findings, the run folder, predictions, a description.
+Progress, warnings and notes on stderr. With ``--json`` a command's stdout holds one JSON
+object (``predict``: one per row) and nothing else; :func:`finding_record` is the form every
+command gives a finding there, and :func:`print_json` writes the object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .._files import jsonable
+
+__all__ = ["add_output_flags", "finding_record", "fit_result", "print_json", "print_outcome",
+           "unseen_class_note", "warnings_on"]
+
+_SHOWN = ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae")
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--json`` of the commands that train (``fit``, ``demo``)."""
+    p.add_argument("--quiet", action="store_true",
+                   help="print no progress and no summary (errors still go to stderr; --json still prints)")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as one JSON object on stdout (run folder, metrics, findings), nothing else")
+
+
+def print_json(result: Any) -> None:
+    """``result`` as one line of JSON on stdout (numpy values unpacked, NaN and inf as ``null``)."""
+    print(json.dumps(jsonable(result)))
+
+
+def finding_record(finding: Any) -> dict[str, str]:
+    """A finding as ``--json`` shows it: ``code``, ``severity``, ``message`` and ``advice``.
+
+    Parameters
+    ----------
+    finding : Finding or dict
+        A :class:`~trainwell.diagnose.findings.Finding`, or one read back from ``diagnostics.json``.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    if isinstance(finding, dict):
+        return {key: str(finding.get(key) or "") for key in ("code", "severity", "message", "advice")}
+    return {key: str(getattr(finding, key, "") or "") for key in ("code", "severity", "message", "advice")}
+
+
+def fit_result(est: Any, metrics: dict[str, Any], out_path: Path, *, task: str, source: str,
+               report: Path | None) -> dict[str, Any]:
+    """What ``trainwell fit --json`` prints: one JSON-ready object with the run's results.
+
+    Parameters
+    ----------
+    est : fitted NeuralNetClassifier or NeuralNetRegressor
+    metrics : dict
+        What ``metrics.json`` holds.
+    out_path : Path
+        The run folder.
+    task, source : str
+        The task, and where the data came from.
+    report : Path or None
+        ``report.html``, when it was written.
+
+    Returns
+    -------
+    dict
+        ``run_folder``, ``report``, ``task``, ``source``, ``metrics``, ``findings`` (every
+        finding, most serious first, as :func:`finding_record`) and ``speed`` (sentences).
+    """
+    from ..diagnose.findings import rank
+    from ..diagnose.speed import step_time_advice
+
+    return jsonable({
+        "run_folder": str(out_path),
+        "report": None if report is None else str(report),
+        "task": task,
+        "source": source,
+        "metrics": metrics,
+        "findings": [finding_record(f) for f in rank(list(getattr(est, "findings_", None) or []))],
+        "speed": step_time_advice(getattr(getattr(est, "run_", None), "step_time", None)),
+    })
+
+
+def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Path) -> None:
+    """The test metrics, what the diagnostics noticed, the step-time advice and the folder (the results)."""
+    from rich.markup import escape
+
+    from ..diagnose.speed import step_time_advice
+
+    # log_loss is None when no test row has a class the model knows: nothing to show then
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in _SHOWN and isinstance(v, (int, float)))
+    console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, "
+                  f"{metrics['fit_seconds']:.1f}s)")
+    serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
+    if serious:
+        console.print("[bold]what trainwell noticed[/bold] (most serious first):")
+        for f in serious:
+            colour = "red" if f.severity == "error" else "yellow"
+            advice = f" Try: {f.advice}" if f.advice else ""
+            # escaped: a message quoting a list ("[relu]") is text, not a style tag
+            console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {escape(f.message + advice)}")
+    elif getattr(est, "findings_", None) is not None:
+        console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
+    speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))
+    if speed:
+        console.print(f"speed: {escape(' '.join(speed))}")
+    console.print(f"run folder: {escape(str(out_path))}")
+
+
+def unseen_class_note(metrics: dict[str, Any]) -> str | None:
+    """One note when some test rows belong to classes the training rows lacked; ``None`` otherwise."""
+    n_unseen = metrics.get("n_test_unseen_class") or 0
+    if not n_unseen:
+        return None
+    scored = metrics["n_test"] - n_unseen
+    return (f"note: {n_unseen} of {metrics['n_test']} test rows belong to classes the model never saw in training "
+            f"(too few rows of them to reach the training split); they count as errors in the accuracies, and the "
+            f"log loss is over the other {scored} rows. Collect more rows of the rare classes or merge them.")
+
+
+@contextlib.contextmanager
+def warnings_on(console: Any) -> Iterator[None]:
+    """Show the warnings raised inside as one console line each (not Python's, with a file path)."""
+    from rich.markup import escape
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        console.print(f"[yellow]warning:[/yellow] {escape(str(w.message))}")
