@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from .exceptions import TrainwellError
 
 __all__ = ["jsonable", "recover_folder", "write_atomic_folder", "write_file_atomic"]
@@ -54,6 +52,8 @@ def jsonable(value: Any, *, nonfinite: Literal["null", "tagged"] = "null",
     Any
         Made of dict, list, str, int, float, bool and None only.
     """
+    import numpy as np  # here, not at the top: the command line's start-up does not pay for it
+
     def walk(v: Any) -> Any:
         if isinstance(v, Mapping):
             return {str(k): walk(x) for k, x in v.items()}

@@ -7,7 +7,7 @@ catch those keep working.
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError
+from typing import Any
 
 
 class TrainwellError(Exception):
@@ -26,8 +26,25 @@ class ModelFileError(TrainwellError, ValueError):
     """A model folder is missing, damaged, or does not match its own description."""
 
 
-class NotFitted(TrainwellError, NotFittedError):
-    """The estimator is used before it was fitted."""
+def _not_fitted_class() -> type:
+    from sklearn.exceptions import NotFittedError
+
+    class NotFitted(TrainwellError, NotFittedError):
+        """The estimator is used before it was fitted."""
+
+    NotFitted.__module__, NotFitted.__qualname__ = __name__, "NotFitted"
+    return NotFitted
 
 
-__all__ = ["ConfigError", "DataError", "ModelFileError", "NotFitted", "TrainwellError"]
+def __getattr__(name: str) -> Any:
+    # NotFitted subclasses scikit-learn's NotFittedError (its tools catch that), and importing
+    # scikit-learn costs ~0.6 s: it is built on first use, so ``trainwell --help`` and the
+    # other errors stay cheap to import.
+    if name == "NotFitted":
+        cls = _not_fitted_class()
+        globals()["NotFitted"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ConfigError", "DataError", "ModelFileError", "NotFitted", "TrainwellError"]  # noqa: F822 (NotFitted: module __getattr__)

@@ -9,9 +9,7 @@ before training), 0 otherwise, 2 for bad input.
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .common import (
     TRANSFER,
@@ -25,6 +23,9 @@ from .common import (
     saved_index_columns,
     split_target,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_parser", "cmd_check"]
 

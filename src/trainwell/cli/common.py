@@ -24,12 +24,13 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 __all__ = [
     "NOT_FLAGS",
@@ -119,6 +120,8 @@ def read_table(path: str, sep: str | None = None, quiet: bool = False) -> pd.Dat
     quiet : bool, default=False
         Print no note.
     """
+    import numpy as np
+    import pandas as pd
     p = Path(path)
     if not p.exists():
         raise DataError(f"{path} does not exist; give the path of a CSV file.")
@@ -146,6 +149,7 @@ def read_table(path: str, sep: str | None = None, quiet: bool = False) -> pd.Dat
 
 def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
     """A ``.npy`` file, memory-mapped (read in place, never loaded whole) unless ``mapped=False``."""
+    import numpy as np
     if not Path(path).is_file():
         raise DataError(f"{what} {path} does not exist; give the path of a .npy file.")
     try:
@@ -157,6 +161,7 @@ def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
 def saved_index_columns(frame: pd.DataFrame) -> list[str]:
     """Columns that look like a DataFrame's index saved with it (``to_csv`` without ``index=False``):
     no name in the header (pandas calls them ``Unnamed: N``) and distinct whole numbers."""
+    import pandas as pd
     return [str(c) for c in frame.columns if re.fullmatch(r"Unnamed: \d+", str(c))
             and pd.api.types.is_integer_dtype(frame[c]) and frame[c].is_unique]
 
@@ -192,6 +197,8 @@ def _check_finite(X: pd.DataFrame, path: str) -> None:
 # ---------------------------------------------------------------------- the target and its task
 def infer_task(y: pd.Series) -> str:
     """``"classification"`` for text, booleans and small sets of integers; ``"regression"`` otherwise."""
+    import numpy as np
+    import pandas as pd
     values = y.dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "classification"
@@ -235,6 +242,7 @@ def target_task(y: pd.Series, task: str, what: str) -> tuple[np.ndarray, str]:
     Text labels of a classification are kept as strings; a text target cannot be regressed
     (one-sentence ``DataError`` naming ``what``).
     """
+    import pandas as pd
     task = task if task != "auto" else infer_task(y)
     numeric = pd.api.types.is_numeric_dtype(y)
     if task == "regression" and not numeric:
@@ -256,6 +264,8 @@ def _missing_target(frame: pd.DataFrame, target: str) -> DataError:
 
 def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
     """Separate the target column from the features, with clear errors."""
+    import numpy as np
+
     from ..data import plain
 
     if target not in frame.columns:
@@ -283,6 +293,7 @@ def check_test_fraction(test_fraction: float) -> None:
 
 def class_codes(y: Any, task: str) -> np.ndarray | None:
     """Integer codes of the labels, to stratify the split on; ``None`` for a regression."""
+    import numpy as np
     if task != "classification":
         return None
     return np.unique(np.asarray(y).astype(str), return_inverse=True)[1]

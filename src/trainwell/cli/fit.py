@@ -17,10 +17,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..exceptions import DataError
@@ -46,6 +43,9 @@ from .output import (
     warnings_on,
 )
 from .report import add_report_flags
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CHECKPOINT", "add_parser", "check_out_dir", "cmd_fit", "run_fit"]
 
@@ -120,6 +120,7 @@ def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
            test: tuple[Any, Any] | None) -> tuple[Any, np.ndarray, Any, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)``: the test rows split off, or ``test`` as given
     (``X`` then trained on as it is: a memory-mapped array is never copied)."""
+    import numpy as np
     if test is not None:
         return X, np.asarray(y), test[0], np.asarray(test[1])
     train_idx, test_idx = hold_out(y, task, test_fraction, seed)
@@ -325,6 +326,7 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     X stays memory-mapped: with ``--test`` it is trained on in place (data larger than
     memory); without, the test rows are split off and both parts are copied into memory.
     """
+    import pandas as pd
     if not args.labels:
         raise DataError("--labels is required for a .npy file: give the .npy file of the targets, one per row.")
     X = read_npy(args.data, "the data file")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .._files import jsonable
 from .output import finding_record, print_json
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["add_parser", "cmd_info", "run_info"]
 
@@ -32,6 +33,8 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         ``metrics`` (``metrics.json``, or ``None``), ``findings`` (``diagnostics.json``'s, as
         code/severity/message/advice) and ``speed`` (sentences).
     """
+    import numpy as np
+
     from ..diagnose.speed import step_time_advice
     from ..persist import load
 

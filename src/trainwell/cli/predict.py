@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .common import add_sep_flag, read_npy, read_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_parser", "cmd_predict", "unseen_categories"]
 
@@ -69,6 +69,8 @@ def unseen_categories(est: Any, X: pd.DataFrame) -> dict[str, tuple[int, list[st
     dict
         ``{column: (rows, [up to 3 unseen values])}`` for the columns that have any.
     """
+    import numpy as np
+    import pandas as pd
     categories = getattr(getattr(est, "transform_", None), "categories", None) or {}
     found: dict[str, tuple[int, list[str]]] = {}
     columns = {str(c): c for c in X.columns}
@@ -86,6 +88,8 @@ def unseen_categories(est: Any, X: pd.DataFrame) -> dict[str, tuple[int, list[st
 
 def _write_predictions(est: Any, X: Any, proba: bool, as_json: bool = False) -> None:
     """Predictions (and with ``proba`` the probability of each class) on stdout, as CSV or JSON lines."""
+    import numpy as np
+    import pandas as pd
     predictions = est.predict(X)
     probabilities = est.predict_proba(X) if proba and hasattr(est, "classes_") else None
     classes = [str(c) for c in getattr(est, "classes_", [])]

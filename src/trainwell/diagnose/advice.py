@@ -10,6 +10,9 @@ severity, keeping that causal order within a severity.
 The thresholds are the notes' rules of thumb where they give one (update/weight ratio
 near 1e-3, up to 40 % of ReLUs dying) and were checked against the fault benchmark
 (``bench/diagnosis.py``) otherwise.
+
+Over 400 lines as one module on purpose: it is the rule table, read top to bottom in the
+causal order the rules run in; split up, a rule would lose sight of the causes before it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,18 @@
 """One self-contained ``report.html`` per run folder: plots as embedded PNG, no external files.
 
 The page has no script and no external style sheet, font or image: it opens offline, from a
-mail attachment or a CI artifact. Findings are listed once, ranked, at the top, and again
-beside the plot that shows their evidence (:data:`EVIDENCE`).
+mail attachment or a CI artifact. It answers a practitioner's questions in the order they are
+asked: how good is the model (the headline metrics, the best epoch and why training stopped),
+what should change (the findings, ranked) and where it fails (the test split: the confusion
+matrix with each class's precision and recall, or predicted against true with the residuals),
+side by side on the first screen; then the learning curves. The per-layer internals, the step
+timing and the versions follow, folded in ``<details>`` (opened where a finding points into
+them). Findings are listed once, ranked, at the top, and again beside the plot that shows
+their evidence (:data:`EVIDENCE`).
+
+Over 400 lines on purpose: one page, its sections and its style sheet are read and changed
+together (a section's HTML, the CSS it relies on and the place it is put in); the figures
+live in :mod:`.plots`, the reading of the run folder in :mod:`.record`.
 """
 
 from __future__ import annotations
@@ -125,9 +135,48 @@ def _metric_section(rec: RunRecord, plots) -> Section:
         return s
     n_classes = len(rec.class_names) or None
     chance = 1.0 / n_classes if rec.classification and n_classes else None
+    if not rec.classification:
+        s.note, drawable = r2_note(train, val)
+        if not drawable:
+            return s
     fig = plots.metric_curves(rec.epochs, train, val if _finite_any(val) else None, rec.best_epoch, label, chance)
     s.png, s.alt = plots.to_png(fig), f"training and validation {label} per epoch"
     return s
+
+
+def _sci(value: float) -> str:
+    """``-1000000.0`` as ``−1.0e6``: a number far off a chart's scale, short and exact enough."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}".replace("-", "−")
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = value / 10**exponent
+    if round(abs(mantissa), 1) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.1f}e{exponent}".replace("-", "−")
+
+
+def r2_note(train: list[float], val: list[float]) -> tuple[str | None, bool]:
+    """What the R² chart (drawn from −1 to 1) cannot show, in words, and whether to draw it at all.
+
+    Returns
+    -------
+    note : str or None
+        ``None`` when every R² fits the chart.
+    drawable : bool
+        ``False`` when no epoch's R² reaches −1: the chart would be empty.
+    """
+    values = [v for v in list(train) + list(val) if math.isfinite(v)]
+    if not values or min(values) >= -1:
+        return None, True
+    lowest = _sci(min(values))
+    last = next((v for v in reversed(val) if math.isfinite(v)), None)
+    tail = f", last validation R² {_sci(last)}" if last is not None else ""
+    if max(values) < -1:
+        return (f"R² fell to {lowest}{tail}: off this chart's scale (−1 to 1), so it is not drawn. Below 0 the "
+                "model predicts worse than the mean of the targets; far below, it is diverging or the targets "
+                "are on a very different scale from the predictions."), False
+    return (f"R² fell to {lowest} in some epochs: below −1, off this chart's scale, so those epochs are "
+            "cut off at the bottom edge."), True
 
 
 def _lr_section(rec: RunRecord, plots) -> Section:
@@ -225,8 +274,43 @@ def _units_section(rec: RunRecord, plots) -> Section:
     if not (dead or saturated):
         s.note = NO_MONITORS
         return s
-    s.png, s.alt = plots.to_png(plots.unit_health(_layer_epochs(rec), dead, saturated, DEAD, SATURATED)), "dead and saturated units per layer"
+    dead, dead_words = unit_words(dead, "dead units", "every ReLU unit fired on the sampled batches of every epoch")
+    saturated, sat_words = unit_words(saturated, "saturated outputs",
+                                      "no tanh/sigmoid output sat in a flat tail in any epoch")
+    s.note = " ".join(w for w in (dead_words, sat_words) if w) or None
+    if dead or saturated:
+        fig = plots.unit_health(_layer_epochs(rec), dead, saturated, DEAD, SATURATED)
+        s.png, s.alt = plots.to_png(fig), "dead and saturated units per layer"
     return s
+
+
+#: Below this share in every epoch, a layer's dead or saturated units are a sentence, not a flat line.
+FLAT = 0.01
+
+
+def unit_words(series: dict[str, list[float]], what: str, none_means: str) -> tuple[dict[str, list[float]], str]:
+    """Split per-layer shares of dead (or saturated) units into the layers worth a plot and a sentence.
+
+    A layer whose share stays under :data:`FLAT` in every epoch would draw a flat line at zero
+    that says nothing; it is told in words instead ("No dead units in dense1, dense2: ...").
+
+    Returns
+    -------
+    plotted : dict
+        The layers to draw.
+    words : str
+        The sentence for the others (empty when there are none).
+    """
+    peaks = {name: max((v for v in values if math.isfinite(v)), default=0.0) for name, values in series.items()}
+    flat = [name for name, peak in peaks.items() if peak < FLAT]
+    plotted = {name: values for name, values in series.items() if name not in flat}
+    if not flat:
+        return plotted, ""
+    layers = ", ".join(flat)
+    top = max(peaks[name] for name in flat)
+    if top == 0:
+        return plotted, f"No {what} in {layers}: {none_means}."
+    return plotted, f"Almost no {what} in {layers}: at most {top:.1%} in any epoch."
 
 
 def _image_shape(rec: RunRecord, width: int) -> tuple[int, ...] | None:
@@ -262,19 +346,52 @@ def _first_layer_section(rec: RunRecord, plots) -> Section:
         return s
     s.guide = ("First-layer weights per input feature (inputs are standardised, so weights compare across "
                "features). Features with near-zero weights are barely used.")
-    fig = plots.first_layer_table(w, rec.encoded_feature_names())
+    fig = plots.first_layer_table(w, rec.encoded_feature_names(), init_norm=_init_norm(rec, w.shape))
     s.png, s.alt = plots.to_png(fig), "heat map of first-layer weights per feature"
     return s
+
+
+def _init_norm(rec: RunRecord, shape: tuple[int, ...]) -> float | None:
+    """A first-layer feature's expected weight norm at initialisation (He and Xavier, as ``nn.init``)."""
+    units, fan_in, spec = shape[0], shape[1], rec.spec
+    if not spec.get("hidden"):
+        return 0.1 * math.sqrt(units / fan_in)  # the first layer is the output layer: a tenth of Xavier
+    if spec.get("init") == "he":
+        slope = spec.get("activation_param") or 0.0
+        return math.sqrt(2.0 * units / ((1.0 + slope**2) * fan_in))
+    if spec.get("init") == "xavier":
+        return math.sqrt(units / fan_in)
+    return None
 
 
 #: Up to this many classes the confusion matrix is an HTML table (exact, searchable, free to draw).
 TABLE_CLASSES = 20
 
 
+def per_class(matrix: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each class's precision, recall and test rows from a confusion matrix (rows true, columns predicted).
+
+    A class never predicted has precision ``nan`` (0/0), one absent from the test rows recall ``nan``.
+    """
+    m = np.asarray(matrix, dtype=float)
+    hits, predicted, support = np.diag(m), m.sum(axis=0), m.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return hits / predicted, hits / support, support
+
+
+def _share(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.2f}"
+
+
 def _confusion_table(matrix: list[list[int]], labels: list[str]) -> str:
-    """A confusion matrix as a shaded HTML table: counts in the cells, colour the share of the true class."""
+    """A confusion matrix as a shaded HTML table: counts in the cells, colour the share of the true class.
+
+    Each row ends with the class's test rows and its recall; the row under the matrix holds
+    each predicted class's precision.
+    """
     m = np.asarray(matrix, dtype=float)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    precision, recall, _ = per_class(matrix)
     head = "".join(f"<th>{_esc(label)}</th>" for label in labels)
     rows = []
     for i, label in enumerate(labels):
@@ -285,9 +402,34 @@ def _confusion_table(matrix: list[list[int]], labels: list[str]) -> str:
             style = f"background:rgba(21,101,192,{alpha:.2f});color:{colour}" if m[i, j] else ""
             cls = ' class="diag"' if i == j else ""
             cells.append(f'<td{cls} style="{style}">{int(m[i, j]) if m[i, j] else ""}</td>')
-        rows.append(f"<tr><th>{_esc(label)}</th>{''.join(cells)}<td class=\"total\">{int(m[i].sum())}</td></tr>")
+        rows.append(f"<tr><th>{_esc(label)}</th>{''.join(cells)}<td class=\"total\">{int(m[i].sum())}</td>"
+                    f'<td class="pr">{_share(recall[i])}</td></tr>')
+    under = "".join(f'<td class="pr">{_share(v)}</td>' for v in precision)
     return ('<table class="confusion"><caption>rows: true class, columns: predicted class</caption>'
-            f'<tr><th></th>{head}<th class="total">rows</th></tr>{"".join(rows)}</table>')
+            f'<tr><th></th>{head}<th class="total">rows</th><th class="pr">recall</th></tr>{"".join(rows)}'
+            f'<tr class="precision"><th class="pr">precision</th>{under}</tr></table>')
+
+
+def _mistake_words(matrix: list[list[int]], labels: list[str]) -> str:
+    """The most frequent mistake, in words."""
+    m = np.asarray(matrix, dtype=float)
+    off = m.copy()
+    np.fill_diagonal(off, 0)
+    if not off.any():
+        return f"No mistakes on the {int(m.sum())} test rows."
+    i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+    return (f"Most frequent mistake: true class {labels[i]} predicted as {labels[j]}, {int(off[i, j])} test rows "
+            f"({off[i, j] / max(m[i].sum(), 1):.0%} of class {labels[i]}).")
+
+
+def _worst_classes(matrix: list[list[int]], labels: list[str], n: int = 10) -> str:
+    """A table of the ``n`` classes with the lowest recall (for matrices drawn as a picture)."""
+    precision, recall, support = per_class(matrix)
+    order = np.argsort(np.nan_to_num(recall, nan=2.0), kind="stable")[:n]
+    rows = "".join(f"<tr><td>{_esc(labels[i])}</td><td>{_share(precision[i])}</td><td>{_share(recall[i])}</td>"
+                   f"<td>{int(support[i])}</td></tr>" for i in order)
+    return (f'<table class="kv num"><caption>the {len(order)} classes with the lowest recall</caption>'
+            f"<tr><th>class</th><th>precision</th><th>recall</th><th>test rows</th></tr>{rows}</table>")
 
 
 def _test_section(rec: RunRecord, plots) -> Section:
@@ -295,20 +437,25 @@ def _test_section(rec: RunRecord, plots) -> Section:
     if rec.classification:
         s = Section("test", "Confusion matrix (test split)",
                     "Rows are the true classes, columns the predicted ones; each cell counts test rows, its colour is "
-                    "their share of the true class. Off-diagonal cells are the mistakes.")
+                    "their share of the true class. Off-diagonal cells are the mistakes. Recall: the share of a true "
+                    "class predicted right; precision: the share of a predicted class that was right.")
         if not ev.get("confusion"):
             s.note = "No test-split predictions were saved with this run."
             return s
+        s.note = _mistake_words(ev["confusion"], ev["labels"])
         if len(ev["labels"]) <= TABLE_CLASSES:
             s.body = _confusion_table(ev["confusion"], ev["labels"])
         else:
             s.png, s.alt = plots.to_png(plots.confusion(ev["confusion"], ev["labels"])), "confusion matrix on the test split"
+            s.body = _worst_classes(ev["confusion"], ev["labels"])
         return s
-    s = Section("test", "Predicted vs true (test split)", "Each point is one test row; the dashed line is a perfect prediction.")
+    s = Section("test", "Predicted vs true (test split)",
+                "Each point is one test row; on the left the dashed line is a perfect prediction, on the right "
+                "the residuals should scatter evenly around zero (a trend or a funnel is a pattern the model missed).")
     if not ev.get("y_true"):
         s.note = "No test-split predictions were saved with this run."
         return s
-    s.png, s.alt = plots.to_png(plots.predicted_vs_true(ev["y_true"], ev["y_pred"])), "predicted against true values on the test split"
+    s.png, s.alt = plots.to_png(plots.predicted_vs_true(ev["y_true"], ev["y_pred"])), "predicted against true values on the test split, and the residuals"
     return s
 
 
@@ -364,13 +511,24 @@ def _config_section(rec: RunRecord) -> Section:
     if isinstance(graphs, dict) and (graphs.get("used") or "CUDA" not in str(graphs.get("reason"))):
         summary.append(("CUDA graphs", f"used ({graphs.get('replays', 0):,} replayed steps)" if graphs.get("used")
                         else f"not used: {graphs.get('reason')}"))
-    params_html = "".join(
-        f"<div><span>{_esc(k)}</span> <code>{_esc(_fmt(json.dumps(v) if isinstance(v, (list, dict)) else v))}</code></div>"
-        for k, v in params.items())
+    params_html = "".join(f"<div><span>{_esc(k)}</span> <code>{_esc(param_text(k, v, rec.resolved))}</code></div>"
+                          for k, v in params.items())
     full = json.dumps(rec.config or {"params": params, "spec": spec}, indent=2, default=str)
     s.body = (_table([r for r in summary if r[1] is not None]) + f'<h3>Parameters</h3><div class="params">{params_html}</div>'
               + f"<details><summary>config.json</summary><pre>{_esc(full)}</pre></details>")
     return s
+
+
+def param_text(name: str, value: Any, resolved: dict[str, Any]) -> str:
+    """A parameter as the configuration shows it: ``auto → 32`` where ``"auto"`` was resolved in the fit."""
+    def text(v: Any) -> str:
+        if isinstance(v, list) and not v:
+            return "none"
+        return _fmt(json.dumps(v) if isinstance(v, (list, dict)) else v)
+
+    if value == "auto" and name in resolved:
+        return f"auto → {text(resolved[name])}"
+    return text(value)
 
 
 def _environment_section(rec: RunRecord) -> Section:
@@ -410,9 +568,9 @@ def _speed_section(rec: RunRecord, plots) -> Section:
     rows = "".join(f"<tr><td>{_esc(k)}</td><td>{v * 1e3:.3f}</td><td>{v / wall:.0%}</td></tr>" for k, v in parts.items())
     top = "".join(f"<tr><td><code>{_esc(t.get('name'))}</code></td><td>{_esc(t.get('part'))}</td>"
                   f"<td>{float(t.get('seconds', 0.0)) * 1e3:.3f}</td></tr>" for t in result.get("top", []))
-    s.body = (f'<table class="kv"><tr><th>part</th><th>ms per step</th><th>share</th></tr>{rows}</table>'
+    s.body = (f'<table class="kv num"><tr><th>part</th><th>ms per step</th><th>share</th></tr>{rows}</table>'
               f'<p class="guide">Measured over {result.get("steps")} steps; {_esc(result.get("clock", ""))}.</p>'
-              f"<details><summary>The operations that took longest</summary><table class=\"kv\">"
+              f"<details><summary>The operations that took longest</summary><table class=\"kv num\">"
               f"<tr><th>operation</th><th>part</th><th>ms per step</th></tr>{top}</table></details>")
     return s
 
@@ -422,6 +580,14 @@ PLOT_SECTIONS: tuple[Callable[..., Section], ...] = (
     _gradient_section, _units_section, _first_layer_section, _test_section, _speed_section,
 )
 
+#: Where the sections go after the headline, the findings and the test split (which share the
+#: first screen): the curves open, then folded groups, the data and configuration, the versions.
+CURVES = ("loss", "metric", "lr")
+FOLDED = (("internals", "Inside the network", "", ("update_ratio", "scale", "activations", "gradients", "units", "first_layer")),
+          ("timing", "Speed", "where a training step's time goes", ("speed",)))
+FACTS = ("data", "config")
+VERSIONS = ("versions", "Versions", "the software the run was trained with", ("environment",))
+
 
 # ------------------------------------------------------------------ page
 _CSS = """
@@ -429,10 +595,16 @@ _CSS = """
 *{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#1d2330;color:#fff;padding:20px 32px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c8cdd8}
 main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
-.tiles{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.tile{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:140px}
-.tile b{display:block;font-size:22px}.tile span{color:var(--muted);font-size:13px}
+.tiles{display:flex;flex-wrap:wrap;gap:10px;margin:16px 0}.tile{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:110px}
+.tile b{display:block;font-size:22px}.tile span{color:var(--muted);font-size:13px}.tile.why{flex:1 1 220px}h2 .count{font-size:14px;font-weight:400;color:var(--muted);margin-left:6px}.tile.why span{display:block;line-height:1.3}
 section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0;min-width:0}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:0 16px}.grid section.wide{grid-column:1/-1}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:0 16px;align-items:start}.grid section.wide{grid-column:1/-1}
+.top{display:flex;gap:16px;align-items:flex-start;margin:16px 0}.top>section{margin:0}
+.top>#findings{flex:1 1 420px;min-width:300px}.top>#test{flex:1 1 520px}
+@media (max-width:900px){.top{flex-wrap:wrap}}
+details.group{margin:16px 0}details.group>summary{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 20px;color:var(--fg)}
+details.group>summary b{font-size:18px;margin-right:8px}details.group>summary span{color:var(--muted);font-size:14px}
+details.group[open]>summary{margin-bottom:-4px}
 .params{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:2px 16px;font-size:14px}
 .params span{color:var(--muted)}
 section h2{margin:0 0 4px;font-size:18px}.guide{color:var(--muted);margin:0 0 12px;max-width:900px}
@@ -441,17 +613,21 @@ figure img{max-width:100%;height:auto;display:block}aside{flex:1 1 300px;min-wid
 .note{color:var(--muted);font-style:italic}
 .finding{border-left:4px solid var(--info);background:#f4f8fd;padding:8px 12px;margin:0 0 10px;border-radius:4px}
 .finding.warning{border-color:var(--warn);background:#fff8ec}.finding.error{border-color:var(--err);background:#fdf1f1}
-.finding p{margin:4px 0}.finding .advice{font-weight:600}.advice span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}.badge{display:inline-block;font-size:11px;text-transform:uppercase;
+.finding p{margin:4px 0}p.finding.ref{margin:0 0 6px;padding:4px 10px}p.finding.ref a{font-size:13px;margin-left:6px}.finding .advice{font-weight:600}.advice span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}.badge{display:inline-block;font-size:11px;text-transform:uppercase;
 letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;background:var(--info);margin-right:6px}
 .error .badge{background:var(--err)}.warning .badge{background:var(--warn)}code{font-size:13px}
 ol.summary{padding-left:22px}ol.summary li{margin:6px 0}table.kv{border-collapse:collapse;font-size:14px}
 table.kv th{text-align:left;font-weight:500;color:var(--muted);padding:3px 16px 3px 0;vertical-align:top}
-table.kv td{padding:3px 0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-word}
+table.kv td{padding:3px 16px 3px 0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-word}
+table.kv caption{caption-side:top;text-align:left;color:var(--muted);font-size:13px;padding-bottom:4px}
+table.num td+td,table.num th+th{text-align:right}table.num td:last-child,table.num th:last-child{padding-right:0}
 pre{background:var(--bg);padding:12px;overflow:auto;font-size:12px;border-radius:6px}details summary{cursor:pointer;color:var(--info)}
-table.confusion{border-collapse:collapse;font-size:13px;margin:4px 0}table.confusion caption{caption-side:bottom;color:var(--muted);font-size:12px;padding-top:4px}
-table.confusion th{font-weight:500;color:var(--muted);padding:3px 6px;max-width:110px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-table.confusion td{min-width:34px;height:30px;text-align:center;border:1px solid var(--line);font-variant-numeric:tabular-nums}
+table.confusion{border-collapse:collapse;font-size:13px;margin:4px 0}table.confusion caption{caption-side:bottom;text-align:left;color:var(--muted);font-size:12px;padding-top:6px}
+table.confusion th{font-weight:500;color:var(--muted);padding:3px 6px;max-width:110px;overflow-wrap:anywhere}
+table.confusion td{min-width:34px;height:30px;padding:0 4px;text-align:center;border:1px solid var(--line);font-variant-numeric:tabular-nums}
 table.confusion td.diag{font-weight:700}table.confusion .total{color:var(--muted);border:none}
+table.confusion .pr{border:none;color:var(--fg);font-size:12px;padding:0 6px}table.confusion th.pr{color:var(--muted)}
+table.confusion tr.precision td{height:24px}
 nav{font-size:14px;color:var(--muted)}nav a{color:var(--info);text-decoration:none;margin-right:12px}
 """
 
@@ -471,14 +647,22 @@ def _finding_html(f: dict[str, Any], with_link: bool = False, sections: dict[str
             f'<p>{_esc(f.get("message", ""))}{link}</p>{advice}{details}</div>')
 
 
-def _section_html(s: Section, wide: bool = False) -> str:
-    cls = ' class="wide"' if wide or s.findings else ""
+def _finding_ref(f: dict[str, Any]) -> str:
+    """A finding in one line, beside a plot near the top where its full text is a screen above."""
+    sev = f.get("severity", "info")
+    return (f'<p class="finding ref {_esc(sev)}"><span class="badge">{_esc(sev)}</span><code>{_esc(f.get("code"))}</code> '
+            f'<a href="#findings">advice in the findings</a></p>')
+
+
+def _section_html(s: Section, wide: bool = False, near_top: bool = False) -> str:
+    cls = ' class="wide"' if wide or (s.findings and not near_top) else ""
     parts = [f'<section id="{s.key}"{cls}><h2>{_esc(s.title)}</h2>']
     if s.guide:
         parts.append(f'<p class="guide">{_esc(s.guide)}</p>')
     figure = f'<figure>{_img(s.png, s.alt)}</figure>' if s.png else ""
     note = f'<p class="note">{_esc(s.note)}</p>' if s.note else ""
-    aside = f'<aside>{"".join(_finding_html(f) for f in s.findings)}</aside>' if s.findings else ""
+    finding = _finding_ref if near_top else _finding_html
+    aside = f'<aside>{"".join(finding(f) for f in s.findings)}</aside>' if s.findings else ""
     parts.append(f'<div class="row">{figure}{note}{aside}</div>{s.body}</section>')
     return "".join(parts)
 
@@ -491,19 +675,78 @@ def _header(rec: RunRecord) -> str:
     return f"<header><h1>{_esc(title)}</h1><p>{_esc(sub)}</p></header>"
 
 
-def _tiles(rec: RunRecord) -> str:
-    names = {"accuracy": "test accuracy", "balanced_accuracy": "balanced accuracy", "log_loss": "test log loss",
-             "r2": "test R²", "rmse": "test RMSE", "mae": "test MAE"}
+_TEST_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "log_loss": "log loss",
+               "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def headline(rec: RunRecord) -> list[tuple[str, str]]:
+    """The headline numbers as (value, label): the test metrics, else validation's at the best epoch.
+
+    Then the best epoch of all trained, why training stopped (:func:`stop_words`) and how long
+    it took. (How many findings of each severity there are heads the findings.)
+    """
     m = rec.test_metrics
-    tiles = [(names[k], f"{m[k]:.4f}") for k in names if isinstance(m.get(k), (int, float))]
-    epochs = m.get("epochs", rec.training.get("n_iter", len(rec.history)))
-    tiles.append(("epochs (best)", f"{epochs} ({rec.best_epoch})"))
-    if isinstance(m.get("fit_seconds"), (int, float)):
-        tiles.append(("training time", f"{m['fit_seconds']:.1f} s"))
-    counts = {sev: sum(f.get("severity") == sev for f in rec.findings) for sev in ("error", "warning", "info")}
-    tiles.append(("findings: errors / warnings / info", f"{counts['error']} / {counts['warning']} / {counts['info']}"))
-    body = "".join(f'<div class="tile"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for k, v in tiles)
+    tiles = [(f"{m[k]:.4f}", f"test {name}") for k, name in _TEST_NAMES.items() if _number(m.get(k))]
+    if tiles and _number(m.get("n_test")):
+        tiles[0] = (tiles[0][0], f"{tiles[0][1]} ({int(m['n_test']):,} rows)")
+    if not tiles and rec.history:
+        row = next((r for r in rec.history if r.get("epoch") == rec.best_epoch), rec.history[-1])
+        label = "accuracy" if rec.classification else "R²"
+        tiles = [(f"{row[k]:.4f}", f"validation {name} at epoch {row.get('epoch')} (no test split)")
+                 for k, name in ((f"val_{rec.metric}", label), ("val_loss", "loss")) if _number(row.get(k))]
+    epochs = m.get("epochs") or rec.training.get("n_iter") or len(rec.history)
+    tiles.append((f"{rec.best_epoch} of {epochs}" if rec.best_epoch is not None else str(epochs),
+                  "best epoch of all trained"))
+    tiles.append(stop_words(rec))
+    if _number(m.get("fit_seconds")):
+        tiles.append((f"{m['fit_seconds']:.1f} s", "training time"))
+    return tiles
+
+
+def stop_words(rec: RunRecord) -> tuple[str, str]:
+    """Why training stopped: a short head ("early stopping") and the rest of the sentence."""
+    reason = rec.training.get("stop_reason") or rec.diagnostics.get("run", {}).get("stop_reason")
+    if not reason:
+        epochs = rec.training.get("n_iter") or len(rec.history)
+        limit = (rec.config.get("params") or rec.model.get("params") or {}).get("max_epochs")
+        return ("max_epochs reached", f"trained all {epochs} epochs") if epochs == limit else ("finished", f"{epochs} epochs")
+    head, _, rest = str(reason).partition(": ")
+    return head, rest or "why training stopped"
+
+
+def _tiles(rec: RunRecord) -> str:
+    why = stop_words(rec)
+    body = "".join(f'<div class="tile{" why" if (v, k) == why else ""}"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>'
+                   for v, k in headline(rec))
     return f'<div class="tiles">{body}</div>'
+
+
+def _findings_html(rec: RunRecord, unplaced: list[dict[str, Any]], titles: dict[str, str]) -> str:
+    if rec.findings:
+        items = "".join(f"<li>{_finding_html(f, True, titles)}</li>" for f in rec.findings)
+        counts = ", ".join(f"{n} {sev}{'s' if n != 1 and sev != 'info' else ''}" for sev in ("error", "warning", "info")
+                           if (n := sum(f.get("severity") == sev for f in rec.findings)))
+        summary = (f'<section id="findings"><h2>Findings, most serious first <span class="count">{counts}</span></h2>'
+                   f'<ol class="summary">{items}</ol>')
+        return summary + "".join(_finding_html(f) for f in unplaced) + "</section>"
+    if rec.diagnostics:
+        return '<section id="findings"><h2>Findings</h2><p>The diagnostics found nothing to report.</p></section>'
+    return ('<section id="findings"><h2>Findings</h2><p class="note">This run folder has no diagnostics.json, '
+            "so there are no findings to show.</p></section>")
+
+
+def _folded(key: str, title: str, blurb: str, sections: list[Section]) -> str:
+    """A group of sections folded in ``<details>``, open when a finding points into it."""
+    n = sum(len(s.findings) for s in sections)
+    count = f" · {n} finding{'' if n == 1 else 's'} inside" if n else ""
+    names = blurb or ", ".join(s.title for s in sections)
+    grid = "".join(_section_html(s, len(sections) == 1) for s in sections)
+    return (f'<details class="group" id="{key}"{" open" if n else ""}><summary><b>{_esc(title)}</b>'
+            f'<span>{_esc(names)}{count}</span></summary><div class="grid">{grid}</div></details>')
 
 
 def render(rec: RunRecord) -> str:
@@ -518,23 +761,17 @@ def render(rec: RunRecord) -> str:
         key = EVIDENCE.get(f.get("code", ""))
         (by_key[key].findings if key in by_key else unplaced).append(f)
     titles = {s.key: s.title for s in sections}
-    if rec.findings:
-        items = "".join(f"<li>{_finding_html(f, True, titles)}</li>" for f in rec.findings)
-        summary = f'<section id="findings"><h2>Findings, most serious first</h2><ol class="summary">{items}</ol>'
-        if unplaced:
-            summary += "".join(_finding_html(f) for f in unplaced)
-        summary += "</section>"
-    elif rec.diagnostics:
-        summary = '<section id="findings"><h2>Findings</h2><p>The diagnostics found nothing to report.</p></section>'
-    else:
-        summary = ('<section id="findings"><h2>Findings</h2><p class="note">This run folder has no diagnostics.json, '
-                   "so there are no findings to show.</p></section>")
-    nav = "<nav>" + "".join(f'<a href="#{s.key}">{_esc(s.title)}</a>' for s in sections) + "</nav>"
-    plotted, facts = sections[:len(PLOT_SECTIONS)], sections[len(PLOT_SECTIONS):]
-    body = (f'<div class="grid">{"".join(_section_html(s) for s in plotted)}</div>'
-            f'<div class="grid">{"".join(_section_html(s, s.key == "config") for s in facts)}</div>')
+    groups = [*FOLDED, VERSIONS]
+    links = [("findings", "Findings"), ("test", titles["test"]), *((k, titles[k]) for k in CURVES[:2]),
+             *((g[0], g[1]) for g in groups[:-1]), *((k, titles[k]) for k in FACTS), (VERSIONS[0], VERSIONS[1])]
+    nav = "<nav>" + "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in links) + "</nav>"
+    top = f'<div class="top">{_findings_html(rec, unplaced, titles)}{_section_html(by_key["test"], near_top=True)}</div>'
+    curves = f'<div class="grid">{"".join(_section_html(by_key[k], near_top=True) for k in CURVES)}</div>'
+    folded = "".join(_folded(k, t, b, [by_key[x] for x in keys]) for k, t, b, keys in FOLDED)
+    facts = f'<div class="grid">{"".join(_section_html(by_key[k], k == "config") for k in FACTS)}</div>'
+    versions = _folded(*VERSIONS[:3], [by_key[x] for x in VERSIONS[3]])
     return _page("trainwell report: " + (rec.config.get("source") or rec.path.name), _header(rec),
-                 f"{_tiles(rec)}{nav}{summary}{body}", "from the files of the run folder")
+                 f"{_tiles(rec)}{nav}{top}{curves}{folded}{facts}{versions}", "from the files of the run folder")
 
 
 def _page(title: str, header: str, main: str, built_from: str = "", css: str = "") -> str:

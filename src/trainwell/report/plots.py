@@ -383,8 +383,21 @@ def first_layer_images(weights: np.ndarray, max_tiles: int = 64) -> Figure:
     return fig
 
 
+def _feature_rows(norms: np.ndarray, max_features: int) -> tuple[np.ndarray, str | None]:
+    """The features a table's first-layer figure shows: all, or the largest and smallest norms.
+
+    The largest norms alone say little: every column starts near the same norm (the
+    initialisation's), so the features that training left near zero are half the picture.
+    """
+    ranked = np.argsort(-norms, kind="stable")
+    if len(ranked) <= max_features:
+        return ranked, None
+    half = max_features // 2
+    return np.concatenate([ranked[:half], ranked[-half:]]), f"{half} largest and {half} smallest of {len(norms)} features"
+
+
 def first_layer_table(weights: np.ndarray, feature_names: Sequence[str], max_features: int = 30,
-                      max_units: int = 48) -> Figure:
+                      max_units: int = 48, init_norm: float | None = None) -> Figure:
     """Heat map of the first layer's weights per input feature, next to each feature's weight norm.
 
     Parameters
@@ -392,30 +405,43 @@ def first_layer_table(weights: np.ndarray, feature_names: Sequence[str], max_fea
     weights : ndarray of shape (units, features)
         Inputs are standardised, so weights of different features are comparable.
     feature_names : sequence of str
+    max_features : int, default=30
+        Above this many features, half this many with the largest norms and half with the smallest.
+    init_norm : float, optional
+        A feature's expected weight norm at initialisation, drawn as a dotted line.
     """
     norms = np.linalg.norm(weights, axis=0)
-    order = np.argsort(-norms, kind="stable")[:max_features]
+    order, title = _feature_rows(norms, max_features)
     units = _strongest(weights, max_units)
     block = weights[np.ix_(units, order)].T
     names = [str(feature_names[i]) if i < len(feature_names) else f"x{i}" for i in order]
     names = [n if len(n) <= 28 else n[:27] + "…" for n in names]
     height = max(2.6, 0.22 * len(order) + 1.1)
     label_width = 0.2 + 0.065 * max(len(n) for n in names)  # 7-point labels: about 0.065 inch a character
-    fig = _figure(height, left=label_width, right=0.1, top=0.35, wspace=0.08)
+    fig = _figure(height, left=label_width, right=0.95, top=0.35, wspace=0.08)  # 0.95 in: the colour bar
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]}, sharey=True)
     y = np.arange(len(order))
     left.barh(y, norms[order], color=TRAIN)
+    left.set_xlim(0, max(float(norms.max()), init_norm or 0.0) * 1.08)  # lengths from zero: the real magnitudes
+    if init_norm:
+        left.axvline(init_norm, color=LIMIT, linestyle=":", linewidth=1.2)
     left.set_yticks(y, names, fontsize=7)
     left.invert_yaxis()
-    left.set_xlabel("weight norm", fontsize=8)
+    left.set_xlabel("weight norm" + ("\n(dotted: at initialisation)" if init_norm else ""), fontsize=8)
     left.tick_params(axis="x", labelsize=7)
+    if title is not None:
+        for ax in (left, right):
+            ax.axhline(len(order) / 2 - 0.5, color="black", linewidth=1.2)
+        left.set_title(title, fontsize=8, loc="left")
     limit = float(np.abs(block).max()) or 1.0
     mesh = right.imshow(block, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit), interpolation="nearest")
     right.set_xlabel(f"{len(units)} of {weights.shape[0]} units (largest weights)", fontsize=8)
     right.tick_params(labelsize=7)
-    fig.colorbar(mesh, ax=right, shrink=0.8, label="weight")
-    if len(norms) > len(order):
-        left.set_title(f"top {len(order)} of {len(norms)} features", fontsize=8)
+    box = right.get_position()  # the colour bar in the right margin, its labels inside the figure
+    cax = fig.add_axes((box.x1 + 0.12 / WIDTH, box.y0 + box.height * 0.1, 0.12 / WIDTH, box.height * 0.8))
+    bar = fig.colorbar(mesh, cax=cax)
+    bar.set_label("weight", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig
 
 
@@ -450,11 +476,15 @@ def confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> Figure:
 
 
 def predicted_vs_true(y_true: Sequence[Sequence[float]], y_pred: Sequence[Sequence[float]]) -> Figure:
-    """Predicted against true values on the test split (first target), with the identity line."""
+    """Predicted against true values on the test split (first target), and the residuals.
+
+    Left: predicted against true with the identity line. Right: the residual (predicted
+    minus true) against the prediction, where a trend or a funnel is a pattern the model missed.
+    """
     t = np.asarray(y_true, dtype=float).reshape(len(y_true), -1)[:, 0]
     p = np.asarray(y_pred, dtype=float).reshape(len(y_pred), -1)[:, 0]
-    fig = _figure(3.6, width=4.4, top=0.35)
-    ax = fig.add_subplot()
+    fig = _figure(3.2, top=0.35, wspace=0.35)
+    ax, res = fig.subplots(1, 2)
     ax.scatter(t, p, s=10, alpha=0.5, color=TRAIN, edgecolors="none")
     both = _finite(np.concatenate([t, p]))
     if both.size:
@@ -465,6 +495,13 @@ def predicted_vs_true(y_true: Sequence[Sequence[float]], y_pred: Sequence[Sequen
         ax.set_title(f"R² {1 - ss_res / ss_tot:.3f} on {len(t)} test rows", fontsize=9)
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    res.scatter(p, p - t, s=10, alpha=0.5, color=VAL, edgecolors="none")
+    res.axhline(0.0, color=LIMIT, linestyle="--", linewidth=1)
+    res.set_title(f"residuals: RMSE {math.sqrt(ss_res / max(len(t), 1)):.3g}", fontsize=9)
+    res.set_xlabel("predicted")
+    res.set_ylabel("predicted − true")
+    for a in (ax, res):
+        a.grid(alpha=0.3)
+        _few_yticks(a)
     return fig

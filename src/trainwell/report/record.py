@@ -92,6 +92,31 @@ class RunRecord:
     def test_metrics(self) -> dict[str, Any]:
         return self.metrics or self.evaluation.get("metrics", {})
 
+    @property
+    def resolved(self) -> dict[str, Any]:
+        """What each ``"auto"`` parameter became in this fit, by parameter name.
+
+        ``config.json``'s ``resolved`` block where the fit wrote one; otherwise (older run
+        folders) what the network spec, the feature layout and the diagnostics tell.
+        """
+        spec, run = self.spec, self.diagnostics.get("run", {})
+        n_train, n_val = self.config.get("n_train"), self.config.get("n_val")
+        conv = spec.get("conv")
+        out: dict[str, Any] = {
+            "kind": spec.get("kind"), "hidden": spec.get("hidden"), "dropout": spec.get("dropout"),
+            "init": spec.get("init"),
+            "conv": [b.get("channels") if isinstance(b, dict) else b for b in conv] if isinstance(conv, list) else None,
+            "loss": run.get("loss") or self.model.get("loss"),
+            "batch_size": (run.get("step_time") or {}).get("batch_size"),
+            "device": self.diagnostics.get("environment", {}).get("device"),
+            "scaling": self.model.get("features", {}).get("scaling"),
+            "augment": self.config.get("augmentation"),
+            "validation_fraction": round(n_val / (n_train + n_val), 4)
+            if isinstance(n_train, int) and isinstance(n_val, int) and n_train + n_val else None,
+        }
+        out.update(self.config.get("resolved") or {})
+        return {k: v for k, v in out.items() if v is not None}
+
     def column(self, key: str) -> list[float]:
         """One history column, ``nan`` where an epoch lacks it."""
         return [_number(row.get(key)) for row in self.history]

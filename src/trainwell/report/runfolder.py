@@ -37,7 +37,7 @@ _UNRECORDED_PARAMS = ("callbacks", "checkpoint_dir")
 
 def run_config(est: Any, source: str | None = None, n_test: int | None = None, *,
                test_fraction: float | None = None, seed: int | None = None) -> dict[str, Any]:
-    """The ``config.json`` of a run: estimator, parameters, network spec and split sizes.
+    """The ``config.json`` of a run: estimator, parameters and what their ``"auto"`` became, spec, split sizes.
 
     Parameters
     ----------
@@ -69,7 +69,21 @@ def run_config(est: Any, source: str | None = None, n_test: int | None = None, *
         "n_val": est.n_val_,
         "n_test": n_test,
         "augmentation": est.augment_.describe() if getattr(est, "augment_", None) is not None else "none",
+        "resolved": _resolved(est),
     }
+
+
+def _resolved(est: Any) -> dict[str, Any]:
+    """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``)."""
+    spec, train = est.spec_, getattr(est, "train_config_", None)
+    n_fit = est.n_train_ + est.n_val_
+    out = {"kind": spec.kind, "hidden": list(spec.hidden), "dropout": spec.dropout, "init": spec.init,
+           "conv": [block.channels for block in spec.conv],
+           "loss": getattr(getattr(est, "loss_", None), "name", None), "device": str(est.device_),
+           "validation_fraction": round(est.n_val_ / n_fit, 4) if n_fit else None}
+    if train is not None:
+        out.update(batch_size=train.batch_size, lr_schedule=train.lr_schedule)
+    return jsonable(out)
 
 
 def _check_target(target: Path, replaceable: Sequence[str]) -> None:

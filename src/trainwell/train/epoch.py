@@ -24,7 +24,7 @@ from .cuda_graph import GraphedSteps
 from .fast_mlp import has_hooks
 from .optim import current_lr
 from .state import RunState
-from .steps import Steps, uses_channels_last
+from .steps import Steps, make_network_input, uses_channels_last
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -74,44 +74,6 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
         sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
         metric = 1 - sse / sst
     return torch.stack([loss_sum / n, metric])
-
-
-def make_network_input(net: nn.Module, config: TrainConfig, shard: Shard | None,
-                       generator: torch.Generator | None) -> Callable[..., torch.Tensor]:
-    """The function that turns a gathered training batch into the network's input.
-
-    ``network_input(xb, reuse=False)`` prepares the batch (``config.prepare``), augments it
-    (``config.augment``, drawing from ``generator``) and lays images out channels-last where
-    the network trains so. ``reuse=True`` writes the prepared batch into a buffer kept from
-    step to step (no allocation per step); watched steps get a fresh tensor a callback may
-    keep. A closure, not an object: it runs every step, and reads its settings from cells
-    instead of attributes.
-    """
-    prepare, augment = config.prepare, config.augment
-    channels_last = uses_channels_last(net, config)
-    prepared: dict[int, torch.Tensor] = {}  # reused network-input buffers of unwatched steps, by batch size
-
-    def network_input(xb: torch.Tensor, reuse: bool = False) -> torch.Tensor:
-        if prepare is not None:
-            if reuse and getattr(prepare, "supports_out", False):
-                out = prepared.get(xb.shape[0])
-                if out is None:
-                    out = prepared[xb.shape[0]] = prepare(xb)
-                else:
-                    prepare(xb, out=out)
-                xb = out
-            else:
-                xb = prepare(xb)
-        if augment is not None and shard is None:
-            xb = augment(xb, generator)
-        elif augment is not None:
-            # under torchrun: draw for the global batch and take this rank's slice, as one process would
-            xb = augment(xb, generator, (shard.rank, shard.world_size))
-        if channels_last and xb.ndim == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        return xb
-
-    return network_input
 
 
 class EpochRunner:

@@ -16,6 +16,10 @@ from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on th
 
 Anything else (other layers, losses, frozen or shared parameters, hooks) is refused by
 :func:`fast_mlp_support` and trained by the general autograd step.
+
+Over 400 lines as one module on purpose: it is one hand-derived step, whose forward and
+backward passes must be read side by side (each gradient next to the forward operation
+it undoes).
 """
 
 from __future__ import annotations

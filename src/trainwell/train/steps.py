@@ -3,14 +3,15 @@
 Both update the same parameters through the same optimizer: with flat parameters
 (:mod:`.flat`) they share one gradient buffer and one fused update (:mod:`.update`), so a
 watched step (autograd, with the network's hooks) in the middle of fast ones continues
-the same optimizer state.
+the same optimizer state. :func:`make_network_input` turns a gathered batch into what the
+steps feed the network (prepared, augmented, laid out channels-last).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -21,6 +22,9 @@ from .flat import FlatParameters
 from .optim import decayed_parameters
 from .state import RunState
 from .update import FlatUpdate
+
+if TYPE_CHECKING:
+    from .distributed import Shard
 
 
 def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, config: TrainConfig,
@@ -153,3 +157,41 @@ def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
     reason = fast_mlp_support(net, loss_fn, sample, train[1], config.bf16)
     fast = FastMLPStep(net, loss_fn, flat, update, after) if reason is None else None
     return Steps(general, fast, reason, update, body)
+
+
+def make_network_input(net: nn.Module, config: TrainConfig, shard: Shard | None,
+                       generator: torch.Generator | None) -> Callable[..., torch.Tensor]:
+    """The function that turns a gathered training batch into the network's input.
+
+    ``network_input(xb, reuse=False)`` prepares the batch (``config.prepare``), augments it
+    (``config.augment``, drawing from ``generator``) and lays images out channels-last where
+    the network trains so. ``reuse=True`` writes the prepared batch into a buffer kept from
+    step to step (no allocation per step); watched steps get a fresh tensor a callback may
+    keep. A closure, not an object: it runs every step, and reads its settings from cells
+    instead of attributes.
+    """
+    prepare, augment = config.prepare, config.augment
+    channels_last = uses_channels_last(net, config)
+    prepared: dict[int, torch.Tensor] = {}  # reused network-input buffers of unwatched steps, by batch size
+
+    def network_input(xb: torch.Tensor, reuse: bool = False) -> torch.Tensor:
+        if prepare is not None:
+            if reuse and getattr(prepare, "supports_out", False):
+                out = prepared.get(xb.shape[0])
+                if out is None:
+                    out = prepared[xb.shape[0]] = prepare(xb)
+                else:
+                    prepare(xb, out=out)
+                xb = out
+            else:
+                xb = prepare(xb)
+        if augment is not None and shard is None:
+            xb = augment(xb, generator)
+        elif augment is not None:
+            # under torchrun: draw for the global batch and take this rank's slice, as one process would
+            xb = augment(xb, generator, (shard.rank, shard.world_size))
+        if channels_last and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
+
+    return network_input
