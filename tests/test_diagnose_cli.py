@@ -31,8 +31,20 @@ def iris_csv(tmp_path, iris):
 def test_check_command_prints_ranked_findings(iris_csv, capsys):
     args = parse(["check", iris_csv, "--target", "species", "--max-epochs", "5"])
     assert args.func(args) == 0
-    out = capsys.readouterr().out
-    assert "classification" in out and "init_loss_ok" in out and "overfit_small_batch_ok" in out
+    captured = capsys.readouterr()
+    assert "classification" in captured.err  # the header is progress, on stderr
+    assert "init_loss_ok" in captured.out and "overfit_small_batch_ok" in captured.out
+
+
+def test_check_command_json_is_one_object_on_stdout(iris_csv, capsys):
+    import json
+
+    args = parse(["check", iris_csv, "--target", "species", "--max-epochs", "5", "--json", "--min-severity", "warning"])
+    assert args.func(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "classification" and result["n_train"] > 100
+    assert all(set(f) >= {"code", "severity", "message", "advice"} for f in result["findings"])
+    assert all(f["severity"] != "info" for f in result["findings"])
 
 
 def test_check_command_with_a_test_file_that_copies_training_rows(iris_csv, tmp_path, capsys):

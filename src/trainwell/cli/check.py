@@ -9,6 +9,7 @@ before training), 0 otherwise, 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .common import (
@@ -23,6 +24,7 @@ from .common import (
     saved_index_columns,
     split_target,
 )
+from .output import finding_record, print_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--test", default=None, help="a CSV of test rows to compare with (default: the --test-fraction split)")
     p.add_argument("--min-severity", choices=("info", "warning", "error"), default="info",
                    help="print only findings at least this serious (default: all)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (task, rows, findings with code/severity/message/advice)")
     add_training_flags(p, leave_out=IGNORED)
     p.set_defaults(func=cmd_check)
 
@@ -67,7 +71,7 @@ def _saved_index_findings(X: pd.DataFrame) -> list[Any]:
 def cmd_check(args: argparse.Namespace) -> int:
     """Run :func:`trainwell.diagnose.check` for the CSV and flags in ``args``; print the findings."""
     from ..diagnose import check
-    from ..diagnose.findings import format_findings, rank
+    from ..diagnose.findings import SEVERITY_RANK, format_findings, rank
 
     X, y_values, task = read_csv_args(args, index_note=False)  # a saved index is a finding here
     if args.test is not None:
@@ -78,6 +82,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         X_train, X_test, y_train = X.iloc[train_idx], X.iloc[test_idx], y_values[train_idx]
     estimator = build_estimator(task, estimator_params(args))
     findings = rank(_saved_index_findings(X) + check(estimator, X_train, y_train, X_test, random_state=args.seed))
-    print(f"trainwell check: {task} on {args.data}, {len(y_train)} training rows")
-    print(format_findings(findings, args.min_severity) or "nothing to report")
+    shown = [f for f in findings if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[args.min_severity]]
+    if args.json:
+        print_json({"task": task, "data": args.data, "n_train": len(y_train),
+                    "findings": [finding_record(f) for f in shown]})
+    else:
+        # the header is progress (stderr); the findings are the command's result (stdout)
+        print(f"trainwell check: {task} on {args.data}, {len(y_train)} training rows", file=sys.stderr)
+        print(format_findings(findings, args.min_severity) or "nothing to report")
     return 1 if any(f.severity == "error" for f in findings) else 0
