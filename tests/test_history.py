@@ -32,3 +32,19 @@ def test_rows_stay_records_through_loading_and_pickling():
     assert [type(r).__name__ for r in again] == ["EpochRecord", "EpochRecord"]
     assert str(again[0]) == "{'epoch': 1, 'train_loss': 0.5, 'layers': <1 entries, see row['layers']>}"
     assert again.column("train_loss") == [0.5, 0.25]
+
+
+def test_the_epoch_table_header_explains_its_star():
+    import io
+
+    from rich.console import Console
+
+    from trainwell.progress import EpochTable
+
+    buffer = io.StringIO()
+    X, y = load_iris(return_X_y=True)
+    table = EpochTable(console=Console(file=buffer, width=200, highlight=False))
+    NeuralNetClassifier(max_epochs=3, random_state=0, device="cpu", callbacks=[table]).fit(X, y)
+    header, *rows = buffer.getvalue().splitlines()
+    assert "* best val_loss so far" in header
+    assert any(row.rstrip().endswith("*") for row in rows)

@@ -44,6 +44,8 @@ class EpochTable(Callback):
         cols = self._columns(row)
         if not self._header_done:
             header = f"{'epoch':>6} " + " ".join(f"{c:>14}" for c in cols) + f" {'lr':>9} {'sec':>6}"
+            if "val_loss" in cols:  # early stopping keeps the epoch marked last
+                header += "  (* best val_loss so far)"
             self.console.print(f"[bold]{header}[/bold]")
             self._header_done = True
         best = " *" if run.best_epoch == run.epoch else ""
