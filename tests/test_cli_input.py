@@ -211,3 +211,21 @@ def test_one_value_only_shows_a_plain_number(tmp_path, capsys):
     assert _fit(tmp_path, tmp_path / "d.csv", "--target", "label") == 2
     err = capsys.readouterr().err
     assert "one value only (1)" in err and "np." not in err, err
+
+
+def test_non_finite_in_npy_named_at_the_users_row_before_the_test_split(tmp_path, capsys):
+    """``fit X.npy --labels y.npy`` holds out its test rows itself: the error names the row of
+    the user's array and counts every bad value, not those of the training part."""
+    import numpy as np
+
+    from trainwell.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    X[7, 2], X[150, 1], X[199, 0] = np.inf, np.nan, np.nan
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", (rng.random(200) > 0.5).astype(np.int64))
+    code = main(["fit", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "2 NaN values and 1 infinite value" in err and "row 7," in err
+    assert not (tmp_path / "run").exists()

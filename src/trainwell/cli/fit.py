@@ -121,8 +121,14 @@ def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
     """``(X_train, y_train, X_test, y_test)``: the test rows split off, or ``test`` as given
     (``X`` then trained on as it is: a memory-mapped array is never copied)."""
     import numpy as np
+
+    from ..data import find_non_finite, non_finite_message
+
     if test is not None:
         return X, np.asarray(y), test[0], np.asarray(test[1])
+    found = find_non_finite(X)  # before the split, so the row is the one in the user's array
+    if found is not None:
+        raise DataError(non_finite_message(found, name="X", row="row {row}"))
     train_idx, test_idx = hold_out(y, task, test_fraction, seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     y_arr = np.asarray(y)
