@@ -202,7 +202,7 @@ def run(scenario: Scenario) -> dict[str, Any]:
                 est.set_params(diagnostics=True).fit(X, y)
                 after = est.findings_
             else:
-                est.set_params(callbacks=default_monitors(est)).fit(X, y)
+                est.set_params(callbacks=default_monitors()).fit(X, y)
                 after = advise(est, est.run_)
     findings = merge(after, before)  # the full run's evidence first, then the checks'; severity decides
     top = findings[0] if findings else None

@@ -69,8 +69,9 @@ def test_report_shows_every_plot_as_an_embedded_png(sigmoid_run):
     page = report.read_text(encoding="utf-8")
     assert report == run_dir / "report.html"
     images = _images(page)
-    # loss, accuracy, lr, update ratio, grad/weight size, activations, gradients, units, first layer
-    assert len(images) == 9
+    # loss, accuracy, lr, update ratio, grad/weight size, activations, gradients, first layer; no saturated
+    # units is a sentence, not a flat line (test_report_layout.py)
+    assert len(images) == 8
     for image, width, height in images:
         assert image.format == "PNG" and image.size == (width, height)
         assert np.asarray(image.convert("L")).std() > 5  # something is drawn on it
@@ -250,7 +251,7 @@ def test_the_run_folder_of_a_50_epoch_run_holds_every_epoch_and_its_report_every
     report = save_run(est, tmp_path / "run", X_test, y_test)
     assert report == tmp_path / "run" / "report.html"
     assert list(pd.read_csv(tmp_path / "run" / "history.csv")["epoch"]) == list(range(1, 51))
-    assert len(_images(report.read_text(encoding="utf-8"))) == 8  # constant lr: a sentence
+    assert len(_images(report.read_text(encoding="utf-8"))) == 7  # constant lr, no dead units: sentences
 
 
 # ------------------------------------------------------------------ drawing helpers
@@ -307,7 +308,7 @@ def test_report_renders_in_headless_chromium(sigmoid_run, tmp_path):
     shown = render(page, tmp_path, height=2000)
     assert shown.other_console == []  # no console errors or warnings
     assert shown.images_loaded is not None, shown.stderr[-2000:]
-    assert shown.images_loaded == shown.images_total == n_images == 9
+    assert shown.images_loaded == shown.images_total == n_images == 8  # images in folded <details> load too
     image = shown.screenshot
     assert image.shape == (2000, 1280, 3)
     colours = np.unique((image[..., 0] << 16) | (image[..., 1] << 8) | image[..., 2])

@@ -288,7 +288,7 @@ def overfit_small_batch(estimator: Any, X: Any, y: Any, *, size: int = 20, epoch
 
     est = quiet_clone(
         estimator, l2=0.0, l1=0.0, dropout=0.0, augment="none", early_stopping=False, batch_size=len(index),
-        max_epochs=epochs, callbacks=[_StopWhenFitted(fitted), *default_monitors(estimator)],
+        max_epochs=epochs, callbacks=[_StopWhenFitted(fitted), *default_monitors()],
     )
     if hidden is not None:
         est.set_params(hidden=tuple(hidden))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..train.callbacks import Callback
 from .probes import (
     ActivationProbe,
@@ -16,13 +14,11 @@ from .probes import (
 )
 
 
-def default_monitors(estimator: Any = None, per_epoch: int = 2) -> list[Callback]:
+def default_monitors(*, per_epoch: int = 2) -> list[Callback]:
     """Fresh monitors for one fit.
 
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor, optional
-        The estimator being fitted (unused today; the seam for monitors that depend on it).
     per_epoch : int, default=2
         Steps per epoch the sampling probes watch.
 

@@ -78,6 +78,21 @@ class LoopInternals:
     schedule_when: Literal["batch", "epoch", "plateau"] | None = None
 
 
+#: What trainwell's loop and probes once kept in ``run.extra`` and now report in typed fields.
+MOVED_TO_FIELDS = ("fast_path", "cuda_graphs", "initial_loss", "initial_grad_rms", "initial_weight_rms",
+                   "first_layer_weights", "diverged", "step_time")
+
+
+class UserExtra(dict):
+    """``RunState.extra``: a plain dict for users' callbacks, which names the new place of a
+    value trainwell used to keep here (``run.extra["fast_path"]`` is now ``run.fast_path``)."""
+
+    def __missing__(self, key: str) -> Any:
+        if key in MOVED_TO_FIELDS:
+            raise KeyError(f"run.extra[{key!r}] is now a field of the run: read run.{key}")
+        raise KeyError(key)
+
+
 @dataclass
 class RunState:
     """What observers see of a run in progress, and what a finished run reports.
@@ -143,6 +158,6 @@ class RunState:
     first_layer_weights: FirstLayerWeights | None = None
     diverged: Divergence | None = None
     step_time: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=lambda: UserExtra())
     # the loop's own, out of the constructor and the repr: observers have no business here
     _loop: LoopInternals = field(default_factory=LoopInternals, init=False, repr=False, compare=False)
