@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .common import (
     TRANSFER,
-    add_data_flags,
+    add_table_arguments,
     add_training_flags,
     build_estimator,
     estimator_params,
@@ -44,9 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog="Exit status 1 when a finding is an error (training would fail or learn nothing), 0 otherwise; "
                "2 for bad input.",
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", required=True, help="the column to predict")
-    add_data_flags(p)
+    add_table_arguments(p)
     p.add_argument("--test", default=None, help="a CSV of test rows to compare with (default: the --test-fraction split)")
     p.add_argument("--min-severity", choices=("info", "warning", "error"), default="info",
                    help="print only findings at least this serious (default: all)")

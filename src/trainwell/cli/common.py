@@ -37,6 +37,7 @@ __all__ = [
     "TRAINING_FLAGS",
     "Flag",
     "add_data_flags",
+    "add_table_arguments",
     "add_sep_flag",
     "add_training_flags",
     "build_estimator",
@@ -525,6 +526,13 @@ def add_sep_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", default=None, metavar="SEP",
                    help="field separator of the CSV file, e.g. ';' or tab (default: detected from the first lines, "
                         "with a note when it is not a comma)")
+
+
+def add_table_arguments(p: argparse.ArgumentParser) -> None:
+    """The CSV file, its target column and how to read it: what every command on a table takes."""
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", required=True, help="the column to predict")
+    add_data_flags(p)
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .common import (
     TRANSFER,
-    add_data_flags,
+    add_table_arguments,
     add_training_flags,
     build_estimator,
     estimator_params,
@@ -108,10 +108,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Search hyperparameters the way the notes teach it: the learning rate alone with short runs, "
         "then every parameter around it with longer runs; warns when a best value lies on the border of its range.",
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", required=True, help="the column to predict")
+    add_table_arguments(p)
     p.add_argument("--out", required=True, help="run folder (running the same command again resumes the search)")
-    add_data_flags(p)
     p.add_argument("--trials", type=_positive_int, default=40, help="trials over both stages (default 40)")
     p.add_argument("--space", action="append", default=[], metavar="NAME=SPEC",
                    help="a range NAME=LOW:HIGH[:log] (lr=1e-5:1e-1:log), choices NAME=A|B (hidden=128|256,128) or "
@@ -141,9 +139,7 @@ def add_parser_lr_find(subparsers: argparse._SubParsersAction) -> None:
         description="Train while the learning rate grows exponentially, smooth the loss curve, and read a learning "
         "rate off it; repeated with several seeds, and says so in words when the curve gives no clear answer.",
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", required=True, help="the column to predict")
-    add_data_flags(p)
+    add_table_arguments(p)
     p.add_argument("--start-lr", type=float, default=1e-7, help="smallest learning rate (default 1e-7)")
     p.add_argument("--end-lr", type=float, default=10.0, help="largest learning rate (default 10)")
     p.add_argument("--steps", type=int, default=200, help="mini-batch steps over the range (default 200)")

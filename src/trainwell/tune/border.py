@@ -133,22 +133,20 @@ def check_borders(best_params: Mapping[str, Any], searched: Mapping[str, Param],
             too = "high" if side == "low" else "low"
             message = (
                 f"Your starting {name} ({value:.3g}), outside the searched range {p.describe()}, beat every "
-                f"value in it: the range is too {too}. Search {suggested[0]:g} … {suggested[1]:g} instead "
-                f"(or rerun with --extend-borders / extend_borders=True)."
+                f"value in it: the range is too {too}. Search {suggested[0]:g} … {suggested[1]:g} instead"
             )
-            warnings.append(BorderWarning(name, value, side, pos, (p.low, p.high), suggested, p.log, message))
-            continue
-        suggested = _widened(p, side)
-        if suggested == (p.low, p.high):
-            continue  # at a natural limit: nothing lies beyond it
-        scale = " of its log range" if p.log else " of its range"
-        where = "lowest" if side == "low" else "highest"
-        beyond = "below" if side == "low" else "above"
-        message = (
-            f"The best {name} ({value:.3g}) lies in the {where} {margin:.0%}{scale} {p.describe()}, "
-            f"so better values may lie {beyond} it: widen the range to {suggested[0]:g} … {suggested[1]:g}"
-            f" (or rerun with --extend-borders / extend_borders=True)."
-        )
+        else:
+            suggested = _widened(p, side)
+            if suggested == (p.low, p.high):
+                continue  # at a natural limit: nothing lies beyond it
+            scale = " of its log range" if p.log else " of its range"
+            where = "lowest" if side == "low" else "highest"
+            beyond = "below" if side == "low" else "above"
+            message = (
+                f"The best {name} ({value:.3g}) lies in the {where} {margin:.0%}{scale} {p.describe()}, "
+                f"so better values may lie {beyond} it: widen the range to {suggested[0]:g} … {suggested[1]:g}"
+            )
+        message += " (or rerun with --extend-borders / extend_borders=True)."
         warnings.append(BorderWarning(name, value, side, pos, (p.low, p.high), suggested, p.log, message))
     return warnings
 
