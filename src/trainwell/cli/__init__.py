@@ -2,8 +2,9 @@
 tune | lr-find | lab``.
 
 :mod:`.main` assembles the parser and handles errors, :mod:`.common` holds what the commands
-share (reading a table, the target and its task, the held-out test rows, the training flags),
-and each command has its module: :mod:`.fit`, :mod:`.predict`, :mod:`.info`, :mod:`.demo`,
+share (reading a table, the target and its task, the held-out test rows, the training flags
+from one table of parameters), :mod:`.output` where results go (stdout, or one JSON object with
+``--json``; progress and notes on stderr), and each command has its module: :mod:`.fit`, :mod:`.predict`, :mod:`.info`, :mod:`.demo`,
 :mod:`.report`, :mod:`.compare`, :mod:`.check`, :mod:`.tune` (with ``lr-find``) and :mod:`.lab`.
 Nothing else in trainwell imports this package: it sits on top of every other layer.
 """
