@@ -599,6 +599,8 @@ main{max-width:1240px;margin:0 auto;padding:20px 24px 48px}
 .tile b{display:block;font-size:22px}.tile span{color:var(--muted);font-size:13px}.tile.why{flex:1 1 220px}h2 .count{font-size:14px;font-weight:400;color:var(--muted);margin-left:6px}.tile.why span{display:block;line-height:1.3}
 section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0;min-width:0}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:0 16px;align-items:start}.grid section.wide{grid-column:1/-1}
+section.slim{padding:10px 20px;margin:0 0 16px}section.slim h2{display:inline;font-size:16px;margin-right:10px}
+section.slim p{display:inline;margin:0}
 .top{display:flex;gap:16px;align-items:flex-start;margin:16px 0}.top>section{margin:0}
 .top>#findings{flex:1 1 420px;min-width:300px}.top>#test{flex:1 1 520px}
 @media (max-width:900px){.top{flex-wrap:wrap}}
@@ -655,6 +657,9 @@ def _finding_ref(f: dict[str, Any]) -> str:
 
 
 def _section_html(s: Section, wide: bool = False, near_top: bool = False) -> str:
+    if near_top and s.note and not (s.png or s.body or s.findings):  # one sentence: one slim strip
+        return (f'<section id="{s.key}" class="wide slim"><h2>{_esc(s.title)}</h2>'
+                f'<p class="note">{_esc(s.note)}</p></section>')
     cls = ' class="wide"' if wide or (s.findings and not near_top) else ""
     parts = [f'<section id="{s.key}"{cls}><h2>{_esc(s.title)}</h2>']
     if s.guide:
