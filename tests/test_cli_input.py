@@ -86,6 +86,7 @@ def test_a_semicolon_file_is_read_with_its_separator(tmp_path, capsys):
     assert read_table(str(data), sep=";", quiet=True).shape == (60, 13)
     assert capsys.readouterr().err == ""
     assert main(["check", str(data), "--target", "target", "--sep", ";", "--min-severity", "error"]) == 0
+    assert "';'" not in capsys.readouterr().err  # --sep given: no separator note (check's header line aside)
     comma = _wine_like(tmp_path)
     read_table(str(comma))
     assert capsys.readouterr().err == ""  # no note for the usual comma

@@ -30,7 +30,9 @@ def test_plain_rows_when_the_output_is_not_a_terminal(digits_split):
     text = out.getvalue()
     assert not ANSI.search(text) and progress.updates == 0  # no bar, no escape codes
     lines = text.strip().splitlines()
-    assert lines[0].split() == ["epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "sec"]
+    columns, note = lines[0].split("(", 1)
+    assert columns.split() == ["epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "sec"]
+    assert note.strip() == "* best val_loss so far)"  # what the star on a row means
     assert len(lines) == 1 + est.n_iter_
     for line, row in zip(lines[1:], est.history_, strict=True):
         fields = line.split()
