@@ -122,13 +122,8 @@ def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
     (``X`` then trained on as it is: a memory-mapped array is never copied)."""
     import numpy as np
 
-    from ..data import find_non_finite, non_finite_message
-
     if test is not None:
         return X, np.asarray(y), test[0], np.asarray(test[1])
-    found = find_non_finite(X)  # before the split, so the row is the one in the user's array
-    if found is not None:
-        raise DataError(non_finite_message(found, name="X", row="row {row}"))
     train_idx, test_idx = hold_out(y, task, test_fraction, seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     y_arr = np.asarray(y)
@@ -343,6 +338,14 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     if len(y) != X.shape[0]:
         raise DataError(f"{args.data} has {X.shape[0]} rows but --labels {args.labels} has {len(y)}; they must match.")
     test = _test_arrays(args, X, y)
+    if test is None:
+        # the test rows are split off here, before the estimator sees the data: look at every row
+        # now, so a bad value is named at its row of the user's array (a CSV is looked at as it is read)
+        from ..data import find_non_finite, non_finite_message
+
+        found = find_non_finite(X)
+        if found is not None:
+            raise DataError(non_finite_message(found, name=args.data, row="row {row}"))
     run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,
             quiet=args.quiet, source=f"{args.data} ({X.shape[0]} rows, {'memory-mapped' if test else 'in memory'})",
             resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test,
