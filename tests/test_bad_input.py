@@ -270,8 +270,17 @@ def test_names_are_accepted_in_any_case():
     assert est.spec_.kind == "mlp" and est.spec_.activation == "relu" and est.spec_.init == "he"
     assert est.train_config_.optimizer == "adam" and est.train_config_.lr_schedule == "step"
     assert est.transform_.scaling == "feature"
-    reg = NeuralNetRegressor(max_epochs=1, loss="MSE", activation=("Leaky_ReLU", 0.1)).fit(GOOD_X, GOOD_X[:, 0])
-    assert reg.spec_.activation == "leaky_relu"
+    reg = NeuralNetRegressor(max_epochs=1, loss="MSE", activation=("Leaky_ReLU", 0.1), output_activation="Sigmoid",
+                             target_scaling="Range").fit(GOOD_X, GOOD_X[:, 0])
+    assert reg.spec_.activation == "leaky_relu" and reg.spec_.output_activation == "sigmoid"
+    assert reg.target_scaler_.mode == "range" and reg.target_scaler_.output_activation == "sigmoid"
+    assert NeuralNetRegressor(output_activation="Tanh", max_epochs=1).fit(GOOD_X, GOOD_X[:, 0]).target_scaler_.mode == "range"
+
+
+def test_freeze_is_accepted_in_any_case():
+    from trainwell.estimators.params import COMMON_CONSTRAINTS
+
+    assert COMMON_CONSTRAINTS["freeze"].check("Features") and not COMMON_CONSTRAINTS["freeze"].check("head")
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "trainwell"
 
 #: Bottom to top, as in docs/architecture.md. A module may import its own layer and those below.
 LAYERS: list[set[str]] = [
-    {"_version", "_files", "exceptions", "_lazy", "_callable"},
+    {"_version", "_files", "exceptions", "_lazy", "_callable", "model_folder"},
     {"data", "nn"},
     {"train", "progress"},
-    {"fitted", "persist"},
+    {"fitted", "persist", "predictor"},
     {"diagnose"},
     {"report"},
     {"estimators"},

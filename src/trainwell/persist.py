@@ -22,18 +22,21 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ._files import jsonable, recover_folder, write_atomic_folder
+from ._files import jsonable, write_atomic_folder
 from ._version import __version__
 from .data import FeatureTransform, TargetScaler, classes_from_json, classes_to_json
 from .exceptions import ModelFileError, TrainwellError
 from .fitted import FittedEstimator
+from .model_folder import (
+    FORMAT,
+    FORMAT_VERSION,
+    MODEL_JSON,
+    WEIGHTS,
+    find_model_folder,
+    read_description,
+)
 from .nn import ConvBlock, NetworkSpec, build_network
 from .train import History
-
-FORMAT = "trainwell-model"
-FORMAT_VERSION = 1
-MODEL_JSON = "model.json"
-WEIGHTS = "weights.safetensors"
 
 
 def _param_json(value: Any) -> Any:
@@ -101,29 +104,6 @@ def save_model(est: FittedEstimator, path: str | os.PathLike) -> Path:
     return write_atomic_folder(path, {MODEL_JSON: blob}, {WEIGHTS: lambda p: save_file(state, str(p))})
 
 
-def _read_description(folder: Path) -> dict[str, Any]:
-    if not folder.exists():
-        raise ModelFileError(f"Model folder {folder} does not exist; give the folder that save() or 'trainwell fit' wrote.")
-    if not folder.is_dir():
-        raise ModelFileError(f"{folder} is a file, not a model folder; give the folder that holds {MODEL_JSON}.")
-    for name in (MODEL_JSON, WEIGHTS):
-        if not (folder / name).is_file():
-            raise ModelFileError(f"{folder} has no {name}; it is not a complete trainwell model folder.")
-    try:
-        desc = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{folder / MODEL_JSON} is not valid JSON ({exc}); the file is damaged.") from None
-    if not isinstance(desc, dict) or desc.get("format") != FORMAT:
-        raise ModelFileError(f"{folder / MODEL_JSON} is not a trainwell model description.")
-    version = desc.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} uses model format version {version!r}; this trainwell ({__version__}) reads version "
-            f"{FORMAT_VERSION}. Install the trainwell version that wrote it."
-        )
-    return desc
-
-
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
     path = folder / WEIGHTS
     try:
@@ -178,11 +158,8 @@ def read_model(path: str | os.PathLike, estimators: Mapping[str, type]) -> Saved
         When a file is missing, damaged, from another format version, or disagrees with
         another.
     """
-    folder = Path(path)
-    recover_folder(folder)
-    if (folder / "model" / MODEL_JSON).is_file() and not (folder / MODEL_JSON).exists():
-        folder = folder / "model"
-    desc = _read_description(folder)
+    folder = find_model_folder(path)
+    desc = read_description(folder)
     try:
         cls = estimators[desc["estimator"]]
         spec = NetworkSpec.from_dict(desc["spec"])

@@ -21,18 +21,19 @@ __all__ = ["add_parser", "cmd_predict", "unseen_categories"]
 
 #: Unseen values quoted in the note, per column.
 _EXAMPLES = 3
+#: Rows above which a .npy file is predicted by the estimator, chunk by chunk, as memory-mapped
+#: (the value of trainwell.data.mapped.CHUNK_ROWS, which imports PyTorch).
+CHUNK_ROWS = 65_536
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict a CSV file (its target column and other extra columns ignored) or a ``.npy`` array."""
-    from ..persist import load
-
-    est = load(args.run_dir, device=args.device)
     if args.data.endswith(".npy"):
         X = read_npy(args.data, "the data file")  # memory-mapped: predicted chunk by chunk
-        _write_predictions(est, X, args.proba, args.json)
+        _write_predictions(_model(args, len(X)), X, args.proba, args.json)
         return 0
     frame = read_table(args.data, sep=args.sep)
+    est = _model(args, len(frame))
     names = getattr(est, "feature_names_in_", None)
     if names is None:  # trained on an array: the columns are taken in order, by position
         X = frame.to_numpy()
@@ -52,6 +53,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     _write_predictions(est, X, args.proba, args.json)
     return 0
+
+
+def _model(args: argparse.Namespace, n_rows: int) -> Any:
+    """What predicts: an MLP on the CPU predicts with NumPy (no PyTorch or scikit-learn to import,
+    the bulk of a short command's time; see trainwell.predictor), anything else as loaded."""
+    if args.device in ("auto", "cpu") and n_rows <= CHUNK_ROWS:
+        from ..predictor import NumpyPredictor
+
+        predictor = NumpyPredictor.from_folder(args.run_dir)
+        if predictor is not None:
+            return predictor
+    from ..persist import load
+
+    return load(args.run_dir, device=args.device)
 
 
 def unseen_categories(est: Any, X: pd.DataFrame) -> dict[str, tuple[int, list[str]]]:

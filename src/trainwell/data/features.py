@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_array
 
 from ..exceptions import DataError
 from .finite import find_non_finite, is_categorical, non_finite_message
@@ -60,6 +59,9 @@ def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndar
                     "or convert them to numbers."
                 ) from None
             raise
+    # imported here: `trainwell predict` runs without scikit-learn (trainwell.predictor)
+    from sklearn.utils.validation import check_array
+
     try:
         arr = check_array(arr, dtype=np.float32, allow_nd=allow_nd, ensure_all_finite=False,
                           ensure_min_samples=1, ensure_min_features=1, input_name=name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 def split_indices(n: int, fraction: float, y_codes: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -20,5 +19,7 @@ def split_indices(n: int, fraction: float, y_codes: np.ndarray | None, seed: int
         counts = counts[counts > 0]
         if counts.min() >= 2 and n_out >= len(counts) and n - n_out >= len(counts):
             stratify = y_codes
+    from sklearn.model_selection import train_test_split  # lazily, as everywhere in data/
+
     keep, out = train_test_split(idx, test_size=n_out, random_state=seed, stratify=stratify)
     return np.sort(keep), np.sort(out)

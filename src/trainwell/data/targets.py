@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ..exceptions import DataError
 
@@ -50,6 +49,9 @@ def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"y has {int(np.isnan(y).sum())} missing labels (NaN); drop those rows or fill them in.")
     if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
         raise DataError("y has missing labels (None/NaN); drop those rows or fill them in.")
+    # imported here, as in features.py: `trainwell predict` runs without scikit-learn
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
     try:
         check_classification_targets(y)
     except ValueError:

@@ -35,6 +35,7 @@ from ..data import (
     split_indices,
 )
 from ..data.augment import parse_augment
+from ..data.columns import align_columns
 from ..data.mapped import CHUNK_ROWS, is_memory_mapped, mapped_tensor, statistics_rows
 from ..data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
 from ..exceptions import DataError, NotFitted
@@ -227,7 +228,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             with distributed.synchronised_batchnorm(self.network_, sync, self.device_):
                 run = fit_loop(self.network_, self.loss_, loop_args["train"], loop_args["val"], self.train_config_,
                                callbacks, generator=perm_gen, epochs=epochs, shard=split.shard, rows=loop_args["rows"])
-                if source is not None and self.freeze == "features" and self.fine_tune:
+                if source is not None and str(self.freeze).lower() == "features" and self.fine_tune:
                     run = fine_tune_phase(self, run, callbacks, loop_args)
         self._record_run(run)
         self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
@@ -298,14 +299,14 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             self.spec_ = self._make_spec(self.transform_.sample_shape, n_outputs, len(split.train_idx), loss_name)
         else:
             self.spec_ = dataclasses.replace(
-                source.spec_, n_outputs=n_outputs, output_activation=getattr(self, "output_activation", None),
+                source.spec_, n_outputs=n_outputs, output_activation=getattr(self, "_output_activation", None),
                 head="hierarchical_softmax" if loss_name == "hierarchical_softmax" else "linear",
             )
         self.network_ = build_network(self.spec_, generator=torch.Generator().manual_seed(split.seed)).to(self.device_)
         if source is not None:
             # transfer learning: the source's body, a new head for the new outputs
             self.network_.features.load_state_dict(source.network_.features.state_dict())
-            if self.freeze == "features":
+            if str(self.freeze).lower() == "features":
                 self.network_.features.requires_grad_(False)
         self.loss_ = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
         self.train_config_ = self.training_config(len(split.train_idx))
@@ -401,14 +402,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         X = as_table_or_array(X)
         names = getattr(self, "feature_names_in_", None)
         if names is not None and isinstance(X, pd.DataFrame):
-            columns = {str(c) for c in X.columns}
-            missing = [str(c) for c in names if str(c) not in columns]
-            if missing:
-                raise DataError(f"X lacks the column(s) {missing[:5]} seen in fit; pass the same columns as in training.")
-            extra = [str(c) for c in X.columns if str(c) not in {str(n) for n in names}]
-            if extra:
-                raise DataError(f"X has column(s) {extra[:5]} that were not seen in fit; drop them before predicting.")
-            X = X[list(names)]
+            X = align_columns(X, names)
         try:
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:

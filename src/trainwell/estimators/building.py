@@ -151,7 +151,8 @@ def make_spec(params: dict[str, Any], sample_shape: tuple[int, ...], n_outputs: 
         batchnorm=bool(params["batchnorm"]),
         dropout=float(dropout),
         head="hierarchical_softmax" if loss == "hierarchical_softmax" else "linear",
-        output_activation=params.get("output_activation"),
+        output_activation=params["output_activation"].lower() if isinstance(params.get("output_activation"), str)
+        else None,
     )
 
 

@@ -227,7 +227,7 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "bf16": _BOOL,
     "cuda_graphs": _BOOL,
     # exactly "features": the fit compares it as given (base.py, callbacks.py)
-    "freeze": Constraint(lambda v: v is None or (isinstance(v, str) and v == "features"),
+    "freeze": Constraint(one_of(None, "features"),
                          "freeze={value!r} must be 'features' (train the new head first) or None."),
     "fine_tune": Constraint(lambda v: v is None or _real_in(0, 1, low_open=True, high_open=False)(v),
                             "fine_tune={value!r} must be a learning-rate factor in (0, 1], e.g. 0.1, or None."),

@@ -34,9 +34,9 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         "loss": Constraint(one_of("auto", *REGRESSION_LOSSES),
                            "Unknown loss {value!r} for {estimator}; choose one of "
                            + ", ".join(("auto", *REGRESSION_LOSSES)) + "."),
-        "output_activation": Constraint(lambda v: v is None or (isinstance(v, str) and v in ("sigmoid", "tanh")),
+        "output_activation": Constraint(one_of(None, "sigmoid", "tanh"),
                                         "Unknown output_activation {value!r}; choose None, 'sigmoid' or 'tanh'."),
-        "target_scaling": Constraint(lambda v: isinstance(v, str) and v in ("auto", "standard", "range", "none"),
+        "target_scaling": Constraint(one_of("auto", "standard", "range", "none"),
                                      "Unknown target_scaling {value!r}; choose 'auto', 'standard', 'range' or 'none'."),
     }
 
@@ -50,8 +50,13 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
                  report=None, tensorboard=False, sync_batchnorm=False):
         store_params(self, locals())
 
+    @property
+    def _output_activation(self) -> str | None:
+        """``output_activation`` as used: lower case (names are not case-sensitive)."""
+        return self.output_activation.lower() if isinstance(self.output_activation, str) else self.output_activation
+
     def _check_combinations(self) -> None:
-        if self.target_scaling == "range" and self.output_activation is None:
+        if self.target_scaling.lower() == "range" and self.output_activation is None:
             raise ConfigError("target_scaling='range' needs output_activation='sigmoid' or 'tanh'.")
 
     def _prepare_targets(self, y, classes=None, refit=True):
@@ -61,11 +66,11 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         return None, y
 
     def _fit_target_scaling(self, y: np.ndarray) -> None:
-        mode = self.target_scaling
+        mode, squash = self.target_scaling.lower(), self._output_activation
         if mode == "auto":
-            mode = "range" if self.output_activation else "standard"
-        self.target_scaler_ = TargetScaler(mode, self.output_activation).fit(y)
-        problem = targets_outside_output(self.target_scaler_.transform(y), self.output_activation)
+            mode = "range" if squash else "standard"
+        self.target_scaler_ = TargetScaler(mode, squash).fit(y)
+        problem = targets_outside_output(self.target_scaler_.transform(y), squash)
         if problem:
             warnings.warn(problem, TargetRangeWarning, stacklevel=4)
 
