@@ -473,6 +473,8 @@ TRAINING_FLAGS: tuple[Flag, ...] = (
     Flag("cuda_graphs", None, "on CUDA, launch every kernel from Python instead of replaying captured training steps",
          switch=False, name="--no-cuda-graphs"),
     Flag("sync_batchnorm", None, "under torchrun, batch-norm statistics over all processes", switch=True),
+    Flag("threads", _auto_or(int), "intra-op threads while training", _A,
+         means="1 for a small MLP (under 4 M multiply-adds a step), else every core"),
     Flag("diagnostics", None, "skip the advice after training (and its probes)", switch=False,
          name="--no-diagnostics"),
 )

@@ -43,6 +43,7 @@ from ..nn import NetworkSpec, build_network, make_loss
 from ..persist import SavedModel, read_model
 from ..train import TrainConfig, distributed, fit_loop
 from ..train.callbacks import RunState
+from ..train.threads import auto_threads, intra_op_threads, step_macs
 from . import building
 from .callbacks import assemble_callbacks, fine_tune_phase
 from .params import (
@@ -146,7 +147,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         if not hasattr(self, "network_"):
             return self._fit(X, y, classes=classes, epochs=1, validate=False)
         Xt, yt = self.to_tensors(X, y)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), intra_op_threads(getattr(self, "threads_", None)):
             gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
             config = dataclasses.replace(self.train_config_, prepare=None)  # Xt is scaled on the host here
             shard, _ = distributed.setup(self.device_)
@@ -225,7 +226,9 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             callbacks = assemble_callbacks(self, validates=loop_args["val"] is not None, generator=perm_gen,
                                            fingerprint=fingerprint, resume=resume)
             sync = bool(self.sync_batchnorm and split.shard)
-            with distributed.synchronised_batchnorm(self.network_, sync, self.device_):
+            self.threads_ = self._threads()
+            with distributed.synchronised_batchnorm(self.network_, sync, self.device_), \
+                    intra_op_threads(self.threads_):
                 run = fit_loop(self.network_, self.loss_, loop_args["train"], loop_args["val"], self.train_config_,
                                callbacks, generator=perm_gen, epochs=epochs, shard=split.shard, rows=loop_args["rows"])
                 if source is not None and str(self.freeze).lower() == "features" and self.fine_tune:
@@ -347,6 +350,20 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     def _make_spec(self, sample_shape: tuple[int, ...], n_outputs: int, n_train: int, loss: str) -> NetworkSpec:
         return building.make_spec(self.get_params(deep=False), sample_shape, n_outputs, n_train, loss)
 
+    def _threads(self) -> int | None:
+        """Intra-op threads for this fit: ``threads`` as given, or the ``"auto"`` rule of
+        :mod:`trainwell.train.threads` on the work of one MLP step (``None``: torch's default)."""
+        if not (isinstance(self.threads, str) and self.threads.lower() == "auto"):
+            return int(self.threads)
+        if distributed.launched_by_torchrun():
+            # each torchrun process is given its share of the cores by the launcher (OMP_NUM_THREADS);
+            # and a forked rank that changes its thread pool was once seen to hang in a futex wait
+            return None
+        if self.device_.type != "cpu" or self.spec_.kind != "mlp":
+            return None  # a GPU step does not run on CPU threads; convolutions split well
+        sizes = (self.spec_.input_shape[0], *self.spec_.hidden, self.spec_.n_outputs)
+        return auto_threads(step_macs(sizes, self.train_config_.batch_size))
+
     def _pretrained_source(self) -> NeuralNetBase | None:
         """The fitted model to transfer from, or ``None``."""
         if self.pretrained is None:
@@ -358,7 +375,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
     def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
         """What a checkpoint must agree with to be resumed: the settings and the data."""
-        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "cuda_graphs"}
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "cuda_graphs", "threads"}
         params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in ignored}
         step = max(1, len(Xt) // 512)
         digest = hashlib.sha256(np.ascontiguousarray(Xt[::step]).tobytes() + np.ascontiguousarray(yt[::step]).tobytes())

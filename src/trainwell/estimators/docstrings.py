@@ -106,6 +106,12 @@ _COMMON_DOC = """
         instead of each process's slice of it. No effect in a single process; not available
         on CPU. Under ``torchrun``, ``batch_size`` is the global batch, split evenly between
         the processes (see :mod:`trainwell.train.distributed`).
+    threads : int or "auto", default="auto"
+        Intra-op threads torch uses while this estimator trains. ``"auto"``: one thread for an
+        MLP whose step is small (fewer than 4 M multiply-adds per batch: a second thread does
+        not pay there, and spins against other processes on a busy machine; on a busy machine
+        ``threads=1`` pays for any MLP), torch's default
+        otherwise (see :mod:`trainwell.train.threads`).
 """
 
 

@@ -239,6 +239,8 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "verbose": Constraint(lambda v: isinstance(v, numbers.Integral),
                           "verbose={value!r} must be 0 (silent) or 1 (a line per epoch)."),
     "sync_batchnorm": _BOOL,
+    "threads": Constraint(_or_auto(_positive_int),
+                          "threads={value!r} must be a positive integer (intra-op threads) or 'auto'."),
 }
 
 
