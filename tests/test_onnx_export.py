@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import load_diabetes, load_digits
 
 from trainwell import NeuralNetClassifier, NeuralNetRegressor, load
@@ -169,3 +170,26 @@ def test_other_heads_activations_and_label_types(tmp_path, params, labels):
     _, (label, proba) = _run(path, clf, X)
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
     assert label.dtype == clf.classes_.dtype and np.array_equal(label, clf.predict(X))
+
+
+def test_missing_packages_are_named(tmp_path, monkeypatch):
+    import sys
+
+    X, y = load_digits(return_X_y=True)
+    clf = NeuralNetClassifier(hidden=(8,), max_epochs=1, random_state=0, device="cpu").fit(X[:200], y[:200])
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"onnxscript is missing.*trainwell\[onnx\]"):
+        clf.to_onnx(str(tmp_path / "m.onnx"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_fitted_on_a_gpu_exports_for_the_cpu(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    clf = NeuralNetClassifier(kind="cnn", max_epochs=2, random_state=0, device="cuda").fit(X[:400].reshape(-1, 8, 8), y[:400])
+    path = clf.to_onnx(str(tmp_path / "m.onnx"))
+    _, (label, proba) = _run(path, clf, X[400:600].reshape(-1, 8, 8))
+    # on a GPU trainwell predicts in float32 too, with other kernels: within 1e-4
+    np.testing.assert_allclose(proba, clf.predict_proba(X[400:600].reshape(-1, 8, 8)), rtol=0, atol=1e-4)
+    assert next(clf.network_.parameters()).is_cuda  # the estimator's own network stays where it was
