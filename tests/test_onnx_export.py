@@ -35,10 +35,10 @@ def _table(n=240, seed=0):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({
         "age": rng.normal(40, 12, n),
+        "income": rng.lognormal(10, 1, n),  # next to age: one slice of X in the graph
         "colour": rng.choice(["red", "green", "blue"], n),
-        "income": rng.lognormal(10, 1, n),
-        "member": rng.choice([True, False], n),
         "score": rng.normal(size=n),
+        "member": rng.choice([True, False], n),
     })
     frame.loc[frame.index[::17], "colour"] = None  # missing: a category of its own
     logit = 0.08 * (frame["age"] - 40) + (frame["colour"] == "red") - frame["score"]

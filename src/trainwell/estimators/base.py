@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,7 +203,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         self._check_fitted()
         save_model(self, path)
 
-    def to_onnx(self, path: str) -> str:
+    def to_onnx(self, path: str | os.PathLike) -> str:
         """Write the fitted model as one ONNX graph: raw features in, labels and probabilities
         (classifier) or predictions in the units of ``y`` (regressor) out.
 
