@@ -15,7 +15,7 @@ import sys
 
 from .._version import __version__
 from ..exceptions import TrainwellError
-from . import check, compare, demo, fit, info, lab, predict, report, tune
+from . import check, compare, demo, export, fit, info, lab, predict, report, tune
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN_PIPE", "EXIT_INTERNAL", "build_parser", "main"]
 
@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in (demo.add_parser, fit.add_parser, predict.add_parser, info.add_parser, report.add_parser,
-                     compare.add_parser, lab.add_parser, check.add_parser, tune.add_parser, tune.add_parser_lr_find):
+    for register in (demo.add_parser, fit.add_parser, predict.add_parser, export.add_parser, info.add_parser,
+                     report.add_parser, compare.add_parser, lab.add_parser, check.add_parser, tune.add_parser,
+                     tune.add_parser_lr_find):
         register(sub)
     for command in sub.choices.values():
         # Accepted after the command too (where people add it when rerunning). SUPPRESS keeps a

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +204,24 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
         self._check_fitted()
         save_model(self, path)
+
+    def to_onnx(self, path: str | os.PathLike) -> str:
+        """Write the fitted model as one ONNX graph: raw features in, labels and probabilities
+        (classifier) or predictions in the units of ``y`` (regressor) out.
+
+        The feature scaling is folded into the graph, and categorical columns are one-hot
+        encoded in it (``ai.onnx.ml``), each taken as a string input named by its column; see
+        :mod:`trainwell.estimators.onnx_export`. Needs the ``onnx`` extra. The file is written
+        under a temporary name and renamed, so a failure leaves nothing half-written.
+
+        Returns
+        -------
+        str
+            ``path``.
+        """
+        from .onnx_export import export_onnx
+
+        return str(export_onnx(self, path))
 
     # ------------------------------------------------------------ one fit, step by step
     def _fit(self, X: Any, y: Any, classes: Any = None, epochs: int | None = None, validate: bool = True,
