@@ -213,3 +213,26 @@ def test_a_continued_run_on_less_data_plans_on_its_own_steps():
     run = fit_loop(net, make_loss("cross_entropy"), (X[:320], y[:320]), None, config, [profiler], run=run, epochs=1)
     assert run.steps_per_epoch == 5 and run.n_train == 320
     assert run.step_time == {"reason": "an epoch has 5 steps, too few to time a window of them"}
+
+
+def test_the_advice_names_other_processes_when_the_step_waited_for_the_cpu():
+    from trainwell.diagnose.speed import CONTENDED_BELOW
+
+    alone = step_time_advice({**_result(**{MATMULS: 0.8, OTHER: 0.2}), "threads": 2, "cpu_share": 0.95,
+                              "load_average": 1.0, "cores": 2})
+    assert not any("other processes" in line for line in alone)
+    shared = step_time_advice({**_result(**{MATMULS: 0.8, OTHER: 0.2}), "threads": 2, "cpu_share": 0.2,
+                               "load_average": 6.1, "cores": 2})
+    assert any("only 20% of its 2 threads' time" in line and "load average 6.1 on 2 cores" in line
+               and "threads=1" in line for line in shared)
+    one = step_time_advice({**_result(**{MATMULS: 0.8, OTHER: 0.2}), "threads": 1,
+                            "cpu_share": CONTENDED_BELOW / 2, "load_average": None, "cores": 2})
+    assert any("of its thread's time" in line and "threads=1" not in line for line in one)
+
+
+def test_a_cpu_step_reports_the_share_of_cpu_time_it_got():
+    _, run = _fit(StepProfiler(steps=8, skip=2))
+    result = run.step_time
+    assert result["threads"] == torch.get_num_threads() and result["cores"] == os.cpu_count()
+    # process CPU time over wall time, per thread: a share, whatever else the machine does
+    assert 0.0 < result["cpu_share"] <= 1.5

@@ -12,7 +12,13 @@ from typing import Any
 
 from ..train.step_profile import GATHER, MATMULS, OPTIMIZER, OTHER, OVERHEAD
 
-__all__ = ["step_time_advice"]
+__all__ = ["CONTENDED_BELOW", "step_time_advice"]
+
+#: Share of its threads' time a CPU step got on the cores (``cpu_share``) below which other
+#: processes are named as the cause of a slow step. Measured (bench/threads.md, 2-core EPYC):
+#: a busy spinning process per core brought it to 0.10-0.15 and with six other jobs sharing
+#: the machine 0.20-0.63; a step alone on its cores spins at close to 1.
+CONTENDED_BELOW = 0.7
 
 
 def step_time_advice(result: dict[str, Any] | None) -> list[str]:
@@ -56,7 +62,25 @@ def step_time_advice(result: dict[str, Any] | None) -> list[str]:
         why = f" ({result['fast_reason']})" if result.get("fast_reason") else ""
         lines.append(f"The {OPTIMIZER} takes {share[OPTIMIZER]:.0%} of each step{why}: a fused optimizer "
                      "(adam, sgd, momentum, nesterov) on flat parameters is cheapest.")
+    lines += _contention_advice(result)
     if share[OTHER] >= 0.4:
         lines.append(f"{OTHER.capitalize()} (batch norm, activations, the loss, augmentation) take "
                      f"{share[OTHER]:.0%} of each step.")
     return lines
+
+
+def _contention_advice(result: dict[str, Any]) -> list[str]:
+    """A sentence when the step waited for the CPU behind other processes (wall far above CPU time)."""
+    cpu_share = result.get("cpu_share")
+    if cpu_share is None or cpu_share >= CONTENDED_BELOW:
+        return []
+    threads, load, cores = result.get("threads", 1), result.get("load_average"), result.get("cores")
+    busy = f" (load average {load:.1f} on {cores} cores)" if load is not None and cores else ""
+    whose = "its thread's" if threads == 1 else f"its {threads} threads'"
+    line = (f"The step got only {cpu_share:.0%} of {whose} time on the "
+            f"CPU: other processes are using these cores{busy}, so each step waits for them and the times "
+            "above are slower than the arithmetic needs.")
+    if threads > 1:
+        line += (" Threads that wait for busy cores slow every step down (bench/threads.md: 1.8-17x); "
+                 "on a shared machine train with threads=1 (--threads 1).")
+    return [line]

@@ -147,6 +147,8 @@ class StepProfiler(Callback):
         self._excluded = 0.0
         self._n_watched = 0
         self._plain: float | None = None
+        self._clocks = (0.0, 0.0)  # (wall, process CPU) at the start of the unprofiled window
+        self._cpu_share: float | None = None
 
     # ------------------------------------------------------------------ the window
     def on_fit_begin(self, run: RunState) -> None:
@@ -195,9 +197,11 @@ class StepProfiler(Callback):
         if index == start:
             _sync(device)
             self._t0, self._excluded, self._n_watched = time.perf_counter(), 0.0, 0
+            self._clocks = (self._t0, time.process_time())
         elif index == start + k:
             _sync(device)
             self._plain = self._per_step(k)
+            self._cpu_share = _cpu_share(self._clocks, device)
             if torch.autograd.profiler._is_profiler_enabled:
                 # one profiling session at a time: starting ours would end the user's
                 self._unmeasured(run, "another profiler was recording this fit (trainwell's would have ended it)")
@@ -311,8 +315,31 @@ class StepProfiler(Callback):
             "parts": {p: parts.get(p, 0.0) for p in PARTS},
             "top": [{"name": name, "part": part, "seconds": s} for (name, part), s in top],
             "fast_reason": None if fast.get("used") else fast.get("reason"),
+            **_contention(self._cpu_share, device),
             "graphs_reason": graphs.get("reason") if device.type == "cuda" and not graphs.get("used") else None,
         }
+
+
+def _cpu_share(clocks: tuple[float, float], device: torch.device) -> float | None:
+    """The share of its threads' time the process got on the CPU since ``clocks`` (CPU only).
+
+    Process CPU time counts every thread; an idle wait in the OpenMP pool still spins, so a
+    step that has its cores to itself reads close to 1. Other processes on the same cores take
+    time slices away from it, and the share falls (``bench/threads.py --load``).
+    """
+    wall = time.perf_counter() - clocks[0]
+    if device.type != "cpu" or wall <= 0:
+        return None
+    return (time.process_time() - clocks[1]) / (wall * torch.get_num_threads())
+
+
+def _contention(cpu_share: float | None, device: torch.device) -> dict[str, Any]:
+    """What the step's measurement says about other work on the machine (CPU steps only)."""
+    if device.type != "cpu" or cpu_share is None:
+        return {}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"threads": torch.get_num_threads(), "cpu_share": cpu_share, "load_average": load,
+            "cores": os.cpu_count()}
 
 
 def _sync(device: torch.device) -> None:
