@@ -88,7 +88,7 @@ def findings_html(findings: list[Finding], empty: str = "No findings: the diagno
     """
     if not findings:
         return f"<p>{html.escape(empty)}</p>"
-    counts = ", ".join(f"{n} {sev}" for sev in ("error", "warning", "info")
+    counts = ", ".join(f"{n} {sev}{'s' if n != 1 and sev != 'info' else ''}" for sev in ("error", "warning", "info")
                        if (n := sum(f.severity == sev for f in findings)))
     items = []
     for f in rank(list(findings)):

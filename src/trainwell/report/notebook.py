@@ -117,10 +117,10 @@ def loss_png(est: Any, dpi: int = SMALL_DPI) -> bytes | None:
 def _resolved_line(est: Any) -> str:
     """What the ``"auto"`` settings became in the fit: ``hidden: auto → [64, 64]``."""
     from .html import param_text
-    from .runfolder import _resolved
+    from .runfolder import resolved_settings
 
     try:
-        resolved = _resolved(est)
+        resolved = resolved_settings(est)
     except AttributeError:  # an estimator without spec_ or n_train_ (not fitted through fit)
         return ""
     params = est.get_params(deep=False)
@@ -278,9 +278,12 @@ def report_view(est: Any, X_test: Any = None, y_test: Any = None, height: int = 
     if path is not None and X_test is None and Path(path).is_file():
         return ReportView(Path(path).read_text(encoding="utf-8"), Path(path), height)
     scratch = Path(tempfile.mkdtemp(prefix="trainwell-report-"))
+    run_dir = scratch / type(est).__name__
     try:
-        save_run(est, scratch / "run", X_test, y_test)
-        page = (scratch / "run" / REPORT).read_text(encoding="utf-8")
+        save_run(est, run_dir, X_test, y_test, source=f"{type(est).__name__} (not saved)")
+        page = (run_dir / REPORT).read_text(encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # the header names the run folder, which is gone now: say so instead of a dead path
+    page = page.replace(f"run folder {_esc(run_dir)}", "no run folder (pass report= to the estimator to keep one)")
     return ReportView(page, None, height)

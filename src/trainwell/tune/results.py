@@ -87,12 +87,12 @@ class TuneResult:
         from ..report.notebook import SMALL_DPI, tune_html
         from ..report.plots import to_png
         from .objective import METRICS
-        from .report import _progress_figure
+        from .report import progress_figure
 
         direction = METRICS[self.metric][1] if self.metric in METRICS else "minimize"
         png = None
         if len(self.trials) and self.trials["score"].notna().any():
-            png = to_png(_progress_figure(self.trials, direction, self.metric), dpi=SMALL_DPI)
+            png = to_png(progress_figure(self.trials, direction, self.metric), dpi=SMALL_DPI)
         return tune_html(self, png, "lower" if direction == "minimize" else "higher")
 
 
