@@ -138,6 +138,16 @@ def test_a_fitted_estimator_shows_its_own_numbers(fitted):
     assert "trainwell-estimator" in bundle["text/html"] and bundle["text/plain"] == repr(fitted)
 
 
+def test_a_loaded_model_shows_its_numbers_and_says_why_it_has_no_findings(fitted, tmp_path):
+    from trainwell import load
+
+    fitted.save(tmp_path / "model")
+    page = load(tmp_path / "model")._repr_html_()
+    row = next(r for r in fitted.history_ if r["epoch"] == fitted.best_epoch_)
+    assert f">{row['val_accuracy']:.4f}<" in page and len(_pngs(page)) == 1
+    assert "does not carry them" in html.unescape(page)
+
+
 def test_an_unfitted_estimator_keeps_scikit_learns_diagram():
     est = NeuralNetClassifier(hidden=(7, 3))
     page = est._repr_html_()

@@ -83,9 +83,12 @@ def headline(est: Any) -> list[tuple[str, str]]:
             if _number(row.get(key)):
                 out.append((f"best {words} {label}" if split == "val" else f"{words} {label}", f"{row[key]:.4f}"))
     epochs = getattr(est, "n_iter_", None) or len(history)
-    out.append(("best epoch of all trained", f"{best_epoch} of {epochs}" if best_epoch is not None else str(epochs)))
+    if not epochs:  # prepare(): built, not trained
+        out.append(("epochs trained", "0"))
+    else:
+        out.append(("best epoch of all trained", f"{best_epoch} of {epochs}" if best_epoch is not None else str(epochs)))
     reason = getattr(est, "stop_reason_", None)
-    if reason:
+    if reason and epochs:
         head, _, rest = str(reason).partition(": ")
         out.append((rest or "why training stopped", head))
     n_train, n_val = getattr(est, "n_train_", None), getattr(est, "n_val_", None)
@@ -158,9 +161,13 @@ def estimator_html(est: Any, diagram: str = "") -> str:
     if spec is not None:
         network = f" · {_esc(spec.kind)} {_esc(list(spec.input_shape))} → hidden {_esc(list(spec.hidden))} → {_esc(spec.n_outputs)}"
     head = f'<div style="margin-bottom:6px"><b>{_esc(name)}</b>, fitted{network}</div>'
-    findings = findings_html(list(getattr(est, "findings_", None) or []),
-                             empty="No findings: the diagnostics found nothing to report."
-                             if getattr(est, "diagnostics", True) else "No findings: fitted with diagnostics=False.")
+    if not getattr(est, "diagnostics", True):
+        empty = "No findings: fitted with diagnostics=False."
+    elif getattr(est, "run_", None) is None and not getattr(est, "findings_", None):
+        empty = "No findings to show (a model read with trainwell.load does not carry them; its run folder's report does)."
+    else:
+        empty = "No findings: the diagnostics found nothing to report."
+    findings = findings_html(list(getattr(est, "findings_", None) or []), empty=empty)
     png = loss_png(est)
     body = _side_by_side(findings, _image(png, "training and validation loss per epoch"))
     return (f'<div class="trainwell-estimator" style="{_BOX}">{head}<div>{tiles(headline(est))}</div>{body}'
