@@ -226,7 +226,7 @@ def tune_html(result: Any, png: bytes | None = None, better: str = "") -> str:
         report = f", report <code>{_esc(result.report_path)}</code>" if result.report_path else ""
         left.append(f'<p style="margin:4px 0">Run folder <code>{_esc(result.run_dir)}</code>{report}.</p>')
     return (f'<div class="trainwell-tune" style="{_BOX}"><div style="margin-bottom:6px"><b>Hyperparameter search</b>, '
-            f"trials kept in <code>{_esc(result.storage)}</code></div><div>{tiles(items)}</div>"
+            f"trials stored: <code>{_esc(result.storage)}</code></div><div>{tiles(items)}</div>"
             f"{_side_by_side(''.join(left), _image(png, 'validation score of each trial and the best so far'))}</div>")
 
 
