@@ -28,7 +28,8 @@ from trainwell.train import Callback, RunState
 
 
 def test_public_names():
-    assert set(diagnose.__all__) == {"Finding", "advise", "check", "default_monitors", "rank", "step_time_advice"}
+    assert set(diagnose.__all__) == {"Finding", "Findings", "advise", "check", "default_monitors", "rank",
+                                     "step_time_advice"}
 
 
 def test_rank_puts_errors_first_and_keeps_order_within_a_severity():

@@ -26,7 +26,7 @@ EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "trainwell.diagnose": {
         ".advice": ("advise",),
         ".checks": ("check",),
-        ".findings": ("Finding", "rank",),
+        ".findings": ("Finding", "Findings", "rank",),
         ".monitors": ("default_monitors",),
         ".speed": ("step_time_advice",),
     },

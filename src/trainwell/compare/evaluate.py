@@ -154,6 +154,14 @@ class CompareResult:
 
         return render_html(self, title)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: each model's mean, the verdict, the warnings and the paired per-fold plot."""
+        from ..report.notebook import SMALL_DPI, compare_html
+        from ..report.plots import to_png
+        from .plot import plot_scores
+
+        return compare_html(self, to_png(plot_scores(self), dpi=SMALL_DPI))
+
     def report(self, path: str | Path, title: str | None = None) -> Path:
         """Write the comparison's HTML report and return its path.
 

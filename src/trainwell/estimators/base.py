@@ -39,6 +39,7 @@ from ..data.augment import parse_augment
 from ..data.columns import align_columns
 from ..data.mapped import CHUNK_ROWS, is_memory_mapped, mapped_tensor, statistics_rows
 from ..data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
+from ..diagnose.findings import Findings
 from ..exceptions import DataError, NotFitted
 from ..nn import NetworkSpec, build_network, make_loss
 from ..persist import SavedModel, read_model
@@ -193,6 +194,45 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         """The training loop's configuration for ``n_train`` rows under the current parameters."""
         return building.train_config(self.get_params(deep=False), self.spec_.kind, n_train, self.device_,
                                      self._classification)
+
+    def show_report(self, X_test: Any = None, y_test: Any = None, height: int = 900) -> Any:
+        """The run's full report, to display inline in a notebook (it is the cell's result).
+
+        With ``report=`` set, the run folder's ``report.html`` is shown; otherwise the run
+        folder is written to a temporary folder, its report read and the folder removed.
+        (``report`` is already the parameter that names the run folder, hence this name.)
+
+        Parameters
+        ----------
+        X_test, y_test : array-like, optional
+            Held-out rows for the report's test section (confusion matrix or predicted vs true).
+        height : int, default=900
+            Height of the inline frame in pixels.
+
+        Returns
+        -------
+        trainwell.report.notebook.ReportView
+            Shows the page in an ``<iframe>`` in Jupyter; ``.html`` is the page, ``.path`` its file.
+        """
+        from ..report.notebook import report_view
+
+        self._check_fitted()
+        return report_view(self, X_test, y_test, height)
+
+    def _html_repr(self) -> str:
+        """What Jupyter shows (scikit-learn's ``_repr_html_`` and ``_repr_mimebundle_`` call it).
+
+        Unfitted: scikit-learn's estimator diagram, unchanged. Fitted: the headline numbers,
+        the findings, a small loss curve and where the run folder is, above that diagram.
+        """
+        from sklearn.utils import estimator_html_repr
+
+        diagram = estimator_html_repr(self)
+        if not hasattr(self, "network_"):
+            return diagram
+        from ..report.notebook import estimator_html
+
+        return estimator_html(self, diagram)
 
     def save(self, path: str) -> None:
         """Write the fitted model to the folder ``path``: ``weights.safetensors`` + ``model.json``.
@@ -359,7 +399,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         self.run_ = run
         self.history_ = run.history
         self.n_iter_ = run.epoch
-        self.findings_ = []
+        self.findings_ = Findings()
         if self.diagnostics:
             from ..diagnose import advise
 
@@ -483,5 +523,5 @@ def restore(saved: SavedModel, device: str = "auto") -> NeuralNetBase:
     est.loss_ = make_loss(saved.loss).to(est.device_)
     est.train_config_ = est.training_config(int(saved.fitted["n_train_"]))
     est.run_ = None
-    est.findings_ = []
+    est.findings_ = Findings()
     return est

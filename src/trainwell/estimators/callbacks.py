@@ -49,7 +49,10 @@ def assemble_callbacks(est: Any, *, validates: bool, generator: torch.Generator,
     if early is not None:
         callbacks.insert(0, early)
     if est.verbose and distributed.is_main_process():
-        callbacks.append(PrintProgress())
+        from ..progress import NotebookProgress, in_notebook
+
+        # in Jupyter one output redrawn in place; elsewhere a printed line per epoch
+        callbacks.append(NotebookProgress() if in_notebook() else PrintProgress())
     if est.report is not None and not any(isinstance(cb, StepProfiler) for cb in callbacks):
         callbacks.append(StepProfiler())  # the report's speed section
     if est.tensorboard is not False and distributed.is_main_process():

@@ -68,7 +68,8 @@ _COMMON_DOC = """
     random_state : int, RandomState or None, default=None
         Seed for the initial weights, the splits, shuffling and dropout; fixed seeds make CPU runs repeatable.
     verbose : int, default=0
-        1 prints one line per epoch.
+        1 prints one line per epoch (in Jupyter: one output redrawn in place, with a progress
+        bar, the latest epochs and an ETA).
     grad_clip : float or None, default=None
         Clip the global gradient norm to this value.
     bf16 : bool, default=False

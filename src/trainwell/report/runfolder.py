@@ -28,7 +28,7 @@ from ..exceptions import DataError
 from .html import build_report
 from .inputs import report_inputs, test_metrics
 
-__all__ = ["run_config", "save_run", "write_run"]
+__all__ = ["resolved_settings", "run_config", "save_run", "write_run"]
 
 # Not settings of the model: callbacks are objects JSON cannot hold, and checkpoint_dir is the
 # fit's scratch space (for ``trainwell fit`` inside the run folder, gone once the run is written).
@@ -69,11 +69,11 @@ def run_config(est: Any, source: str | None = None, n_test: int | None = None, *
         "n_val": est.n_val_,
         "n_test": n_test,
         "augmentation": est.augment_.describe() if getattr(est, "augment_", None) is not None else "none",
-        "resolved": _resolved(est),
+        "resolved": resolved_settings(est),
     }
 
 
-def _resolved(est: Any) -> dict[str, Any]:
+def resolved_settings(est: Any) -> dict[str, Any]:
     """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``)."""
     spec, train = est.spec_, getattr(est, "train_config_", None)
     n_fit = est.n_train_ + est.n_val_

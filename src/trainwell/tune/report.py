@@ -26,7 +26,7 @@ from .._files import jsonable, write_file_atomic
 from .border import BORDER_MARGIN
 from .objective import METRICS
 
-__all__ = ["best_so_far", "render_report", "write_run_folder"]
+__all__ = ["best_so_far", "progress_figure", "render_report", "write_run_folder"]
 
 
 def _png(fig: Figure) -> str:
@@ -47,7 +47,9 @@ def best_so_far(scores: np.ndarray, direction: str) -> np.ndarray:
     return out
 
 
-def _progress_figure(trials: pd.DataFrame, direction: str, metric: str) -> Figure:
+def progress_figure(trials: pd.DataFrame, direction: str, metric: str) -> Figure:
+    """Each stage's trial scores in trial order, pruned ones marked, and the best so far (the
+    report's figure; a :class:`~trainwell.tune.TuneResult` in Jupyter shows it too)."""
     studies = list(dict.fromkeys(trials["study"]))
     fig = Figure(figsize=(4.2 * len(studies), 3.2))
     axes = fig.subplots(1, len(studies), squeeze=False)[0]
@@ -173,7 +175,7 @@ def render_report(result: Any) -> str:
         parts.append("<h2>Score against each parameter</h2><p>Shaded: the outer 10 % of each range (the border).</p>")
         parts.append(f"<img alt='score against each parameter' src='{_png(_param_figure(trials, result.spaces, outer, result.best_params, metric))}'>")
         parts.append("<h2>Best so far</h2>")
-        parts.append(f"<img alt='best so far' src='{_png(_progress_figure(trials, direction, metric))}'>")
+        parts.append(f"<img alt='best so far' src='{_png(progress_figure(trials, direction, metric))}'>")
     if result.confirmation is not None:
         parts.append(f"<h2>Confirmation on repeated folds</h2><pre>{esc(str(result.confirmation))}</pre>")
         if hasattr(result.confirmation, "scores"):

@@ -82,6 +82,20 @@ class TuneResult:
         return "\n".join(lines)
 
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: best score and settings, trials, warnings, run folder, best-so-far plot."""
+        from ..report.notebook import SMALL_DPI, tune_html
+        from ..report.plots import to_png
+        from .objective import METRICS
+        from .report import progress_figure
+
+        direction = METRICS[self.metric][1] if self.metric in METRICS else "minimize"
+        png = None
+        if len(self.trials) and self.trials["score"].notna().any():
+            png = to_png(progress_figure(self.trials, direction, self.metric), dpi=SMALL_DPI)
+        return tune_html(self, png, "lower" if direction == "minimize" else "higher")
+
+
 def _show(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
