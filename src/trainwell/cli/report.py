@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-__all__ = ["add_parser", "add_report_flags", "cmd_report"]
+__all__ = ["add_mlflow_flag", "add_parser", "add_report_flags", "cmd_report"]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -30,8 +30,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_report_flags(p: argparse.ArgumentParser) -> None:
-    """``--no-report`` and ``--tensorboard`` for the commands that train."""
+    """``--no-report``, ``--tensorboard`` and ``--mlflow`` for the commands that train."""
     g = p.add_argument_group("reports")
     g.add_argument("--no-report", action="store_true", help="skip report.html (and its diagnostics) in the run folder")
     g.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events (scalars, histograms) to RUN_DIR/tensorboard")
+    add_mlflow_flag(g, "the parameters, per-epoch metrics, findings and the run folder")
+
+
+def add_mlflow_flag(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--mlflow [URI]``: record ``what`` in MLflow (the estimators' ``mlflow`` parameter)."""
+    p.add_argument("--mlflow", nargs="?", const=True, default=False, metavar="URI",
+                   help=f"record {what} in MLflow: at URI (e.g. sqlite:///mlflow.db or http://host:5000), else "
+                        "MLFLOW_TRACKING_URI, else MLflow's default ./mlflow.db; needs pip install trainwell[mlflow]")

@@ -28,7 +28,7 @@ from ..exceptions import DataError
 from .html import build_report
 from .inputs import report_inputs, test_metrics
 
-__all__ = ["run_config", "save_run", "write_run"]
+__all__ = ["resolved_settings", "run_config", "save_run", "write_run"]
 
 # Not settings of the model: callbacks are objects JSON cannot hold, and checkpoint_dir is the
 # fit's scratch space (for ``trainwell fit`` inside the run folder, gone once the run is written).
@@ -69,18 +69,33 @@ def run_config(est: Any, source: str | None = None, n_test: int | None = None, *
         "n_val": est.n_val_,
         "n_test": n_test,
         "augmentation": est.augment_.describe() if getattr(est, "augment_", None) is not None else "none",
-        "resolved": _resolved(est),
+        "resolved": resolved_settings(est),
     }
 
 
-def _resolved(est: Any) -> dict[str, Any]:
-    """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``)."""
+def resolved_settings(est: Any, n_train: int | None = None, n_val: int | None = None) -> dict[str, Any]:
+    """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``).
+
+    Parameters
+    ----------
+    est : NeuralNetClassifier or NeuralNetRegressor
+        Built for the fit (``spec_``, ``device_``; ``train_config_`` and ``loss_`` when set).
+    n_train, n_val : int, optional
+        Training and validation rows; by default the fitted ``n_train_`` and ``n_val_``
+        (MLflow logging passes them while training starts, before those are set).
+
+    Returns
+    -------
+    dict
+        Plain JSON values: the ``resolved`` block of ``config.json``.
+    """
     spec, train = est.spec_, getattr(est, "train_config_", None)
-    n_fit = est.n_train_ + est.n_val_
+    n_fit = (est.n_train_ if n_train is None else n_train) + (est.n_val_ if n_val is None else n_val)
+    n_val = est.n_val_ if n_val is None else n_val
     out = {"kind": spec.kind, "hidden": list(spec.hidden), "dropout": spec.dropout, "init": spec.init,
            "conv": [block.channels for block in spec.conv],
            "loss": getattr(getattr(est, "loss_", None), "name", None), "device": str(est.device_),
-           "validation_fraction": round(est.n_val_ / n_fit, 4) if n_fit else None}
+           "validation_fraction": round(n_val / n_fit, 4) if n_fit else None}
     if train is not None:
         out.update(batch_size=train.batch_size, lr_schedule=train.lr_schedule)
     return jsonable(out)
