@@ -13,7 +13,6 @@ epoch), warnings and notes on stderr. With ``--json`` stdout holds one JSON obje
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import sys
 import time
@@ -43,7 +42,7 @@ from .output import (
     unseen_class_note,
     warnings_on,
 )
-from .report import add_report_flags
+from .report import add_report_flags, finish_tracking, mlflow_tracker, tracking
 
 if TYPE_CHECKING:
     import numpy as np
@@ -206,8 +205,8 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         Print the results as one JSON object on stdout (:func:`~trainwell.cli.output.fit_result`)
         instead of lines.
     mlflow : bool or str, default=False
-        Record the run in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or MLflow's default; a
-        string: the tracking URI), the run folder with it; a failure ends it as ``FAILED``.
+        Record the run, with its run folder, in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or
+        MLflow's default; a string: the tracking URI).
 
     Returns
     -------
@@ -229,13 +228,11 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     X_train, y_train, X_test, y_test = _split(X, y, task, test_fraction, seed, test)
     est, board, tracker = _estimator(task, params, out_path, console, main=main, report=report,
                                      tensorboard=tensorboard, mlflow=mlflow)
-    console.print(
-        f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
-        f"(part of them for validation), {len(y_test)} test rows"
-    )
+    console.print(f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
+                  f"(part of them for validation), {len(y_test)} test rows")
     if board is not None:
         console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
-    with tracker.failing_on_error() if tracker is not None else contextlib.nullcontext():
+    with tracking(tracker):
         fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None)
         if not main:  # the other ranks score the test rows too, but write nothing
             return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
@@ -243,9 +240,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         metrics = _write_run(est, out_path, X_test, y_test, console, created=created, source=source, report=report,
                              test_fraction=test_fraction, seed=seed, fit_seconds=fit_seconds, board=board)
         page = build_report(out_path) if report else None
-        if tracker is not None:
-            tracker.finish(findings=est.findings_, run_dir=out_path, extra=_scalars(metrics, "test_"))
-            console.print(f"MLflow run {tracker.run_id} in {tracker.uri}", markup=False)
+        finish_tracking(tracker, est, out_path, metrics, console)
     note = unseen_class_note(metrics)
     if note:
         console.print(note, markup=False)
@@ -255,11 +250,6 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     if as_json:
         print_json(fit_result(est, metrics, out_path, task=task, source=source, report=page))
     return metrics
-
-
-def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
-    """The test metrics as MLflow metrics (``test_accuracy``...), without the counts and timings."""
-    return {prefix + k: float(v) for k, v in metrics.items() if isinstance(v, float) and k != "fit_seconds"}
 
 
 def _estimator(task: str, params: dict[str, Any], out_path: Path, console: Any, *, main: bool, report: bool,
@@ -280,15 +270,11 @@ def _estimator(task: str, params: dict[str, Any], out_path: Path, console: Any, 
     board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
     if board is not None:
         callbacks.append(board)
-    tracker = None
-    if mlflow is not False and main:
-        from ..report.mlflow_log import MlflowLogger
-
-        tracker = MlflowLogger(mlflow, run_name=out_path.name, end_with_fit=False)
-        callbacks.append(tracker)
+    tracker = mlflow_tracker(mlflow, out_path.name) if main else None
+    callbacks += [tracker] if tracker is not None else []
     est = estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT))
     if tracker is not None:
-        tracker.estimator = est
+        tracker.estimator = est  # its resolved parameters are logged when training starts
     return est, board, tracker
 
 
