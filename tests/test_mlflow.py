@@ -240,3 +240,21 @@ def test_tune_nests_one_child_run_per_trial_under_the_search(tracking):
         assert float(child.data.params["lr"]) == pytest.approx(lr, rel=1e-6)
     assert np.isclose(min(c.data.metrics["trial_score"] for c in trials if c.data.tags["trainwell.stage"] == "refine"),
                       result.best_score)
+
+
+def test_cli_tune_records_the_search_and_its_run_folder(tracking, tmp_path):
+    uri, client = tracking
+    data = load_iris(as_frame=True).frame
+    data.to_csv(tmp_path / "iris.csv", index=False)
+    out = tmp_path / "search"
+    assert main(["tune", str(tmp_path / "iris.csv"), "--target", "target", "--trials", "3", "--stage1-trials", "1",
+                 "--stage1-epochs", "2", "--stage2-epochs", "2", "--hidden", "8", "--no-prune", "--out", str(out),
+                 "--quiet", "--mlflow"]) == 0  # no URI: MLFLOW_TRACKING_URI
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    parent = client.search_runs([experiment.experiment_id], "tags.`trainwell.search` = 'tune'",
+                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    search = json.loads((out / "search.json").read_text())
+    assert float(parent.data.params["best.lr"]) == pytest.approx(search["best_params"]["lr"], rel=1e-6)
+    assert {"run/search.json", "run/trials.csv"} <= _artifacts(client, parent.info.run_id, "run")
+    children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert sum("trainwell.trial" in c.data.tags for c in children) == 3

@@ -194,20 +194,29 @@ def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_
                             seconds=time.perf_counter() - t0, notes=[*plan.notes, *rounds.notes])
         if confirm:
             top = top_trials(storage_obj, rounds.refine_studies, METRICS[metric][1], confirm)
-            # the folds' fits are not tracked one by one: the comparison is the result
-            quiet = clone(estimator).set_params(mlflow=False) if parent is not None else estimator
-            confirm_best(result, top, quiet, X, y, outer=rounds.outer, final_params=plan.final_params, cv=cv,
-                         seed=plan.seed)
+            _confirm(result, top, estimator, X, y, rounds, plan, cv, parent)
         if refit:
             with _nested(parent, "refit (best configuration)"):
                 result.best_estimator = _refit(estimator, plan.final_params, result.best_params, X, y)
-        if run_dir is not None:
-            from .report import write_run_folder  # matplotlib, only when there is a folder to write
-
-            write_run_folder(result, run_dir, report=report)
-        if logger is not None:
-            _finish_search_run(logger, result, METRICS[metric][0])
+        _write_out(result, run_dir, report, logger)
     return result
+
+
+def _write_out(result: TuneResult, run_dir: Path | None, report: bool, logger: Any) -> None:
+    """The search's run folder (with ``report``), then the end of its MLflow run (when it has one)."""
+    if run_dir is not None:
+        from .report import write_run_folder  # matplotlib, only when there is a folder to write
+
+        write_run_folder(result, run_dir, report=report)
+    if logger is not None:
+        _finish_search_run(logger, result, METRICS[result.metric][0])
+
+
+def _confirm(result: TuneResult, top: list[Any], estimator: Any, X: Any, y: Any, rounds: Any, plan: Any, cv: Any,
+             parent: Any) -> None:
+    """``confirm=K``; the folds' fits are not tracked in MLflow one by one (the comparison is the result)."""
+    quiet = clone(estimator).set_params(mlflow=False) if parent is not None else estimator
+    confirm_best(result, top, quiet, X, y, outer=rounds.outer, final_params=plan.final_params, cv=cv, seed=plan.seed)
 
 
 @contextlib.contextmanager
