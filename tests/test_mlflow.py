@@ -259,3 +259,19 @@ def test_cli_tune_records_the_search_and_its_run_folder(tracking, tmp_path):
     assert {"run/search.json", "run/trials.csv"} <= _artifacts(client, parent.info.run_id, "run")
     children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert sum("trainwell.trial" in c.data.tags for c in children) == 3
+
+
+def test_the_logger_as_a_callback_of_ones_own_starts_a_run_per_fit(tracking):
+    from trainwell.report import MlflowLogger
+
+    uri, client = tracking
+    X, y = load_iris(return_X_y=True)
+    logger = MlflowLogger(uri, run_name="mine", tags={"team": "a"})
+    est = NeuralNetClassifier(max_epochs=3, random_state=0, callbacks=[logger])
+    first = est.fit(X, y) and logger.run_id
+    second = est.fit(X, y) and logger.run_id
+    assert first != second
+    for run_id in (first, second):
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED" and run.info.run_name == "mine" and run.data.tags["team"] == "a"
+        assert [step for step, _ in _history(client, run_id, "val_loss")] == [1, 2, 3]

@@ -1,31 +1,20 @@
 """MLflow tracking of a fit: resolved parameters, per-epoch metrics, findings, the run folder.
 
 ``mlflow=True`` on an estimator (or ``trainwell fit --mlflow``) records each fit as an MLflow
-run through :class:`MlflowLogger`, a training callback:
+run through :class:`MlflowLogger`, a training callback: the **parameters** once, when training
+starts, each ``"auto"`` replaced by what it became (the ``resolved`` block of a run folder's
+``config.json``); every number of each epoch's history row as **metrics** (step = epoch); when
+the fit ends, the **findings** (artifact ``findings.json``, tag ``trainwell.findings`` and metric
+``findings``: their count) and the **run folder**, when there is one, under ``run/``. A fit that
+raises ends its run ``FAILED``: none is left open. Only :class:`mlflow.tracking.MlflowClient` is
+used, so MLflow's global state (tracking URI, active run and experiment) is never changed.
 
-- **parameters**, once, when training starts: the estimator's parameters with every
-  ``"auto"`` replaced by what it became in this fit (the ``resolved`` block of a run
-  folder's ``config.json``: hidden sizes, dropout, batch size, schedule, loss, device...);
-- **metrics**, once per epoch, step = epoch: every number of the history row
-  (``train_loss``, ``val_loss``, ``train_accuracy``/``val_accuracy`` or
-  ``train_r2``/``val_r2``, ``lr``, ``seconds``...);
-- when the fit ends, the **findings** as the artifact ``findings.json``, their count as the
-  tag ``trainwell.findings`` and the metric ``findings``, and the **run folder** (when the
-  fit wrote one) as artifacts under ``run/``.
-
-A fit that raises ends its MLflow run with status ``FAILED``; trainwell never leaves a run
-open. It talks to the store through :class:`mlflow.tracking.MlflowClient` only, so it never
-changes MLflow's global state (tracking URI, active run, active experiment).
-
-Where: ``mlflow=True`` uses MLflow's own choice, ``MLFLOW_TRACKING_URI`` when set, else
-MLflow's default, which in MLflow 3 is the SQLite file ``./mlflow.db`` with artifacts in
-``./mlruns/``: it works offline, without a server (MLflow 3 keeps the older plain-folder
-store in maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE=true``). A string
-is the tracking URI itself (``sqlite:///runs/mlflow.db``, ``http://host:5000``...).
-
-Which experiment: the parent's (a search's trials, :func:`nested_under`), else the run
-active in the calling code when it tracks to the same place (the fit becomes its child),
-else ``MLFLOW_EXPERIMENT_ID`` / ``MLFLOW_EXPERIMENT_NAME``, else MLflow's ``Default``.
+Where: ``True`` is MLflow's own choice, ``MLFLOW_TRACKING_URI`` when set, else its default, in
+MLflow 3 the SQLite file ``./mlflow.db`` (artifacts in ``./mlruns/``), which works offline with
+no server; MLflow 3 keeps the older plain-folder store in maintenance mode and refuses it unless
+``MLFLOW_ALLOW_FILE_STORE=true``. A string is the tracking URI. Which experiment: a parent's
+(:func:`nested_under`), else that of the run the calling code has active on the same store (the
+fit becomes its child), else ``MLFLOW_EXPERIMENT_ID`` / ``_NAME``, else ``Default``.
 
 ``mlflow`` is imported only here, and only when a run is started.
 """
@@ -59,7 +48,6 @@ _UNLOGGED = ("callbacks", "checkpoint_dir")
 #: store (a SQLite write measured 46 ms on a busy 2-core machine, longer than a small epoch).
 WRITE_EVERY = 2.0
 _PARENT_TAG = "mlflow.parentRunId"  # mlflow.utils.mlflow_tags.MLFLOW_PARENT_RUN_ID
-_RUN_NAME_TAG = "mlflow.runName"
 
 
 def _mlflow() -> Any:
@@ -169,7 +157,7 @@ def nested_under(parent: ParentRun | None, name: str | None = None,
         parent.children += [c for c in scoped.children if c not in parent.children]
 
 
-def _experiment_id(client: Any, mlflow: Any) -> str:
+def _experiment_id(client: Any) -> str:
     """``MLFLOW_EXPERIMENT_ID``, else ``MLFLOW_EXPERIMENT_NAME`` (made if new), else ``Default``."""
     if os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return os.environ["MLFLOW_EXPERIMENT_ID"]
@@ -186,8 +174,8 @@ def _active_parent(uri: str, mlflow: Any) -> tuple[str, str] | None:
     return active.info.run_id, active.info.experiment_id
 
 
-def _start(uri: str, name: str | None, tags: dict[str, str], parent: ParentRun | None) -> tuple[Any, str]:
-    """A client on ``uri`` and a new run there: ``(client, run_id)``; one sentence if the store fails."""
+def _start(uri: str, name: str | None, tags: dict[str, str], parent: ParentRun | None) -> tuple[Any, Any]:
+    """A client on ``uri`` and a new run there: ``(client, run)``; one sentence if the store fails."""
     mlflow = _mlflow()
     from mlflow.tracking import MlflowClient
 
@@ -198,7 +186,7 @@ def _start(uri: str, name: str | None, tags: dict[str, str], parent: ParentRun |
             name = parent.name or name
         else:
             outer = _active_parent(uri, mlflow)
-            experiment = outer[1] if outer else _experiment_id(client, mlflow)
+            experiment = outer[1] if outer else _experiment_id(client)
             if outer:
                 tags = {**tags, _PARENT_TAG: outer[0]}
         run = client.create_run(experiment, run_name=name, tags=tags)
@@ -208,7 +196,7 @@ def _start(uri: str, name: str | None, tags: dict[str, str], parent: ParentRun |
         raise _unreachable(uri, exc) from None
     if parent is not None:
         parent.children.append(run.info.run_id)
-    return client, run.info.run_id
+    return client, run
 
 
 class MlflowLogger(Callback):
@@ -230,8 +218,8 @@ class MlflowLogger(Callback):
 
     Attributes
     ----------
-    run_id : str or None
-        The MLflow run, once training started.
+    run_id, experiment_id : str or None
+        The MLflow run and its experiment, once training started.
     uri : str
         The tracking URI, resolved when training starts.
     """
@@ -247,6 +235,7 @@ class MlflowLogger(Callback):
         self.tags = dict(tags or {})
         self.end_with_fit = end_with_fit
         self.run_id: str | None = None
+        self.experiment_id: str | None = None
         self._client: Any = None
         self._ended = False
         self._buffer: list[Any] = []
@@ -254,19 +243,26 @@ class MlflowLogger(Callback):
 
     # ------------------------------------------------------------ training events
     def on_fit_begin(self, run: RunState) -> None:
-        if self.run_id is not None:  # a second phase of the same fit (fine-tuning) goes on in the same run
+        if self.run_id is not None and not self._ended:  # a second phase of the fit (fine-tuning): same run
             return
+        self.start()
+        if self.estimator is not None:
+            self.log_params(resolved_params(self.estimator, run.n_train, run.n_val))
+
+    def start(self) -> str:
+        """Start a new run (training does, when it starts) and return its id.
+
+        Under :func:`nested_under` it is a child of that parent, in the parent's store.
+        """
         parent = _PARENT.get()
         self.uri = parent.uri if parent is not None else tracking_uri(self.uri)  # children live with their parent
         tags = {"trainwell.version": __version__, "mlflow.source.name": "trainwell", **self.tags}
         if self.estimator is not None:
             tags["trainwell.estimator"] = type(self.estimator).__name__
-        self._client, self.run_id = _start(self.uri, self.run_name, tags, parent)
-        if self.estimator is not None:
-            self._log_params(run)
-
-    def _log_params(self, run: RunState) -> None:
-        self.log_params(resolved_params(self.estimator, run.n_train, run.n_val))
+        self._client, started = _start(self.uri, self.run_name, tags, parent)
+        self.run_id, self.experiment_id = started.info.run_id, started.info.experiment_id
+        self._ended, self._buffer, self._written = False, [], 0.0
+        return self.run_id
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Log ``params`` on the run (values as text, as MLflow keeps them)."""
@@ -383,28 +379,22 @@ def start_parent_run(uri: bool | str | os.PathLike, name: str, params: dict[str,
     The logger's :meth:`MlflowLogger.finish` ends it (its ``extra`` metrics: the best score),
     :meth:`MlflowLogger.fail` ends it as ``FAILED``.
     """
-    logger = MlflowLogger(uri, run_name=name, tags={"mlflow.source.name": "trainwell", **(tags or {})})
-    logger.uri = tracking_uri(uri)
-    logger._client, logger.run_id = _start(logger.uri, name, {"trainwell.version": __version__, **logger.tags},
-                                           _PARENT.get())
+    logger = MlflowLogger(uri, run_name=name, tags=tags)
+    logger.start()
     if params:
         logger.log_params(params)
-    experiment = logger._client.get_run(logger.run_id).info.experiment_id
-    return ParentRun(logger.uri, logger.run_id, experiment), logger
+    return ParentRun(logger.uri, logger.run_id, logger.experiment_id), logger
 
 
 def set_run_tags(parent: ParentRun, run_id: str, tags: dict[str, Any], metrics: dict[str, float] | None = None) -> None:
     """Tag a finished run (a trial's outcome) and log run-level metrics on it."""
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=parent.uri)
     stamp = int(time.time() * 1000)
+    finite = [Metric(k, float(v), stamp, 0) for k, v in (metrics or {}).items() if _number(v) and math.isfinite(v)]
     try:
-        for key, value in tags.items():
-            client.set_tag(run_id, key, str(value))
-        finite = [Metric(k, float(v), stamp, 0) for k, v in (metrics or {}).items() if _number(v) and math.isfinite(v)]
-        if finite:
-            client.log_batch(run_id, metrics=finite)
+        MlflowClient(tracking_uri=parent.uri).log_batch(run_id, metrics=finite,
+                                                        tags=[RunTag(k, str(v)) for k, v in tags.items()])
     except Exception as exc:
         raise _unreachable(parent.uri, exc) from None
