@@ -33,6 +33,7 @@ EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "trainwell.report": {
         ".html": ("build_report",),
         ".inputs": ("report_inputs", "write_report_inputs",),
+        ".mlflow_log": ("MlflowLogger",),
         ".runfolder": ("save_run",),
         ".tensorboard": ("TensorBoardLogger",),
     },

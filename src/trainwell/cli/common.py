@@ -486,6 +486,7 @@ NOT_FLAGS: dict[str, str] = {
     "pretrained": "fit's --from RUN_DIR names the run or model folder to transfer from",
     "report": "fit writes its run folder and report.html itself (--no-report leaves the report out)",
     "tensorboard": "fit's --tensorboard writes the events into the run folder itself",
+    "mlflow": "fit's and tune's --mlflow [URI] record the run (with the run folder) or the search in MLflow",
     "verbose": "the commands show their own live progress (--quiet prints nothing)",
 }
 

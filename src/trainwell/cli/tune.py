@@ -21,6 +21,7 @@ from .common import (
     read_csv_args,
     test_metrics,
 )
+from .report import add_mlflow_flag
 
 __all__ = ["add_parser", "add_parser_lr_find", "cmd_lr_find", "cmd_tune"]
 
@@ -58,8 +59,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
         + (f" on {args.workers} workers" if args.workers > 1 else "")
         + (" (resuming the search in this folder)" if resumed else "")
     )
+    estimator = _estimator(args, task)
+    if args.mlflow is not False:
+        estimator.set_params(mlflow=args.mlflow)  # the search's run, a child run per trial (checked by tune)
     result = tune(
-        _estimator(args, task), rows[train_idx], y[train_idx], space=space, n_trials=args.trials,
+        estimator, rows[train_idx], y[train_idx], space=space, n_trials=args.trials,
         stage1_trials=args.stage1_trials, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
         metric=args.metric, sampler=args.sampler, prune=not args.no_prune, workers=args.workers,
         storage=args.storage, out=out, study_name=args.study_name, extend_borders=args.extend_borders,
@@ -128,6 +132,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="re-run the top K configurations on repeated folds before choosing the winner")
     p.add_argument("--timeout", type=float, default=None, help="seconds after which a stage starts no new trial")
     p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_mlflow_flag(p, "the search (best parameters and score) with a child run per trial")
     add_training_flags(p, leave_out=TUNE_IGNORES)
     p.set_defaults(func=cmd_tune)
 

@@ -45,7 +45,7 @@ def rows(X: Any, index: np.ndarray) -> Any:
 
 #: Estimator settings that make a throwaway clone slower or write files; turned off when present.
 _QUIET = {"callbacks": None, "verbose": 0, "diagnostics": False, "report": None, "tensorboard": False,
-          "checkpoint_dir": None}
+          "mlflow": False, "checkpoint_dir": None}
 
 
 def quiet_clone(estimator: Any, **params: Any) -> Any:

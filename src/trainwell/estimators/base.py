@@ -47,7 +47,7 @@ from ..train import TrainConfig, distributed, fit_loop
 from ..train.callbacks import RunState
 from ..train.threads import auto_threads, intra_op_threads, step_macs
 from . import building
-from .callbacks import assemble_callbacks, fine_tune_phase
+from .callbacks import assemble_callbacks, fine_tune_phase, loggers_of, tracked_fit
 from .params import (
     COMMON_CONSTRAINTS,
     Constraint,
@@ -275,33 +275,36 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         yt = self._scale_targets(split.y[split.train_idx])
         # torch.manual_seed seeds every CUDA device too: fork (and afterwards restore) theirs on a GPU fit
         cuda_devices = list(range(torch.cuda.device_count())) if self.device_.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(split.seed)
-            self._build(split, source, yt)
-            perm_gen = torch.Generator(device=self.device_).manual_seed(split.seed + 1)
-            loop_args = self._loop_data(split, Xt, yt, raw_bytes)
-            loop_args["generator"] = perm_gen
-            fingerprint = self._fingerprint(Xt, yt) if self.checkpoint_dir is not None else None
-            callbacks = assemble_callbacks(self, validates=loop_args["val"] is not None, generator=perm_gen,
-                                           fingerprint=fingerprint, resume=resume)
-            sync = bool(self.sync_batchnorm and split.shard)
-            self.threads_ = self._threads()
-            with distributed.synchronised_batchnorm(self.network_, sync, self.device_), \
-                    intra_op_threads(self.threads_):
-                run = fit_loop(self.network_, self.loss_, loop_args["train"], loop_args["val"], self.train_config_,
-                               callbacks, generator=perm_gen, epochs=epochs, shard=split.shard, rows=loop_args["rows"])
-                if source is not None and str(self.freeze).lower() == "features" and self.fine_tune:
-                    run = fine_tune_phase(self, run, callbacks, loop_args)
-        self._record_run(run)
-        self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
-        self.stop_reason_ = run.stop_reason or f"reached max_epochs={self.train_config_.max_epochs}"
-        self.n_train_, self.n_val_ = len(split.train_idx), 0 if split.val_idx is None else len(split.val_idx)
-        if self.report is not None:
-            from ..report import save_run
+        with tracked_fit(self) as loggers:  # MLflow: FAILED on an exception, else findings and report logged
+            with torch.random.fork_rng(devices=cuda_devices):
+                torch.manual_seed(split.seed)
+                self._build(split, source, yt)
+                perm_gen = torch.Generator(device=self.device_).manual_seed(split.seed + 1)
+                loop_args = self._loop_data(split, Xt, yt, raw_bytes)
+                loop_args["generator"] = perm_gen
+                fingerprint = self._fingerprint(Xt, yt) if self.checkpoint_dir is not None else None
+                callbacks = assemble_callbacks(self, validates=loop_args["val"] is not None, generator=perm_gen,
+                                               fingerprint=fingerprint, resume=resume)
+                loggers += loggers_of(callbacks)
+                sync = bool(self.sync_batchnorm and split.shard)
+                self.threads_ = self._threads()
+                with distributed.synchronised_batchnorm(self.network_, sync, self.device_), \
+                        intra_op_threads(self.threads_):
+                    run = fit_loop(self.network_, self.loss_, loop_args["train"], loop_args["val"],
+                                   self.train_config_, callbacks, generator=perm_gen, epochs=epochs,
+                                   shard=split.shard, rows=loop_args["rows"])
+                    if source is not None and str(self.freeze).lower() == "features" and self.fine_tune:
+                        run = fine_tune_phase(self, run, callbacks, loop_args)
+            self._record_run(run)
+            self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
+            self.stop_reason_ = run.stop_reason or f"reached max_epochs={self.train_config_.max_epochs}"
+            self.n_train_, self.n_val_ = len(split.train_idx), 0 if split.val_idx is None else len(split.val_idx)
+            if self.report is not None:
+                from ..report import save_run
 
-            # one writer under torchrun; the others learn the path when it is written
-            path = save_run(self, self.report) if distributed.is_main_process() else None
-            self.report_path_ = distributed.broadcast_object(path)
+                # one writer under torchrun; the others learn the path when it is written
+                path = save_run(self, self.report) if distributed.is_main_process() else None
+                self.report_path_ = distributed.broadcast_object(path)
         return self
 
     def _split(self, X: Any, y: Any, classes: Any, validate: bool) -> _Split:
@@ -523,5 +526,6 @@ def restore(saved: SavedModel, device: str = "auto") -> NeuralNetBase:
     est.loss_ = make_loss(saved.loss).to(est.device_)
     est.train_config_ = est.training_config(int(saved.fitted["n_train_"]))
     est.run_ = None
+    est.threads_ = None
     est.findings_ = Findings()
     return est

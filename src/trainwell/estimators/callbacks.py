@@ -7,7 +7,9 @@ monitors filled in the epoch's history row, the user's callbacks after trainwell
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -59,7 +61,39 @@ def assemble_callbacks(est: Any, *, validates: bool, generator: torch.Generator,
         from ..report import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(None if est.tensorboard is True else est.tensorboard))
+    if est.mlflow is not False and distributed.is_main_process():
+        from ..report.mlflow_log import MlflowLogger
+
+        logger = MlflowLogger(est.mlflow, estimator=est, end_with_fit=False)
+        logger.finishes_with_estimator = True
+        callbacks.append(logger)
     return callbacks
+
+
+@contextlib.contextmanager
+def tracked_fit(est: Any) -> Iterator[list[Any]]:
+    """Around a fit: end the runs of the MLflow loggers put in the yielded list.
+
+    The fit adds the loggers of :func:`assemble_callbacks` to the list. An exception ends
+    their runs as ``FAILED`` (no run is left open); a fit that returns ends them as
+    ``FINISHED`` once the findings and the ``report`` folder exist, and logs both first.
+    """
+    loggers: list[Any] = []
+    est.__dict__.pop("mlflow_run_id_", None)  # an earlier fit's
+    try:
+        yield loggers
+    except BaseException:
+        for logger in loggers:
+            logger.fail()
+        raise
+    for logger in loggers:
+        logger.finish(findings=est.findings_, run_dir=est.report)
+        est.mlflow_run_id_ = logger.run_id
+
+
+def loggers_of(callbacks: list[Callback]) -> list[Any]:
+    """The MLflow loggers :func:`assemble_callbacks` added (the estimator ends their runs)."""
+    return [cb for cb in callbacks if getattr(cb, "finishes_with_estimator", False)]
 
 
 def fine_tune_phase(est: Any, run: RunState, callbacks: list[Callback], loop_args: dict[str, Any]) -> RunState:

@@ -102,6 +102,12 @@ _COMMON_DOC = """
         Write TensorBoard events (scalars and histograms, once per epoch): ``True`` into
         TensorBoard's default ``runs/<date>_<host>``, a path into that folder. Needs the
         ``tensorboard`` package.
+    mlflow : bool or str, default=False
+        Record the fit as an MLflow run: the parameters (``"auto"`` resolved), per-epoch metrics,
+        the findings (``findings.json``) and the ``report`` folder. ``True`` tracks to
+        ``MLFLOW_TRACKING_URI``, else MLflow's default (``sqlite:///mlflow.db`` in the working
+        folder); a string is the tracking URI. The run id is ``mlflow_run_id_``. Needs the
+        ``mlflow`` extra (``pip install trainwell[mlflow]``); MLflow is imported only then.
     sync_batchnorm : bool, default=False
         Under ``torchrun`` on CUDA: batch norm over the global batch (``nn.SyncBatchNorm``)
         instead of each process's slice of it. No effect in a single process; not available

@@ -236,6 +236,9 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
                          "report={value!r} must be a folder path (or None for no report)."),
     "tensorboard": Constraint(lambda v: isinstance(v, (bool, str, os.PathLike)),
                               "tensorboard={value!r} must be True, False or a log folder path."),
+    "mlflow": Constraint(lambda v: isinstance(v, bool) or (isinstance(v, (str, os.PathLike)) and bool(os.fspath(v))),
+                         "mlflow={value!r} must be True (MLFLOW_TRACKING_URI, else MLflow's default store), False, "
+                         "or a tracking URI such as 'sqlite:///mlflow.db'."),
     "verbose": Constraint(lambda v: isinstance(v, numbers.Integral),
                           "verbose={value!r} must be 0 (silent) or 1 (a line per epoch)."),
     "sync_batchnorm": _BOOL,

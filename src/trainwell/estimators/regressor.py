@@ -47,7 +47,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
                  target_scaling="auto", scaling="auto", augment="auto", device="auto", random_state=None, verbose=0,
                  grad_clip=None, bf16=False, cuda_graphs=True, callbacks=None, checkpoint_dir=None, pretrained=None,
                  freeze="features", fine_tune=0.1, diagnostics=True,
-                 report=None, tensorboard=False, sync_batchnorm=False,
+                 report=None, tensorboard=False, mlflow=False, sync_batchnorm=False,
                  threads="auto"):
         store_params(self, locals())
 

@@ -7,6 +7,7 @@
   report, through :func:`trainwell.report.runfolder.write_run`, the one writer of run
   folders (``trainwell fit`` calls it too).
 - :class:`TensorBoardLogger` writes scalars and histograms for TensorBoard during training.
+- :class:`MlflowLogger` records a fit as an MLflow run (the estimators' ``mlflow=``).
 
 Matplotlib is imported only when a report is drawn.
 """
@@ -18,9 +19,10 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .html import build_report
     from .inputs import report_inputs, write_report_inputs
+    from .mlflow_log import MlflowLogger
     from .runfolder import save_run
     from .tensorboard import TensorBoardLogger
 
 __getattr__, __dir__ = lazy_exports(__name__, globals())
 
-__all__ = ["TensorBoardLogger", "build_report", "report_inputs", "save_run", "write_report_inputs"]
+__all__ = ["MlflowLogger", "TensorBoardLogger", "build_report", "report_inputs", "save_run", "write_report_inputs"]

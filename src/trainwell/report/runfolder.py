@@ -73,16 +73,36 @@ def run_config(est: Any, source: str | None = None, n_test: int | None = None, *
     }
 
 
-def resolved_settings(est: Any) -> dict[str, Any]:
-    """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``)."""
+def resolved_settings(est: Any, n_train: int | None = None, n_val: int | None = None) -> dict[str, Any]:
+    """What the ``"auto"`` parameters became in this fit (the report shows ``auto → 32``).
+
+    Parameters
+    ----------
+    est : NeuralNetClassifier or NeuralNetRegressor
+        Built for the fit (``spec_``, ``device_``; ``train_config_`` and ``loss_`` when set).
+    n_train, n_val : int, optional
+        Training and validation rows; by default the fitted ``n_train_`` and ``n_val_``
+        (MLflow logging passes them while training starts, before those are set).
+
+    Returns
+    -------
+    dict
+        Plain JSON values: the ``resolved`` block of ``config.json``.
+    """
     spec, train = est.spec_, getattr(est, "train_config_", None)
-    n_fit = est.n_train_ + est.n_val_
+    n_fit = (est.n_train_ if n_train is None else n_train) + (est.n_val_ if n_val is None else n_val)
+    n_val = est.n_val_ if n_val is None else n_val
     out = {"kind": spec.kind, "hidden": list(spec.hidden), "dropout": spec.dropout, "init": spec.init,
            "conv": [block.channels for block in spec.conv],
            "loss": getattr(getattr(est, "loss_", None), "name", None), "device": str(est.device_),
-           "validation_fraction": round(est.n_val_ / n_fit, 4) if n_fit else None}
+           "validation_fraction": round(n_val / n_fit, 4) if n_fit else None}
     if train is not None:
         out.update(batch_size=train.batch_size, lr_schedule=train.lr_schedule)
+    if getattr(est, "threads_", None) is not None or est.device_.type == "cpu":
+        import torch
+
+        # threads="auto" became a count (None: torch's default, every core, read here)
+        out["threads"] = est.threads_ if est.threads_ is not None else torch.get_num_threads()
     return jsonable(out)
 
 

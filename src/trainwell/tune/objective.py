@@ -16,6 +16,7 @@ recorded as pruned ("diverged"), not failed: a diverging learning rate is a resu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -130,8 +131,14 @@ def make_pruner(spec: StageSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=max(3, spec.n_trials // 4), n_warmup_steps=spec.warmup_epochs)
 
 
-def run_trial(trial: optuna.Trial, estimator: Any, X: Any, y: Any, spec: StageSpec, seed: int) -> float:
+def run_trial(trial: optuna.Trial, estimator: Any, X: Any, y: Any, spec: StageSpec, seed: int,
+              mlflow_parent: Any = None) -> float:
     """Train a clone of ``estimator`` with the trial's parameters and return its score.
+
+    With ``mlflow_parent`` (the search's MLflow run) and the estimator's ``mlflow`` set, the
+    trial's fit is recorded as a child run of it, tagged with the stage, the trial number and
+    how the trial ended (``trainwell.trial_state``: complete or pruned), its score as the metric
+    ``trial_score``.
 
     Raises
     ------
@@ -151,10 +158,22 @@ def run_trial(trial: optuna.Trial, estimator: Any, X: Any, y: Any, spec: StageSp
     est.set_params(**spec.fixed, **params, max_epochs=spec.epochs, early_stopping=True, random_state=seed,
                    callbacks=[callback], verbose=0)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with _trial_run(mlflow_parent, est, trial, spec) as scope, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(X, y)
     seconds = time.perf_counter() - t0
+    try:
+        score = _score(trial, est, callback, spec, caught, seconds)
+    except optuna.TrialPruned:
+        _record_trial(scope, "pruned", None)
+        raise
+    _record_trial(scope, "complete", score)
+    return score
+
+
+def _score(trial: optuna.Trial, est: Any, callback: PruningCallback, spec: StageSpec, caught: list[Any],
+           seconds: float) -> float:
+    """The fitted trial's score, its attributes recorded on the Optuna trial; pruned when it has none."""
     if callback.unscored:
         raise ConfigError(
             f"The trial's run has no {spec.monitor} to be scored on; keep the estimator's validation split "
@@ -180,3 +199,23 @@ def run_trial(trial: optuna.Trial, estimator: Any, X: Any, y: Any, spec: StageSp
         trial.set_user_attr("note", f"{spec.monitor} is {score} at the best epoch")
         raise optuna.TrialPruned(f"{spec.monitor} is {score}")
     return float(score)
+
+
+def _trial_run(parent: Any, est: Any, trial: optuna.Trial, spec: StageSpec) -> Any:
+    """A block in which the trial's fit starts its MLflow run under the search's (or nothing happens)."""
+    if parent is None or est.mlflow is False:
+        return contextlib.nullcontext(None)
+    from ..report.mlflow_log import nested_under
+
+    tags = {"trainwell.stage": spec.stage, "trainwell.trial": str(trial.number), "optuna.study": spec.study_name}
+    return nested_under(parent, name=f"{spec.stage} trial {trial.number}", tags=tags)
+
+
+def _record_trial(scope: Any, state: str, score: float | None) -> None:
+    """How the trial ended, on its MLflow run (when it has one)."""
+    if scope is None or not scope.children:
+        return
+    from ..report.mlflow_log import set_run_tags
+
+    set_run_tags(scope, scope.children[-1], {"trainwell.trial_state": state},
+                 {"trial_score": score} if score is not None else None)

@@ -85,6 +85,7 @@ class Round:
     lr_source: str | None  # study whose trials narrow the learning rate; None: no narrowing
     lr_outer: Range | None
     timeout: float | None = None
+    mlflow_parent: Any = None  # the search's MLflow run (trainwell.report.mlflow_log.ParentRun) or None
 
 
 def _config_text(spec: StageSpec) -> str:
@@ -129,12 +130,12 @@ def run_round(job: Round, storage: Any = None) -> None:
     if job.stage1 is not None:
         s1 = job.stage1
         study = open_study(storage, s1, job.sampler, job.seed)
-        run_trials(study, lambda t: run_trial(t, job.estimator, job.X, job.y, s1, job.seed), s1.n_trials,
-                   timeout=job.timeout)
+        run_trials(study, lambda t: run_trial(t, job.estimator, job.X, job.y, s1, job.seed, job.mlflow_parent),
+                   s1.n_trials, timeout=job.timeout)
     spec = refine_spec(job, storage)
     study = open_study(storage, spec, job.sampler, job.seed)
-    run_trials(study, lambda t: run_trial(t, job.estimator, job.X, job.y, spec, job.seed), spec.n_trials,
-               timeout=job.timeout)
+    run_trials(study, lambda t: run_trial(t, job.estimator, job.X, job.y, spec, job.seed, job.mlflow_parent),
+               spec.n_trials, timeout=job.timeout)
 
 
 def error_path(job: Path, index: int) -> Path:
@@ -205,7 +206,7 @@ class RoundsOutcome:
 
 
 def run_rounds(plan: SearchPlan, estimator: Any, X: Any, y: Any, spec: StorageSpec, storage: Any, workers: int,
-               say: Callable[[str], None]) -> RoundsOutcome:
+               say: Callable[[str], None], mlflow_parent: Any = None) -> RoundsOutcome:
     """Run round 0 of ``plan`` and, with ``extend_borders``, the border rounds after it; read their trials.
 
     Parameters
@@ -221,6 +222,8 @@ def run_rounds(plan: SearchPlan, estimator: Any, X: Any, y: Any, spec: StorageSp
         Processes on this machine that run each round.
     say : callable
         Takes a line of progress.
+    mlflow_parent : trainwell.report.mlflow_log.ParentRun, optional
+        The search's MLflow run: each trial's fit is recorded as a child run of it.
     """
     outer = dict(plan.searched)
     studies: list[tuple[str, int, str]] = []
@@ -237,7 +240,8 @@ def run_rounds(plan: SearchPlan, estimator: Any, X: Any, y: Any, spec: StorageSp
         studies.append((refine.study_name, round_, "refine"))
         refine_studies.append(refine.study_name)
         job = Round(estimator, X, y, spec, plan.seed, plan.sampler, lr_stage, refine,
-                    lr_source if plan.narrow else None, outer.get("lr") if plan.narrow else None, plan.stages.timeout)
+                    lr_source if plan.narrow else None, outer.get("lr") if plan.narrow else None, plan.stages.timeout,
+                    mlflow_parent)
         n_lr = plan.lr_trials if lr_stage else 0
         say(f"round {round_}: {'learning rate, then ' if lr_stage else ''}refine ({n_lr} + {plan.refine_trials} trials)")
         execute_round(job, workers, storage if workers == 1 else None)

@@ -185,20 +185,70 @@ def tune(estimator: Any, X: Any, y: Any, space: dict[str, Any] | None = None, n_
     run_dir = prepare_out(place.out)
     spec = resolve_storage(place.location, run_dir, place.workers)
     storage_obj = spec.open()
-    with _optuna_warnings_only():
-        rounds = run_rounds(plan, estimator, X, y, spec, storage_obj, place.workers, _printer(verbose))
-    result = TuneResult(best_params=rounds.best_params, best_score=float(rounds.best.value), metric=metric,
-                        trials=rounds.trials, warnings=[w.message for w in rounds.border], border=rounds.border,
-                        spaces=rounds.spaces, storage=spec.describe(), run_dir=run_dir,
-                        seconds=time.perf_counter() - t0, notes=[*plan.notes, *rounds.notes])
-    if confirm:
-        top = top_trials(storage_obj, rounds.refine_studies, METRICS[metric][1], confirm)
-        confirm_best(result, top, estimator, X, y, outer=rounds.outer, final_params=plan.final_params, cv=cv,
-                     seed=plan.seed)
-    if refit:
-        result.best_estimator = _refit(estimator, plan.final_params, result.best_params, X, y)
+    with _search_run(estimator, plan, n_trials) as (parent, logger):
+        with _optuna_warnings_only():
+            rounds = run_rounds(plan, estimator, X, y, spec, storage_obj, place.workers, _printer(verbose), parent)
+        result = TuneResult(best_params=rounds.best_params, best_score=float(rounds.best.value), metric=metric,
+                            trials=rounds.trials, warnings=[w.message for w in rounds.border], border=rounds.border,
+                            spaces=rounds.spaces, storage=spec.describe(), run_dir=run_dir,
+                            seconds=time.perf_counter() - t0, notes=[*plan.notes, *rounds.notes])
+        if confirm:
+            top = top_trials(storage_obj, rounds.refine_studies, METRICS[metric][1], confirm)
+            _confirm(result, top, estimator, X, y, rounds, plan, cv, parent)
+        if refit:
+            with _nested(parent, "refit (best configuration)"):
+                result.best_estimator = _refit(estimator, plan.final_params, result.best_params, X, y)
+        _write_out(result, run_dir, report, logger)
+    return result
+
+
+def _write_out(result: TuneResult, run_dir: Path | None, report: bool, logger: Any) -> None:
+    """The search's run folder (with ``report``), then the end of its MLflow run (when it has one)."""
     if run_dir is not None:
         from .report import write_run_folder  # matplotlib, only when there is a folder to write
 
         write_run_folder(result, run_dir, report=report)
-    return result
+    if logger is not None:
+        _finish_search_run(logger, result, METRICS[result.metric][0])
+
+
+def _confirm(result: TuneResult, top: list[Any], estimator: Any, X: Any, y: Any, rounds: Any, plan: Any, cv: Any,
+             parent: Any) -> None:
+    """``confirm=K``; the folds' fits are not tracked in MLflow one by one (the comparison is the result)."""
+    quiet = clone(estimator).set_params(mlflow=False) if parent is not None else estimator
+    confirm_best(result, top, quiet, X, y, outer=rounds.outer, final_params=plan.final_params, cv=cv, seed=plan.seed)
+
+
+@contextlib.contextmanager
+def _search_run(estimator: Any, plan: Any, n_trials: int) -> Iterator[tuple[Any, Any]]:
+    """The search's MLflow run when the estimator's ``mlflow`` is set (trials nest under it), else ``(None, None)``.
+
+    An exception ends it as ``FAILED``.
+    """
+    if estimator.get_params(deep=False).get("mlflow", False) is False:
+        yield None, None
+        return
+    from ..report.mlflow_log import start_parent_run
+
+    settings = {"metric": plan.metric, "n_trials": n_trials, "sampler": plan.sampler, "random_state": plan.seed,
+                "estimator": type(estimator).__name__, "study": plan.study_name}
+    parent, logger = start_parent_run(estimator.mlflow, "tune", settings, tags={"trainwell.search": "tune"})
+    with logger.failing_on_error():
+        yield parent, logger
+
+
+def _nested(parent: Any, name: str) -> Any:
+    """Fits in the block start their MLflow runs under the search's (nothing without one)."""
+    if parent is None:
+        return contextlib.nullcontext()
+    from ..report.mlflow_log import nested_under
+
+    return nested_under(parent, name=name, tags={"trainwell.refit": "true"})
+
+
+def _finish_search_run(logger: Any, result: TuneResult, monitor: str) -> None:
+    """The search's MLflow run: the best parameters (``best.NAME``), the best score, the run folder."""
+    logger.log_params({f"best.{name}": value for name, value in result.best_params.items()})
+    counts = result.trials["state"].value_counts().to_dict() if "state" in result.trials else {}
+    logger.finish(run_dir=result.run_dir, extra={"best_score": result.best_score, f"best_{monitor}": result.best_score,
+                                                 **{f"trials_{str(k).lower()}": int(v) for k, v in counts.items()}})
