@@ -53,6 +53,9 @@ class FittedEstimator(Protocol):
         Ranked advice from the last ``fit`` (empty on a loaded model).
     n_features_in_, n_iter_, best_epoch_, n_train_, n_val_ : int
     stop_reason_ : str
+    sample_weight_ : dict or None
+        What the fit's sample weights were (``{"used", "n", "sum", "min", "max", "zero"}``),
+        or ``None`` when it had none.
     """
 
     network_: nn.Module
@@ -70,6 +73,7 @@ class FittedEstimator(Protocol):
     stop_reason_: str
     n_train_: int
     n_val_: int
+    sample_weight_: dict[str, Any] | None
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters (scikit-learn's contract)."""

@@ -60,11 +60,11 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             self.y_ndim_ = 1 if np.ndim(y) == 2 and y.shape[1] == 1 else 2
         return None, y
 
-    def _fit_target_scaling(self, y: np.ndarray) -> None:
+    def _fit_target_scaling(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         mode = self.target_scaling
         if mode == "auto":
             mode = "range" if self.output_activation else "standard"
-        self.target_scaler_ = TargetScaler(mode, self.output_activation).fit(y)
+        self.target_scaler_ = TargetScaler(mode, self.output_activation).fit(y, sample_weight)
         problem = targets_outside_output(self.target_scaler_.transform(y), self.output_activation)
         if problem:
             warnings.warn(problem, TargetRangeWarning, stacklevel=4)
