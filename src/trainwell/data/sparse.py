@@ -14,6 +14,7 @@ scikit-learn's ``mean_variance_axis``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -101,9 +102,12 @@ class SparseRows:
     def _dense(self, part: scipy.sparse.csr_matrix, out: torch.Tensor | None = None) -> torch.Tensor:
         if self.is_cuda:
             # the batch's CSR arrays go to the GPU (a fraction of the dense batch) and are densified there
-            batch = torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
-                                            torch.from_numpy(part.indices.astype(np.int64)),
-                                            torch.from_numpy(part.data), size=part.shape).to(self.device).to_dense()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                batch = torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
+                                                torch.from_numpy(part.indices.astype(np.int64)),
+                                                torch.from_numpy(part.data), size=part.shape,
+                                                check_invariants=False).to(self.device).to_dense()
         else:
             batch = torch.from_numpy(part.toarray())
         if out is None:

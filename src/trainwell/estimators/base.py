@@ -132,8 +132,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
-            DataFrame columns holding text, categories or booleans are one-hot encoded.
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
+            DataFrame columns holding text, categories or booleans are one-hot encoded. A
+            ``scipy.sparse`` matrix stays sparse: columns are scaled without centring
+            (``StandardScaler(with_mean=False)``) and each batch is densified as it is drawn.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             How much each row counts (non-negative, not all zero): the training loss of every
@@ -196,7 +198,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         """``X`` as the fitted network's input, and ``y`` as its loss's target, on ``device_``.
 
         ``X`` is prepared as at predict time (scaled with the training statistics); ``y`` is
-        encoded (class codes) or scaled (regression) as in training.
+        encoded (class codes) or scaled (regression) as in training. A sparse ``X`` is made
+        dense here (training never does: see :mod:`trainwell.data.sparse`).
 
         Returns
         -------
