@@ -298,3 +298,14 @@ def test_cli_bad_weight_column_is_one_sentence(tmp_path, capsys, column, values,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_weights_are_refused_under_torchrun(monkeypatch):
+    """DDP averages each process's weighted mean, which is not the global batch's: refused, in one sentence."""
+    from trainwell.estimators import base
+    from trainwell.exceptions import ConfigError
+
+    monkeypatch.setattr(base.distributed, "setup", lambda device: (object(), device))
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ConfigError, match="not supported under torchrun"):
+        NeuralNetClassifier(max_epochs=1, device="cpu").fit(X, y, sample_weight=np.ones(150))
