@@ -27,9 +27,9 @@ from trainwell.train.fast_mlp import FastMLPStep
 from trainwell.train.flat import FlatParameters
 
 
-def _net(n_out, dropout=0.0, batchnorm=False, seed=0):
+def _net(n_out, dropout=0.0, batchnorm=False, seed=0, head="linear"):
     spec = NetworkSpec(kind="mlp", input_shape=(5,), n_outputs=n_out, hidden=(16, 8), batchnorm=batchnorm,
-                       activation="tanh", dropout=dropout)
+                       activation="tanh", dropout=dropout, head=head)
     return build_network(spec, generator=torch.Generator().manual_seed(seed)).double()
 
 
@@ -55,7 +55,7 @@ def _fast(net, loss_fn, X, y, w):
     return loss.item(), torch.cat([grads[id(p)] for p in net.parameters()])
 
 
-@pytest.mark.parametrize("loss_name", ["cross_entropy", "class_weighted", "hinge", "mse"])
+@pytest.mark.parametrize("loss_name", ["cross_entropy", "class_weighted", "hinge", "mse", "hierarchical_softmax"])
 def test_weight_two_is_the_row_twice_in_one_full_batch_step(loss_name):
     """Loss and gradient of a full batch with weights (2 on row 0, 0 on row 1, 3 on row 2)
     equal those of the batch with row 0 doubled, row 1 dropped and row 2 tripled (autograd),
@@ -67,7 +67,7 @@ def test_weight_two_is_the_row_twice_in_one_full_batch_step(loss_name):
     w = torch.ones(len(X), dtype=torch.float64)
     w[0], w[1], w[2] = 2.0, 0.0, 3.0
     repeat = torch.repeat_interleave(torch.arange(len(X)), w.long())
-    net = _net(2 if regression else 3)
+    net = _net(2 if regression else 3, head="hierarchical_softmax" if loss_name == "hierarchical_softmax" else "linear")
     want_loss, want_grad = _autograd(copy.deepcopy(net), loss_fn, X[repeat], y[repeat])
     loss, grad = _autograd(copy.deepcopy(net), loss_fn, X, y, w)
     assert loss == pytest.approx(want_loss, rel=1e-12)
@@ -76,7 +76,7 @@ def test_weight_two_is_the_row_twice_in_one_full_batch_step(loss_name):
     loss_scaled, grad_scaled = _autograd(copy.deepcopy(net), loss_fn, X, y, w * 7.5)
     assert loss_scaled == pytest.approx(want_loss, rel=1e-12)
     torch.testing.assert_close(grad_scaled, want_grad, rtol=1e-10, atol=1e-12)
-    if loss_name != "hinge":  # the fast step trains cross-entropy and MSE
+    if loss_name in ("cross_entropy", "class_weighted", "mse"):  # the losses the fast step trains
         fast_loss, fast_grad = _fast(copy.deepcopy(net), loss_fn, X, y, w)
         assert fast_loss == pytest.approx(want_loss, rel=1e-12)
         torch.testing.assert_close(fast_grad, want_grad, rtol=1e-10, atol=1e-12)

@@ -387,6 +387,7 @@ class FastMLPStep:
                 loss = torch._C._nn.nll_loss(g, yb, self.class_weight, 1, -100)
                 c = None if self.class_weight is None else self.class_weight[yb]
             else:
+                wb = wb.to(g.dtype)  # no-op when the weights already match the parameters
                 c = wb if self.class_weight is None else wb * self.class_weight[yb]
                 loss = torch.dot(torch._C._nn.nll_loss(g, yb, None, 0, -100), c)
             g.exp_()
@@ -400,7 +401,7 @@ class FastMLPStep:
                 loss = torch._C._nn.mse_loss(scores, yb, 1)
                 g.mul_(2.0 / g.numel())
                 return loss
-            c = wb
+            c = wb.to(g.dtype)
             loss = torch.dot(g.square().mean(1), c)
             g.mul_(2.0 / g.shape[1])
         total = c.sum().clamp_min(torch.finfo(g.dtype).tiny)  # all-zero weights: 0 loss, 0 gradient
