@@ -309,3 +309,16 @@ def test_weights_are_refused_under_torchrun(monkeypatch):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ConfigError, match="not supported under torchrun"):
         NeuralNetClassifier(max_epochs=1, device="cpu").fit(X, y, sample_weight=np.ones(150))
+
+
+def test_a_memory_mapped_array_trains_with_weights(tmp_path):
+    """The mapped path gathers weights by row of the mapping, like the rows themselves."""
+    X, y = load_iris(return_X_y=True)
+    np.save(tmp_path / "X.npy", X.astype(np.float32))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    w = np.where(y == 1, 3.0, 1.0)
+    kw = {"max_epochs": 3, "random_state": 0, "device": "cpu"}
+    from_map = NeuralNetClassifier(**kw).fit(mapped, y, sample_weight=w)
+    in_memory = NeuralNetClassifier(**kw).fit(np.asarray(mapped).copy(), y, sample_weight=w)
+    assert from_map.history_[-1]["train_loss"] == pytest.approx(in_memory.history_[-1]["train_loss"], rel=1e-5)
+    assert from_map.history_[-1]["val_loss"] == pytest.approx(in_memory.history_[-1]["val_loss"], rel=1e-5)
