@@ -56,6 +56,9 @@ class FittedEstimator(Protocol):
     threads_ : int or None
         Intra-op threads the last fit trained on (``None``: torch's default; also on a loaded
         model, which has not trained here).
+    sample_weight_ : dict or None
+        What the fit's sample weights were (``{"used", "n", "sum", "min", "max", "zero"}``),
+        or ``None`` when it had none.
     """
 
     network_: nn.Module
@@ -74,6 +77,7 @@ class FittedEstimator(Protocol):
     n_train_: int
     n_val_: int
     threads_: int | None
+    sample_weight_: dict[str, Any] | None
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters (scikit-learn's contract)."""

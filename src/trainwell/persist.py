@@ -74,7 +74,9 @@ def model_description(est: FittedEstimator) -> dict[str, Any]:
         "loss": est.loss_.name,
         "tensors": weights,
         "training": {"n_iter": est.n_iter_, "best_epoch": est.best_epoch_, "stop_reason": est.stop_reason_,
-                     "n_train": est.n_train_, "n_val": est.n_val_},
+                     "n_train": est.n_train_, "n_val": est.n_val_,
+                     # whether (and which) sample weights were given: null for an unweighted fit
+                     "sample_weight": getattr(est, "sample_weight_", None)},
         # a diverged run has a NaN loss in its history: stored as null so the model can still be saved
         "history": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                      for k, v in row.items() if isinstance(v, (int, float, str)) or v is None}
@@ -174,6 +176,7 @@ def read_model(path: str | os.PathLike, estimators: Mapping[str, type]) -> Saved
             "stop_reason_": training["stop_reason"],
             "n_train_": training["n_train"],
             "n_val_": training["n_val"],
+            "sample_weight_": training.get("sample_weight"),  # absent from folders written before weights
         }
         if desc.get("feature_names_in") is not None:
             fitted["feature_names_in_"] = np.asarray(desc["feature_names_in"], dtype=object)

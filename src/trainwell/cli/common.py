@@ -51,10 +51,12 @@ __all__ = [
     "read_csv_task",
     "read_npy",
     "read_table",
+    "read_weighted_csv_args",
     "saved_index_columns",
     "split_target",
     "target_task",
     "test_metrics",
+    "weight_column",
 ]
 
 #: Separators a CSV file is sniffed for.
@@ -222,6 +224,11 @@ def read_csv_task(path: str, target: str, task: str = "auto", *, sep: str | None
     unless ``quiet``.
     """
     frame = _drop(read_table(path, sep=sep, quiet=quiet), drop)
+    return _features_and_target(frame, path, target, task, quiet=quiet, index_note=index_note)
+
+
+def _features_and_target(frame: pd.DataFrame, path: str, target: str, task: str, *, quiet: bool,
+                         index_note: bool) -> tuple[pd.DataFrame, np.ndarray, str]:
     X, y = split_target(frame, target)
     if index_note:
         for column in saved_index_columns(X):
@@ -235,6 +242,45 @@ def read_csv_args(args: argparse.Namespace, *, index_note: bool = True) -> tuple
     """:func:`read_csv_task` for a command's ``data``, ``--target``, ``--task``, ``--sep``, ``--drop`` and ``--quiet``."""
     return read_csv_task(args.data, args.target, args.task, sep=getattr(args, "sep", None),
                          drop=getattr(args, "drop", None), quiet=getattr(args, "quiet", False), index_note=index_note)
+
+
+def read_weighted_csv_args(args: argparse.Namespace) -> tuple[pd.DataFrame, np.ndarray, str, np.ndarray | None]:
+    """:func:`read_csv_args` with ``--weight-column``: that column taken out of the features as the
+    rows' sample weights (``None`` without the flag), checked with one-sentence errors."""
+    column = getattr(args, "weight_column", None)
+    if column is None:
+        return (*read_csv_args(args), None)
+    quiet = getattr(args, "quiet", False)
+    frame = _drop(read_table(args.data, sep=getattr(args, "sep", None), quiet=quiet), getattr(args, "drop", None))
+    weights = weight_column(frame, column, args.target)
+    X, values, task = _features_and_target(frame.drop(columns=[column]), args.data, args.target, args.task,
+                                           quiet=quiet, index_note=True)
+    return X, values, task, weights
+
+
+def weight_column(frame: pd.DataFrame, column: str, target: str | None = None) -> np.ndarray:
+    """The sample weights in ``frame[column]`` (``--weight-column``): numbers, finite, 0 or more, not all 0."""
+    import numpy as np
+    import pandas as pd
+
+    names = [str(c) for c in frame.columns]
+    if column not in frame.columns:
+        meant = _closest(column, names)
+        hint = f" (did you mean {meant!r}?)" if meant else ""
+        raise DataError(f"--weight-column {column!r} is not a column of the data{hint}; its columns are: {_listed(names)}.")
+    if column == target:
+        raise DataError(f"--weight-column {column!r} is the target column; name the column that holds the rows' weights.")
+    series = frame[column]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise DataError(f"--weight-column {column!r} holds text or booleans; the weights must be numbers.")
+    w = series.to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise DataError(f"--weight-column {column!r} is {w[bad[0]]} at row {bad[0]} (line {bad[0] + 2} of the file); "
+                        "every weight must be a number of 0 or more.")
+    if not (w > 0).any():
+        raise DataError(f"--weight-column {column!r} is zero for every row; give at least one row a positive weight.")
+    return w
 
 
 def target_task(y: pd.Series, task: str, what: str) -> tuple[np.ndarray, str]:

@@ -29,19 +29,12 @@ from .common import (
     estimator_class,
     estimator_params,
     hold_out,
-    read_csv_args,
     read_npy,
+    read_weighted_csv_args,
     target_task,
     test_metrics,
 )
-from .output import (
-    add_output_flags,
-    fit_result,
-    print_json,
-    print_outcome,
-    unseen_class_note,
-    warnings_on,
-)
+from .output import add_output_flags, print_fit_results, warnings_on
 from .report import add_report_flags, finish_tracking, mlflow_tracker, tracking
 
 if TYPE_CHECKING:
@@ -117,21 +110,23 @@ def _check_rows(y: Any, task: str) -> None:
 
 
 def _split(X: Any, y: Any, task: str, test_fraction: float, seed: int,
-           test: tuple[Any, Any] | None) -> tuple[Any, np.ndarray, Any, np.ndarray]:
-    """``(X_train, y_train, X_test, y_test)``: the test rows split off, or ``test`` as given
-    (``X`` then trained on as it is: a memory-mapped array is never copied)."""
+           test: tuple[Any, Any] | None, weights: np.ndarray | None = None) -> tuple[Any, ...]:
+    """``(X_train, y_train, X_test, y_test, w_train)``: the test rows split off, or ``test`` as given
+    (``X`` then trained on as it is: a memory-mapped array is never copied); ``w_train`` the
+    training rows' sample weights (``None`` without ``weights``)."""
     import numpy as np
 
     if test is not None:
-        return X, np.asarray(y), test[0], np.asarray(test[1])
+        return X, np.asarray(y), test[0], np.asarray(test[1]), weights
     train_idx, test_idx = hold_out(y, task, test_fraction, seed)
     rows = X.iloc if hasattr(X, "iloc") else X
     y_arr = np.asarray(y)
-    return rows[train_idx], y_arr[train_idx], rows[test_idx], y_arr[test_idx]
+    return (rows[train_idx], y_arr[train_idx], rows[test_idx], y_arr[test_idx],
+            None if weights is None else weights[train_idx])
 
 
 def _fit_estimator(est: Any, X_train: Any, y_train: Any, resume: bool, console: Any,
-                   out_path: Path | None) -> float:
+                   out_path: Path | None, sample_weight: Any = None) -> float:
     """Fit, showing the warnings on the console (the live progress owns stderr); returns the seconds.
 
     Interrupted, it says what the checkpoint in ``out_path`` (``None``: say nothing) holds.
@@ -139,7 +134,7 @@ def _fit_estimator(est: Any, X_train: Any, y_train: Any, resume: bool, console: 
     t0 = time.perf_counter()
     try:
         with warnings_on(console):
-            est.fit(X_train, y_train, resume=resume)
+            est.fit(X_train, y_train, sample_weight=sample_weight, resume=resume)
     except KeyboardInterrupt:
         if out_path is not None:
             print(_interrupted_note(out_path), file=sys.stderr)
@@ -173,7 +168,8 @@ def _interrupted_note(out_path: Path) -> str:
 def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction: float, seed: int,
             quiet: bool, source: str, resume: bool = False, report: bool = True,
             tensorboard: bool = False, test: tuple[Any, Any] | None = None,
-            overwrite: bool = False, as_json: bool = False, mlflow: bool | str = False) -> dict[str, Any]:
+            overwrite: bool = False, as_json: bool = False, mlflow: bool | str = False,
+            sample_weight: Any = None) -> dict[str, Any]:
     """Split, train, evaluate and write a run folder atomically, with its report.html.
 
     Parameters
@@ -207,6 +203,9 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     mlflow : bool or str, default=False
         Record the run, with its run folder, in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or
         MLflow's default; a string: the tracking URI).
+    sample_weight : ndarray of shape (n_samples,), optional
+        The rows' weights (``--weight-column``): the training rows' weights go to ``fit``;
+        the test metrics stay unweighted.
 
     Returns
     -------
@@ -225,7 +224,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     console = Console(stderr=True, highlight=False, quiet=quiet or not main, soft_wrap=True)  # progress, notes
     results = Console(highlight=False, quiet=quiet or as_json or not main, soft_wrap=True)  # stdout
     _check_rows(y, task)
-    X_train, y_train, X_test, y_test = _split(X, y, task, test_fraction, seed, test)
+    X_train, y_train, X_test, y_test, w_train = _split(X, y, task, test_fraction, seed, test, sample_weight)
     est, board, tracker = _estimator(task, params, out_path, console, main=main, report=report,
                                      tensorboard=tensorboard, mlflow=mlflow)
     console.print(f"[bold]trainwell {__version__}[/bold]: {task} on {source}: {len(y_train)} training rows "
@@ -233,7 +232,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
     if board is not None:
         console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
     with tracking(tracker):
-        fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None)
+        fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None, w_train)
         if not main:  # the other ranks score the test rows too, but write nothing
             return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
                     "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
@@ -241,14 +240,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
                              test_fraction=test_fraction, seed=seed, fit_seconds=fit_seconds, board=board)
         page = build_report(out_path) if report else None
         finish_tracking(tracker, est, out_path, metrics, console)
-    note = unseen_class_note(metrics)
-    if note:
-        console.print(note, markup=False)
-    print_outcome(results, est, metrics, out_path)
-    if page is not None:
-        results.print(f"report: {page}", markup=False)
-    if as_json:
-        print_json(fit_result(est, metrics, out_path, task=task, source=source, report=page))
+    print_fit_results(console, results, est, metrics, out_path, page, as_json=as_json, task=task, source=source)
     return metrics
 
 
@@ -299,6 +291,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     params = estimator_params(args)
     if args.pretrained:
         params["pretrained"] = args.pretrained
+    if args.weight_column is not None and (Path(args.data).is_dir() or args.data.endswith(".npy")):
+        raise DataError("--weight-column names a column of a CSV file; it does not apply to an image folder or a .npy file.")
     if Path(args.data).is_dir():
         from ..data.images import load_image_folder
 
@@ -315,11 +309,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return _fit_arrays(args, params)
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
-    X, y_values, task = read_csv_args(args)
+    X, y_values, task, weights = read_weighted_csv_args(args)
     run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
             seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
             report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json,
-                mlflow=args.mlflow)
+            mlflow=args.mlflow, sample_weight=weights)
     return 0
 
 
@@ -385,6 +379,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run folder to write (refused if it holds a run, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace the run --out already holds")
     add_data_flags(p)  # --task, --sep, --drop
+    p.add_argument("--weight-column", default=None, metavar="COL",
+                   help="a CSV column of sample weights (how much each row counts); it is not a feature")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
     add_output_flags(p)
     add_training_flags(p)

@@ -19,7 +19,7 @@ from typing import Any
 from .._files import jsonable
 
 __all__ = ["add_output_flags", "finding_record", "fit_result", "print_json", "print_outcome",
-           "unseen_class_note", "warnings_on"]
+           "print_fit_results", "unseen_class_note", "warnings_on"]
 
 _SHOWN = ("accuracy", "balanced_accuracy", "log_loss", "r2", "rmse", "mae")
 
@@ -114,6 +114,19 @@ def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Pat
     if speed:
         console.print(f"speed: {escape(' '.join(speed))}")
     console.print(f"run folder: {escape(str(out_path))}")
+
+
+def print_fit_results(console: Any, results: Any, est: Any, metrics: dict[str, Any], out_path: Path, page: Any, *,
+                   as_json: bool, task: str, source: str) -> None:
+    """After a fit: a note on stderr about classes the test rows lacked; the outcome on stdout (lines, or JSON)."""
+    note = unseen_class_note(metrics)
+    if note:
+        console.print(note, markup=False)
+    print_outcome(results, est, metrics, out_path)
+    if page is not None:
+        results.print(f"report: {page}", markup=False)
+    if as_json:
+        print_json(fit_result(est, metrics, out_path, task=task, source=source, report=page))
 
 
 def unseen_class_note(metrics: dict[str, Any]) -> str | None:

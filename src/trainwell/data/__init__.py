@@ -14,6 +14,7 @@ from .targets import (
     plain,
     targets_outside_output,
 )
+from .weights import check_sample_weight, describe_weights
 
 __all__ = [
     "FeatureTransform",
@@ -22,8 +23,10 @@ __all__ = [
     "as_float_array",
     "as_regression_targets",
     "check_lengths",
+    "check_sample_weight",
     "classes_from_json",
     "classes_to_json",
+    "describe_weights",
     "encode_labels",
     "find_non_finite",
     "load_adult",

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from .finite import find_non_finite, is_categorical, non_finite_message
+from .sparse import as_csr, is_sparse, sparse_scale
 from .targets import plain
 
 #: Rows per chunk when the scaling statistics are computed.
@@ -106,28 +107,36 @@ def looks_like_pixels(X: np.ndarray, onehot: np.ndarray | None = None) -> bool:
 
 
 def mean_and_std(X: np.ndarray, axes: tuple[int, ...], columns: np.ndarray | None = None,
-                 chunk: int = STATISTICS_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+                 chunk: int = STATISTICS_CHUNK, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (population) standard deviation over ``axes`` (axis 0 among them), in float64.
 
     Two passes over row chunks of ``X`` (only ``columns`` of each, if given): ``np.std``
     would make a float64 temporary as large as all of ``X``, which for a large float32 data
-    set is twice its size. Returns 1-D arrays (one value when every axis is reduced).
+    set is twice its size. With ``weights`` (one per row) both are weighted, as
+    ``StandardScaler(sample_weight=...)`` computes them: a row of weight 2 counts as two.
+    Returns 1-D arrays (one value when every axis is reduced).
     """
     def parts():
         for start in range(0, X.shape[0], chunk):
             part = X[start:start + chunk]
-            yield part if columns is None else part[:, columns]
+            part = part if columns is None else part[:, columns]
+            if weights is None:
+                yield part, None
+            else:
+                yield part, weights[start:start + chunk].reshape(-1, *([1] * (part.ndim - 1)))
 
-    total, count = None, 0
-    for part in parts():
-        s = part.sum(axis=axes, dtype=np.float64, keepdims=True)
+    total, count = None, 0.0
+    for part, w in parts():
+        s = (part.sum(axis=axes, dtype=np.float64, keepdims=True) if w is None
+             else (part * w).sum(axis=axes, dtype=np.float64, keepdims=True))
         total = s if total is None else total + s
-        count += part.size // s.size
+        count += part.size // s.size if w is None else float(w.sum()) * (part[:1].size // s.size)
     mean = total / count
     squares = np.zeros_like(mean)
-    for part in parts():
+    for part, w in parts():
         d = part.astype(np.float64) - mean
-        squares += np.square(d, out=d).sum(axis=axes, keepdims=True)
+        np.square(d, out=d)
+        squares += (d if w is None else d * w).sum(axis=axes, keepdims=True)
     return np.atleast_1d(mean.squeeze(axis=axes)), np.atleast_1d(np.sqrt(squares / count).squeeze(axis=axes))
 
 
@@ -146,20 +155,26 @@ class FeatureTransform:
         self.scale: np.ndarray | None = None
         self.per_channel = False
         self.scaling = "feature"
+        #: Fitted on a sparse matrix: columns scaled without centring (mean 0), output kept sparse.
+        self.sparse = False
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, *, scaling: str = "auto") -> FeatureTransform:
+    def fit(self, X: Any, *, scaling: str = "auto", sample_weight: np.ndarray | None = None) -> FeatureTransform:
         """Learn columns, categories and TRAINING statistics from ``X``.
 
         Parameters
         ----------
         X : array-like or DataFrame
+        sample_weight : ndarray of shape (n_samples,), optional
+            Weighted statistics (a row of weight 2 counts twice, one of weight 0 not at all).
         scaling : {"auto", "feature", "global", "none"}, in any case
             ``"feature"`` standardises each numeric column with its own mean and standard
             deviation; ``"global"`` uses one mean and deviation for all of them (per channel
             for images); ``"auto"`` picks ``"global"`` for images and for pixel-like tables
             (see :func:`looks_like_pixels`) and ``"feature"`` otherwise.
         """
+        if is_sparse(X):
+            return self._fit_sparse(as_csr(X), scaling.lower(), sample_weight)
         if isinstance(X, pd.DataFrame):
             self.columns = [str(c) for c in X.columns]
             for col in X.columns:
@@ -172,12 +187,13 @@ class FeatureTransform:
         Xf = self._encode(X)
         self.sample_shape = tuple(Xf.shape[1:])
         self.per_channel = Xf.ndim > 2
+        w = sample_weight
         if Xf.ndim == 4:  # (n, channels, height, width): one statistic per channel
-            mean, scale = mean_and_std(Xf, (0, 2, 3))
+            mean, scale = mean_and_std(Xf, (0, 2, 3), weights=w)
         elif Xf.ndim == 3:  # (n, height, width) grey images or (n, channels, length) signals
-            mean, scale = mean_and_std(Xf, (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2))
+            mean, scale = mean_and_std(Xf, (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2), weights=w)
         else:
-            mean, scale = mean_and_std(Xf, (0,))
+            mean, scale = mean_and_std(Xf, (0,), weights=w)
             if self.categories:
                 # one-hot columns stay 0/1
                 onehot = self._onehot_mask()
@@ -189,7 +205,7 @@ class FeatureTransform:
         self.scaling = scaling
         if scaling == "global" and Xf.ndim == 2:
             numeric = ~self._onehot_mask() if self.categories else np.ones(Xf.shape[1], dtype=bool)
-            global_mean, global_std = mean_and_std(Xf, (0, 1), columns=None if numeric.all() else numeric)
+            global_mean, global_std = mean_and_std(Xf, (0, 1), columns=None if numeric.all() else numeric, weights=w)
             mean[numeric], scale[numeric] = global_mean[0], global_std[0]
         scale[scale < 1e-12] = 1.0  # constant features: centred, not divided by zero
         if scaling == "none":
@@ -197,6 +213,40 @@ class FeatureTransform:
             scale[:] = 1.0
         self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
         return self
+
+    def _fit_sparse(self, X: Any, scaling: str, sample_weight: np.ndarray | None) -> FeatureTransform:
+        """Statistics of a sparse matrix: every column divided by its deviation, none centred
+        (``StandardScaler(with_mean=False)``), so zeros stay zeros and the matrix stays sparse."""
+        self._check_sparse(X)
+        self.sparse = True
+        self.sample_shape = (X.shape[1],)
+        self.scaling = "feature" if scaling == "auto" else scaling
+        self.mean = np.zeros(X.shape[1], dtype=np.float32)
+        self.scale = sparse_scale(X, self.scaling, sample_weight).astype(np.float32)
+        return self
+
+    @staticmethod
+    def _check_sparse(X: Any) -> None:
+        if X.shape[0] == 0:
+            raise DataError("X has no rows; pass at least one sample.")
+        if X.shape[1] == 0:
+            raise DataError("X has no feature columns; pass at least one feature.")
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"X is a sparse matrix of {X.dtype}; it must hold numbers (int or float).")
+        found = find_non_finite(X)
+        if found is not None:
+            raise DataError(non_finite_message(found))
+
+    def _transform_sparse(self, X: Any) -> Any:
+        """``X`` (CSR) scaled as :meth:`transform` scales dense rows, still CSR, float32."""
+        X = as_csr(X)
+        self._check_sparse(X)
+        if (X.shape[1],) != self.sample_shape:
+            raise DataError(f"X has {X.shape[1]} features but the model was trained on {self.sample_shape[0]}; "
+                            "pass data with the same features as in training.")
+        Xs = X.astype(np.float32)  # a copy: the caller's matrix is left as it is
+        Xs.data /= self.scale[Xs.indices]  # (x - 0) / scale, the dense path's arithmetic on the stored values
+        return Xs
 
     def _onehot_mask(self) -> np.ndarray:
         mask = []
@@ -265,7 +315,15 @@ class FeatureTransform:
         return names
 
     def transform(self, X: Any) -> np.ndarray:
-        """Encode and scale ``X`` with the statistics learned in :meth:`fit`; float32."""
+        """Encode and scale ``X`` with the statistics learned in :meth:`fit`; float32.
+
+        A sparse ``X`` stays sparse (CSR) when the transform was fitted on sparse data (no
+        centring); with statistics from dense data it is densified (callers pass it in chunks).
+        """
+        if is_sparse(X):
+            if self.sparse:
+                return self._transform_sparse(X)
+            X = as_csr(X).toarray()
         Xf = self._encode(X)
         if tuple(Xf.shape[1:]) != self.sample_shape:
             raise DataError(
@@ -296,6 +354,7 @@ class FeatureTransform:
             "scale": self.scale.tolist(),
             "per_channel": self.per_channel,
             "scaling": self.scaling,
+            "sparse": self.sparse,
         }
 
     @classmethod
@@ -308,4 +367,5 @@ class FeatureTransform:
         t.scale = np.asarray(d["scale"], dtype=np.float32)
         t.per_channel = bool(d["per_channel"])
         t.scaling = str(d.get("scaling", "feature"))
+        t.sparse = bool(d.get("sparse", False))
         return t

@@ -66,6 +66,8 @@ def find_non_finite(X: Any, *, columns: list[str] | None = None, chunk: int | No
     chunk = chunk or CHUNK
     if isinstance(X, pd.DataFrame):
         return _non_finite_in_frame(X)
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a scipy.sparse matrix: only its stored values can be non-finite
+        return _non_finite_in_sparse(X.tocsr(), columns)
     if isinstance(X, np.ndarray) and X.dtype.kind == "O":
         try:  # numbers held as objects (a mixed table's to_numpy()); text is refused where X is converted
             X = X.astype(np.float64)
@@ -140,3 +142,18 @@ def non_finite_message(found: NonFinite, name: str = "X", row: str = "row {row}"
     else:
         fix = "drop or impute the NaN values (e.g. with sklearn.impute.SimpleImputer) and replace the infinite ones"
     return f"{name} holds {counts} (first {kind}at {where}, {found.where}); {fix}."
+
+
+def _non_finite_in_sparse(X: Any, columns: list[str] | None) -> NonFinite | None:
+    """:func:`find_non_finite` of a CSR matrix: its stored values, each located by its row and column."""
+    if X.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(X.data)
+    if not bad.any():
+        return None
+    nan = np.isnan(X.data)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    order = np.lexsort((X.indices[bad], rows[bad]))[0]  # the first in row order, then column order
+    position = np.flatnonzero(bad)[order]
+    return NonFinite(int(nan.sum()), int(bad.sum() - nan.sum()), int(rows[position]),
+                     _feature_name(int(X.indices[position]), (X.shape[1],), columns), bool(nan[position]))

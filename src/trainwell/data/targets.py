@@ -25,7 +25,8 @@ def plain(value: Any) -> Any:
 
 def check_lengths(X: Any, y: Any) -> None:
     """Fail when X and y have different numbers of samples."""
-    nx, ny = len(X), len(y)
+    nx = X.shape[0] if hasattr(X, "shape") and hasattr(X, "nnz") else len(X)  # len() of a sparse matrix is refused
+    ny = len(y)
     if nx != ny:
         raise DataError(f"X has {nx} rows but y has {ny}; give one target per sample.")
 
@@ -128,10 +129,14 @@ class TargetScaler:
         self.offset: np.ndarray | None = None
         self.scale: np.ndarray | None = None
 
-    def fit(self, y: np.ndarray) -> TargetScaler:
+    def fit(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> TargetScaler:
+        """Learn the scaling from training targets ``y``; with ``sample_weight`` the mean and
+        deviation are weighted and the range spans the rows of positive weight."""
+        if sample_weight is not None:
+            y, sample_weight = y[sample_weight > 0], sample_weight[sample_weight > 0]
         if self.mode == "standard":
-            self.offset = y.mean(axis=0)
-            self.scale = y.std(axis=0)
+            self.offset = np.average(y, axis=0, weights=sample_weight)
+            self.scale = np.sqrt(np.average((y - self.offset) ** 2, axis=0, weights=sample_weight))
         elif self.mode == "range":
             lo, hi = OUTPUT_RANGES[self.output_activation]
             span = hi - lo

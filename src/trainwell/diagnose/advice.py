@@ -650,11 +650,28 @@ def init_loss_off(v: RunView) -> Finding | None:
     )
 
 
+def sparse_input_uncentred(v: RunView) -> Finding | None:
+    """The features were a sparse matrix: scaled without centring, densified a batch at a time."""
+    transform = getattr(v.estimator, "transform_", None)
+    if not getattr(transform, "sparse", False):
+        return None
+    n_features = int(transform.sample_shape[0])
+    return Finding(
+        "sparse_input_uncentred", "info",
+        f"The {n_features} features came as a sparse matrix: each was divided by its standard deviation but not "
+        "centred (as StandardScaler(with_mean=False) does), so zeros stay zeros and the matrix stayed sparse; "
+        "only each batch was made dense.",
+        "Nothing to do; features that need centring can be passed dense (X.toarray()) if they fit in memory.",
+        {"n_features": n_features, "centred": False, "scaling": transform.scaling},
+    )
+
+
 #: All rules, causes first; :func:`advise` keeps this order within a severity.
 RULES: tuple[Rule, ...] = (
     symmetric_weights, targets_out_of_range, lr_too_high, exploding_gradients, vanishing_gradients,
     saturated_units, lr_too_low, diverged, dead_relu, regularization_too_strong, validation_at_chance,
     overfitting, underfitting, update_ratio_high, update_ratio_low, sigmoid_hidden_activation, init_loss_off,
+    sparse_input_uncentred,
 )
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -31,6 +30,8 @@ from sklearn.utils.validation import validate_data
 from ..data import (
     FeatureTransform,
     check_lengths,
+    check_sample_weight,
+    describe_weights,
     find_non_finite,
     non_finite_message,
     split_indices,
@@ -39,8 +40,9 @@ from ..data.augment import parse_augment
 from ..data.columns import align_columns
 from ..data.mapped import CHUNK_ROWS, is_memory_mapped, mapped_tensor, statistics_rows
 from ..data.on_device import DeviceScaler, keeps_raw_bytes, scaled_black
+from ..data.sparse import SparseRows, as_csr, dense_chunk_rows, is_sparse
 from ..diagnose.findings import Findings
-from ..exceptions import DataError, NotFitted
+from ..exceptions import ConfigError, DataError, NotFitted
 from ..nn import NetworkSpec, build_network, make_loss
 from ..persist import SavedModel, read_model
 from ..train import TrainConfig, distributed, fit_loop
@@ -58,10 +60,13 @@ from .params import (
 from .pickling import TorchStatePickling
 
 
-def as_table_or_array(X: Any) -> pd.DataFrame | np.ndarray:
-    """DataFrames stay as they are (their column types matter); anything else becomes an array."""
-    if scipy.sparse.issparse(X):
-        raise DataError("X is a sparse matrix; sparse input is not supported: pass X.toarray() (dense).")
+def as_table_or_array(X: Any) -> Any:
+    """DataFrames stay as they are (their column types matter), sparse matrices become CSR
+    (never dense: see :mod:`trainwell.data.sparse`); anything else becomes an array."""
+    if is_sparse(X):
+        if X.ndim != 2:
+            raise DataError(f"X is a sparse array of shape {X.shape}; pass a 2-D (n_samples, n_features) matrix.")
+        return as_csr(X)
     if X is None:
         raise DataError("X is None; pass an array or DataFrame of shape (n_samples, n_features).")
     if not isinstance(X, (pd.DataFrame, np.ndarray)):
@@ -95,6 +100,11 @@ class _Split:
     seed: int
     shard: Any  # torchrun's share of the data, or None
     mapped: bool  # a memory-mapped array trained in place
+    w: np.ndarray | None = None  # sample weights of all rows, scaled to mean 1 (None: unweighted)
+
+    def weights(self, idx: np.ndarray | None) -> np.ndarray | None:
+        """The sample weights of rows ``idx`` (``None`` when the fit has none or ``idx`` is ``None``)."""
+        return None if self.w is None or idx is None else self.w[idx]
 
     @property
     def rows(self) -> Any:
@@ -117,7 +127,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     _parameter_constraints: dict[str, Constraint] = COMMON_CONSTRAINTS
 
     # ------------------------------------------------------------ public API
-    def fit(self, X: Any, y: Any, resume: bool = False) -> NeuralNetBase:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, resume: bool = False) -> NeuralNetBase:
         """Train a new network on ``(X, y)``.
 
         A ``validation_fraction`` of the rows (stratified for classifiers) is held out
@@ -126,9 +136,17 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
-            DataFrame columns holding text, categories or booleans are one-hot encoded.
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features) or (n_samples, *image_shape)
+            DataFrame columns holding text, categories or booleans are one-hot encoded. A
+            ``scipy.sparse`` matrix stays sparse: columns are scaled without centring
+            (``StandardScaler(with_mean=False)``) and each batch is densified as it is drawn.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            How much each row counts (non-negative, not all zero): the training loss of every
+            batch is the weighted mean ``sum(w * loss) / sum(w)`` (times the class weights, if
+            any), and the validation loss and metric (so early stopping's choice) and the
+            scaling statistics are weighted too. An integer weight counts like that many copies
+            of the row. Not supported under torchrun.
         resume : bool, default=False
             Continue from the last checkpoint in ``checkpoint_dir`` (written every epoch
             when ``checkpoint_dir`` is set) instead of starting over: weights, optimizer and
@@ -138,22 +156,30 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, resume=resume)
+        return self._fit(X, y, resume=resume, sample_weight=sample_weight)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NeuralNetBase:
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> NeuralNetBase:
         """Train one more epoch on ``(X, y)``, keeping the weights and optimizer state.
 
         The first call initialises the network from ``(X, y)`` (pass every class in
         ``classes`` then); later calls continue training with no validation split.
+        ``sample_weight`` weights the rows of this call, as in :meth:`fit`.
         """
         if not hasattr(self, "network_"):
-            return self._fit(X, y, classes=classes, epochs=1, validate=False)
-        Xt, yt = self.to_tensors(X, y)
+            return self._fit(X, y, classes=classes, epochs=1, validate=False, sample_weight=sample_weight)
+        Xt, yt = self._tensors(X, y, rows=True)
+        w = check_sample_weight(sample_weight, len(yt))
+        train: tuple[torch.Tensor, ...] = (Xt, yt)
+        if w is not None:
+            self.sample_weight_ = describe_weights(w)
+            train = (Xt, yt, torch.as_tensor(w / w.mean(), dtype=torch.float32, device=self.device_))
         with torch.random.fork_rng(devices=[]), intra_op_threads(getattr(self, "threads_", None)):
             gen = torch.Generator(device=self.device_).manual_seed(len(self.history_) + 12345)
             config = dataclasses.replace(self.train_config_, prepare=None)  # Xt is scaled on the host here
             shard, _ = distributed.setup(self.device_)
-            run = fit_loop(self.network_, self.loss_, (Xt, yt), None, config, list(self.callbacks or []),
+            if w is not None and shard is not None:
+                raise ConfigError("sample_weight is not supported under torchrun; train in one process or drop the weights.")
+            run = fit_loop(self.network_, self.loss_, train, None, config, list(self.callbacks or []),
                            generator=gen, run=getattr(self, "run_", None), epochs=1, history=self.history_,
                            shard=shard)
         self._record_run(run)
@@ -176,14 +202,19 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         """``X`` as the fitted network's input, and ``y`` as its loss's target, on ``device_``.
 
         ``X`` is prepared as at predict time (scaled with the training statistics); ``y`` is
-        encoded (class codes) or scaled (regression) as in training.
+        encoded (class codes) or scaled (regression) as in training. A sparse ``X`` is made
+        dense here (training never does: see :mod:`trainwell.data.sparse`).
 
         Returns
         -------
         tuple of torch.Tensor
             ``(inputs, targets)``; ``targets`` is ``None`` when ``y`` is.
         """
-        Xt = self._to_tensor(self._transform(X))
+        return self._tensors(X, y)
+
+    def _tensors(self, X: Any, y: Any = None, rows: bool = False) -> tuple[Any, torch.Tensor | None]:
+        """:meth:`to_tensors`; with ``rows``, sparse ``X`` stays sparse (:class:`SparseRows`, for training)."""
+        Xt = (self._rows_tensor if rows else self._to_tensor)(self._transform(X))
         if y is None:
             return Xt, None
         _, targets = self._prepare_targets(y, None, refit=False)
@@ -265,13 +296,13 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
     # ------------------------------------------------------------ one fit, step by step
     def _fit(self, X: Any, y: Any, classes: Any = None, epochs: int | None = None, validate: bool = True,
-             resume: bool = False) -> NeuralNetBase:
+             resume: bool = False, sample_weight: Any = None) -> NeuralNetBase:
         validate_params(self, self._parameter_constraints)
         self._check_combinations()
-        split = self._split(X, y, classes, validate)
+        split = self._split(X, y, classes, validate, sample_weight)
         source = self._pretrained_source()
         Xt, raw_bytes = self._prepare_features(split, source)
-        self._fit_target_scaling(split.y[split.train_idx])
+        self._fit_target_scaling(split.y[split.train_idx], split.weights(split.train_idx))
         yt = self._scale_targets(split.y[split.train_idx])
         # torch.manual_seed seeds every CUDA device too: fork (and afterwards restore) theirs on a GPU fit
         cuda_devices = list(range(torch.cuda.device_count())) if self.device_.type == "cuda" else []
@@ -282,7 +313,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
                 perm_gen = torch.Generator(device=self.device_).manual_seed(split.seed + 1)
                 loop_args = self._loop_data(split, Xt, yt, raw_bytes)
                 loop_args["generator"] = perm_gen
-                fingerprint = self._fingerprint(Xt, yt) if self.checkpoint_dir is not None else None
+                fingerprint = (self._fingerprint(Xt, yt, split.weights(split.train_idx))
+                               if self.checkpoint_dir is not None else None)
                 callbacks = assemble_callbacks(self, validates=loop_args["val"] is not None, generator=perm_gen,
                                                fingerprint=fingerprint, resume=resume)
                 loggers += loggers_of(callbacks)
@@ -307,8 +339,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
                 self.report_path_ = distributed.broadcast_object(path)
         return self
 
-    def _split(self, X: Any, y: Any, classes: Any, validate: bool) -> _Split:
-        """Validate ``(X, y)``, choose the device and the seed, and hold out validation rows."""
+    def _split(self, X: Any, y: Any, classes: Any, validate: bool, sample_weight: Any = None) -> _Split:
+        """Validate ``(X, y)`` (and the weights), choose the device and the seed, and hold out validation rows."""
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         X = as_table_or_array(X)
@@ -320,12 +352,17 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         n = len(y_all)
         if n < 2:
             raise DataError(f"Got {n} sample (n_samples = 1); training needs at least 2 samples.")
+        w = check_sample_weight(sample_weight, n)
+        self.sample_weight_ = describe_weights(w)
         _refuse_non_finite(X)  # all rows, before any split, so the row named is the user's
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.device_ = building.resolve_device(self.device)
         # Under torchrun: join the process group; every rank uses rank 0's seed, so all draw
         # the same split, initial weights and permutations (train/distributed.py).
         shard, self.device_ = distributed.setup(self.device_)
+        if w is not None and shard is not None:
+            # DDP averages each process's weighted mean: not the weighted mean of the global batch
+            raise ConfigError("sample_weight is not supported under torchrun; train in one process or drop the weights.")
         seed = distributed.broadcast_object(seed)
         self.validation_fraction_ = (
             auto_validation_fraction(n) if is_auto(self.validation_fraction) else float(self.validation_fraction)
@@ -337,15 +374,25 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         # A memory-mapped array on the CPU is trained in place (data/mapped.py): batches are
         # gathered from the mapping, and only a sample of rows is read for the statistics.
         mapped = is_memory_mapped(X) and self.device_.type == "cpu" and shard is None
-        return _Split(X, y_codes, y_all, train_idx, val_idx, seed, shard, mapped)
+        if w is not None and val_idx is not None:
+            for part, idx in (("training", train_idx), ("validation", val_idx)):
+                if not w[idx].any():
+                    raise DataError(f"The sample weights of the {part} rows are all zero; use another random_state, "
+                                    "another validation_fraction, or early_stopping=False.")
+        # scaled to mean 1: the losses are ratios of weighted sums, so only the ratios matter,
+        # and float32 sums then stay in range whatever the units of the weights
+        return _Split(X, y_codes, y_all, train_idx, val_idx, seed, shard, mapped,
+                      None if w is None else w / w.mean())
 
     def _prepare_features(self, split: _Split, source: NeuralNetBase | None) -> tuple[Any, bool]:
         """Fit the feature transform on the training rows; return the training features and
         whether they stay raw bytes (scaled per batch on the device)."""
         rows = split.rows
-        X_train_raw = rows[statistics_rows(split.train_idx, split.seed)] if split.mapped else rows[split.train_idx]
+        stats_idx = statistics_rows(split.train_idx, split.seed) if split.mapped else split.train_idx
+        X_train_raw = rows[stats_idx]
         if source is None:
-            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling)
+            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling,
+                                                     sample_weight=split.weights(stats_idx))
         else:  # the body was trained on inputs scaled the source's way: keep its statistics
             self.transform_ = copy.deepcopy(source.transform_)
         # 8-bit images stay 8-bit on the device and are scaled per batch there (a quarter of
@@ -373,7 +420,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             self.network_.features.load_state_dict(source.network_.features.state_dict())
             if str(self.freeze).lower() == "features":
                 self.network_.features.requires_grad_(False)
-        self.loss_ = make_loss(loss_name, self._class_weight_tensor(yt)).to(self.device_)
+        self.loss_ = make_loss(loss_name, self._class_weight_tensor(yt, split.weights(split.train_idx))).to(self.device_)
         self.train_config_ = self.training_config(len(split.train_idx))
         image = building.image_shape(self.transform_.sample_shape)
         self.train_config_.augment = self.augment_ = parse_augment(
@@ -384,18 +431,28 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         if raw_bytes:
             self.train_config_.prepare = DeviceScaler(self.transform_, self.spec_.input_shape, self.device_)
         rows = None
+        train: tuple[torch.Tensor, ...]
         if split.mapped:  # every row stays in the mapping; the loop trains on train_idx of them
             rows = torch.from_numpy(split.train_idx).to(self.device_)
             train = (mapped_tensor(split.X, (len(split.y), *self.spec_.input_shape)),
                      self._target_tensor(self._scale_targets(split.y)))
+            w_train = split.w  # the loop gathers weights by row of X, like the rows themselves
         else:
-            train = (self._to_tensor(Xt), self._target_tensor(yt))
+            train = (self._rows_tensor(Xt), self._target_tensor(yt))
+            w_train = split.weights(split.train_idx)
+        if w_train is not None:
+            train = (*train, self._weight_tensor(w_train))
         val = None
         if split.val_idx is not None:
             raw = split.rows[split.val_idx]
             Xv = np.ascontiguousarray(raw) if raw_bytes else self.transform_.transform(raw)
-            val = (self._to_tensor(Xv), self._target_tensor(self._scale_targets(split.y[split.val_idx])))
+            val = (self._rows_tensor(Xv), self._target_tensor(self._scale_targets(split.y[split.val_idx])))
+            if split.w is not None:
+                val = (*val, self._weight_tensor(split.weights(split.val_idx)))
         return {"train": train, "val": val, "rows": rows, "shard": split.shard}
+
+    def _weight_tensor(self, w: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(w, dtype=torch.float32).to(self.device_)
 
     def _record_run(self, run: RunState) -> None:
         """Keep what a (partial) fit learned, and what the monitors saw, in words."""
@@ -435,13 +492,23 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             return self.pretrained
         return restore(read_model(self.pretrained, ESTIMATORS), device="cpu")
 
-    def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
-        """What a checkpoint must agree with to be resumed: the settings and the data."""
+    def _fingerprint(self, Xt: np.ndarray, yt: np.ndarray, w: np.ndarray | None = None) -> dict[str, Any]:
+        """What a checkpoint must agree with to be resumed: the settings and the data (and its weights)."""
         ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "cuda_graphs", "threads"}
         params = {k: repr(v) for k, v in self.get_params(deep=False).items() if k not in ignored}
-        step = max(1, len(Xt) // 512)
-        digest = hashlib.sha256(np.ascontiguousarray(Xt[::step]).tobytes() + np.ascontiguousarray(yt[::step]).tobytes())
+        step = max(1, Xt.shape[0] // 512)
+        part = Xt[::step]
+        data = (part.data.tobytes() + part.indices.tobytes() + part.indptr.tobytes() if is_sparse(part)
+                else np.ascontiguousarray(part).tobytes())
+        digest = hashlib.sha256(data + np.ascontiguousarray(yt[::step]).tobytes())
+        if w is not None:
+            digest.update(np.ascontiguousarray(w).tobytes())
         return {**params, "data_shape": list(Xt.shape), "data_sha256": digest.hexdigest()}
+
+    def _rows_tensor(self, Xf: Any) -> Any:
+        """Prepared training or validation rows for the loop: a device tensor, or for sparse rows
+        a :class:`~trainwell.data.sparse.SparseRows` that densifies one batch at a time."""
+        return SparseRows(Xf, self.device_) if is_sparse(Xf) else self._to_tensor(Xf)
 
     def _loss_name(self) -> str:
         return building.loss_name(self.loss, self._classification)
@@ -453,10 +520,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     def _prepare_targets(self, y: Any, classes: Any = None, refit: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         raise NotImplementedError
 
-    def _class_weight_tensor(self, codes: np.ndarray | None) -> torch.Tensor | None:
+    def _class_weight_tensor(self, codes: np.ndarray | None, sample_weight: np.ndarray | None = None) -> torch.Tensor | None:
         return None
 
-    def _fit_target_scaling(self, y: np.ndarray) -> None:
+    def _fit_target_scaling(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         pass
 
     def _scale_targets(self, y: np.ndarray) -> np.ndarray:
@@ -473,6 +540,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             )
 
     def _to_tensor(self, Xf: np.ndarray) -> torch.Tensor:
+        if is_sparse(Xf):  # prediction chunks and to_tensors: dense from here on
+            Xf = Xf.toarray()
         shape = (Xf.shape[0], *self.spec_.input_shape)
         return torch.from_numpy(np.ascontiguousarray(Xf)).reshape(shape).to(self.device_)
 
@@ -493,6 +562,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         if is_memory_mapped(X) and X.shape[0] > CHUNK_ROWS:  # predicted chunk by chunk, never loaded whole
             _refuse_non_finite(X)  # first, so a bad row is named as in the file, not within its chunk
             return torch.cat([self._scores(X[start:start + CHUNK_ROWS]) for start in range(0, X.shape[0], CHUNK_ROWS)])
+        chunk = dense_chunk_rows(X.shape[1], 4096) if is_sparse(X) else 0
+        if chunk and X.shape[0] > chunk:  # sparse rows are densified a chunk at a time, never all at once
+            X = as_csr(X)
+            return torch.cat([self._scores(X[start:start + chunk]) for start in range(0, X.shape[0], chunk)])
         Xt = self._transform(X)
         net = self.network_
         dtype = torch.float32
@@ -510,6 +583,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -68,13 +68,15 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         self.classes_, codes = encode_labels(y)
         return codes, codes
 
-    def _class_weight_tensor(self, codes):
+    def _class_weight_tensor(self, codes, sample_weight=None):
         if self.class_weight is None:
             return None
+        if sample_weight is not None:  # "balanced" counts each row by its weight (rows of weight 0 not at all)
+            codes, sample_weight = codes[sample_weight > 0], sample_weight[sample_weight > 0]
         present = np.unique(codes)
         if isinstance(self.class_weight, str):  # "balanced", as the constraints allow
             weights = np.ones(len(self.classes_))
-            weights[present] = compute_class_weight("balanced", classes=present, y=codes)
+            weights[present] = compute_class_weight("balanced", classes=present, y=codes, sample_weight=sample_weight)
         else:
             weights = np.array([float(self.class_weight.get(c, self.class_weight.get(str(c), 1.0))) for c in self.classes_])
         return torch.tensor(weights, dtype=torch.float32)

@@ -66,11 +66,11 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             self.y_ndim_ = 1 if np.ndim(y) == 2 and y.shape[1] == 1 else 2
         return None, y
 
-    def _fit_target_scaling(self, y: np.ndarray) -> None:
+    def _fit_target_scaling(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         mode, squash = self.target_scaling.lower(), self._output_activation
         if mode == "auto":
             mode = "range" if squash else "standard"
-        self.target_scaler_ = TargetScaler(mode, squash).fit(y)
+        self.target_scaler_ = TargetScaler(mode, squash).fit(y, sample_weight)
         problem = targets_outside_output(self.target_scaler_.transform(y), squash)
         if problem:
             warnings.warn(problem, TargetRangeWarning, stacklevel=4)

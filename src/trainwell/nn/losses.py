@@ -6,6 +6,12 @@ A loss is an object with two methods the training loop uses:
 ``batch(net, x, y) -> (loss, scores)`` for a training step, and
 ``scores_to_proba(scores)`` for predictions. Keeping the head and the loss together
 lets the hierarchical softmax compute only the cluster it needs during training.
+
+Sample weights: ``batch`` and ``__call__`` take an optional ``weight`` (one non-negative
+number per row). The loss is then the weighted mean ``sum(c_i * l_i) / sum(c_i)`` with
+``c_i = weight_i * class_weight[y_i]``: the product with the class weights, normalised per
+batch exactly as PyTorch normalises class weights alone, so integer weights equal repeated
+rows in a batch (:func:`weighted_mean`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,20 @@ REGRESSION_LOSSES = ("mse",)
 LOSSES = CLASSIFICATION_LOSSES + REGRESSION_LOSSES
 
 
+def weighted_mean(per_sample: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``sum(weight * per_sample) / sum(weight)``; 0 (with zero gradient) for a batch whose weights are all 0.
+
+    The denominator is clamped instead of tested so the step reads nothing on the host
+    (a batch may draw only zero-weight rows: its numerator is then 0 as well).
+    """
+    return (per_sample * weight).sum() / weight.sum().clamp_min(torch.finfo(per_sample.dtype).tiny)
+
+
+def combined_weight(y: torch.Tensor, class_weight: torch.Tensor | None, weight: torch.Tensor) -> torch.Tensor:
+    """Each row's weight in the loss: its sample weight times its class's weight."""
+    return weight if class_weight is None else weight * class_weight[y]
+
+
 class Loss:
     """Base class: a criterion that knows how to turn the network's output into a loss."""
 
@@ -32,12 +52,13 @@ class Loss:
     def __init__(self, class_weight: torch.Tensor | None = None) -> None:
         self.class_weight = class_weight
 
-    def batch(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return the mean loss over the batch and the scores (or ``None``)."""
+    def batch(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the (weighted) mean loss over the batch and the scores (or ``None``)."""
         scores = net(x)
-        return self(scores, y), scores
+        return (self(scores, y) if weight is None else self(scores, y, weight)), scores
 
-    def __call__(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def __call__(self, scores: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def scores_to_proba(self, scores: torch.Tensor) -> torch.Tensor:
@@ -55,8 +76,11 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
 
-    def __call__(self, scores, y):
-        return F.cross_entropy(scores, y, weight=self.class_weight)
+    def __call__(self, scores, y, weight=None):
+        if weight is None:
+            return F.cross_entropy(scores, y, weight=self.class_weight)
+        per_sample = F.cross_entropy(scores, y, reduction="none")
+        return weighted_mean(per_sample, combined_weight(y, self.class_weight, weight))
 
 
 class MulticlassHinge(Loss):
@@ -72,13 +96,15 @@ class MulticlassHinge(Loss):
         self.squared = squared
         self.name = "squared_hinge" if squared else "hinge"
 
-    def __call__(self, scores, y):
+    def __call__(self, scores, y, weight=None):
         correct = scores.gather(1, y[:, None])
         margins = (scores - correct + 1.0).clamp_min(0.0)
         margins = margins.scatter(1, y[:, None], 0.0)
         if self.squared:
             margins = margins * margins
         per_sample = margins.sum(dim=1)
+        if weight is not None:
+            return weighted_mean(per_sample, combined_weight(y, self.class_weight, weight))
         if self.class_weight is not None:
             w = self.class_weight[y]
             return (per_sample * w).sum() / w.sum()
@@ -91,8 +117,12 @@ class MeanSquaredError(Loss):
     name = "mse"
     classification = False
 
-    def __call__(self, scores, y):
-        return F.mse_loss(scores, y)
+    def __call__(self, scores, y, weight=None):
+        if weight is None:
+            return F.mse_loss(scores, y)
+        # per row: the mean over its outputs, so equal weights give F.mse_loss exactly
+        per_sample = F.mse_loss(scores, y, reduction="none").reshape(scores.shape[0], -1).mean(1)
+        return weighted_mean(per_sample, weight)
 
 
 class HierarchicalSoftmaxHead(nn.Module):
@@ -133,7 +163,8 @@ class HierarchicalSoftmaxHead(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.log_proba(h)
 
-    def nll(self, h: torch.Tensor, y: torch.Tensor, class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def nll(self, h: torch.Tensor, y: torch.Tensor, class_weight: torch.Tensor | None = None,
+            weight: torch.Tensor | None = None) -> torch.Tensor:
         """Mean negative log-likelihood of the targets, touching only their clusters."""
         k = torch.div(y, self.cluster_size, rounding_mode="floor")
         m = y - k * self.cluster_size
@@ -142,6 +173,8 @@ class HierarchicalSoftmaxHead(nn.Module):
         within = torch.bmm(w, h[:, :, None]).squeeze(2) + self.bias[k] + self.pad_mask[k]
         log_within = torch.log_softmax(within, dim=1).gather(1, m[:, None]).squeeze(1)
         nll = -(log_cluster + log_within)
+        if weight is not None:
+            return weighted_mean(nll, combined_weight(y, class_weight, weight))
         if class_weight is not None:
             cw = class_weight[y]
             return (nll * cw).sum() / cw.sum()
@@ -153,13 +186,15 @@ class HierarchicalSoftmax(Loss):
 
     name = "hierarchical_softmax"
 
-    def batch(self, net, x, y):
+    def batch(self, net, x, y, weight=None):
         h = net.features(x)
-        return net.head.nll(h, y, self.class_weight), None
+        return net.head.nll(h, y, self.class_weight, weight), None
 
-    def __call__(self, scores, y):
+    def __call__(self, scores, y, weight=None):
         # scores are log-probabilities here
-        return F.nll_loss(scores, y, weight=self.class_weight)
+        if weight is None:
+            return F.nll_loss(scores, y, weight=self.class_weight)
+        return weighted_mean(F.nll_loss(scores, y, reduction="none"), combined_weight(y, self.class_weight, weight))
 
     def scores_to_proba(self, scores):
         return scores.exp()

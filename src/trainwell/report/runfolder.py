@@ -68,6 +68,7 @@ def run_config(est: Any, source: str | None = None, n_test: int | None = None, *
         "n_train": est.n_train_,
         "n_val": est.n_val_,
         "n_test": n_test,
+        "sample_weight": getattr(est, "sample_weight_", None),
         "augmentation": est.augment_.describe() if getattr(est, "augment_", None) is not None else "none",
         "resolved": resolved_settings(est),
     }

@@ -66,6 +66,9 @@ class GraphedSteps:
     before : callable, optional
         Run before every replay: brings what the graph reads from the host up to date
         (:meth:`~trainwell.train.update.FlatUpdate.sync_lr` after a schedule moved the rate).
+    w_epoch : Tensor, optional
+        The epoch's sample weights in permutation order, gathered like ``y_epoch`` and
+        passed to ``body`` as its third argument (weighted runs).
 
     Notes
     -----
@@ -76,7 +79,8 @@ class GraphedSteps:
     def __init__(self, body: Body, host: Callable[[], None], X: torch.Tensor, y_epoch: torch.Tensor,
                  batch_size: int, network_input: Callable[[torch.Tensor], torch.Tensor],
                  loss_sum: torch.Tensor, outputs: torch.Tensor | None, classification: bool,
-                 warmup: int = 2, before: Callable[[], None] | None = None) -> None:
+                 warmup: int = 2, before: Callable[[], None] | None = None,
+                 w_epoch: torch.Tensor | None = None) -> None:
         self.body, self.host, self.before = body, host, before
         self.X, self.y_epoch = X, y_epoch
         self.bs = batch_size
@@ -91,6 +95,9 @@ class GraphedSteps:
         self.rows = torch.empty(batch_size, dtype=torch.long, device=device)   # rows of X
         self.xb = torch.empty((batch_size, *X.shape[1:]), dtype=X.dtype, device=device)
         self.yb = torch.empty((batch_size, *y_epoch.shape[1:]), dtype=y_epoch.dtype, device=device)
+        # sample weights: gathered with the targets, passed to the body, and weighting the loss sum
+        self.w_epoch = w_epoch
+        self.wb = None if w_epoch is None else torch.empty(batch_size, dtype=w_epoch.dtype, device=device)
         self.predicted = torch.empty(batch_size, dtype=torch.long, device=device)
         self.graph: torch.cuda.CUDAGraph | _EagerReplay | None = None
         #: Why capture failed (the steps then run eagerly), or ``None``.
@@ -109,8 +116,13 @@ class GraphedSteps:
         torch.index_select(self.perm, 0, self.at, out=self.rows)
         torch.index_select(self.X, 0, self.rows, out=self.xb)
         torch.index_select(self.y_epoch, 0, self.at, out=self.yb)
-        loss, scores = self.body(self.network_input(self.xb), self.yb)
-        self.loss_sum.add_(loss, alpha=self.bs)
+        if self.wb is None:
+            loss, scores = self.body(self.network_input(self.xb), self.yb)
+            self.loss_sum.add_(loss, alpha=self.bs)
+        else:
+            torch.index_select(self.w_epoch, 0, self.at, out=self.wb)
+            loss, scores = self.body(self.network_input(self.xb), self.yb, self.wb)
+            self.loss_sum.add_(loss * self.wb.sum())
         if scores is not None and self.outputs is not None:
             if self.classification:
                 torch.argmax(scores, 1, out=self.predicted)
@@ -179,6 +191,8 @@ def capture(step: Callable[[], None], device: torch.device) -> torch.cuda.CUDAGr
 
 def graph_support(X: torch.Tensor, config, flat, update, distributed: bool) -> str | None:
     """Why training steps cannot be replayed from a CUDA graph here; ``None`` when they can."""
+    if getattr(X, "is_sparse_rows", False):
+        return "sparse rows are sliced on the host batch by batch, which a graph cannot replay"
     if not X.is_cuda and not EMULATE:
         return "the data is not on a CUDA device"
     if not getattr(config, "cuda_graphs", True):

@@ -11,16 +11,17 @@ checks and the callbacks.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from .callbacks import Callback
 from .cuda_graph import GraphedSteps
+from .evaluation import evaluate, weighted_sst
 from .fast_mlp import has_hooks
 from .optim import current_lr
 from .state import RunState
@@ -40,42 +41,6 @@ def _metric_name(classification: bool) -> str:
     return "accuracy" if classification else "r2"
 
 
-@torch.no_grad()
-def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
-             batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             channels_last: bool = False) -> torch.Tensor:
-    """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor.
-
-    ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`);
-    ``channels_last`` passes images in channels-last layout.
-    """
-    was_training = net.training
-    net.eval()
-    loss_sum = torch.zeros((), device=X.device)
-    hits = torch.zeros((), device=X.device)
-    sse = torch.zeros((), device=X.device)
-    for start in range(0, X.shape[0], batch_size):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        if prepare is not None:
-            xb = prepare(xb)
-        if xb.ndim == 4 and channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        scores = net(xb)
-        loss_sum += loss_fn(scores, yb) * xb.shape[0]
-        if classification:
-            hits += (scores.argmax(1) == yb).sum()
-        else:
-            sse += ((scores - yb) ** 2).sum()
-    net.train(was_training)
-    n = X.shape[0]
-    if classification:
-        metric = hits / n
-    else:
-        sst = ((y - y.mean(0)) ** 2).sum().clamp_min(1e-12)
-        metric = 1 - sse / sst
-    return torch.stack([loss_sum / n, metric])
-
-
 class EpochRunner:
     """Trains the epochs of one ``fit_loop`` call on device-resident tensors.
 
@@ -88,10 +53,10 @@ class EpochRunner:
     ----------
     run : RunState
         The run being trained (new or continued).
-    train : (X, y) tensors on the training device
+    train : (X, y) or (X, y, sample_weight) tensors on the training device
     rows : tensor of int64 or None
         The rows of ``train`` to train on (``None``: all of them).
-    val : (X, y) tensors or None
+    val : (X, y) or (X, y, sample_weight) tensors or None
     plan : EpochPlan
         How an epoch splits into steps on this process.
     steps : Steps
@@ -111,7 +76,9 @@ class EpochRunner:
                  graph_reason: str | None, config: TrainConfig, loss_fn: Any,
                  generator: torch.Generator | None, shard: Shard | None) -> None:
         self.run, self.plan, self.steps, self.graph_reason = run, plan, steps, graph_reason
-        self.X, self.y = X, y = train
+        self.X, self.y = X, y = train[0], train[1]
+        #: Sample weights of every row of X (``None``: unweighted); the steps get each batch's.
+        self.w = w = train[2] if len(train) > 2 else None
         self.rows, self.val = rows, val
         self.config, self.loss_fn = config, loss_fn
         self.generator, self.shard = generator, shard
@@ -121,9 +88,11 @@ class EpochRunner:
         self.sst = None
         if not classification:
             y_train = y if rows is None else y[rows]
-            self.sst = float(((y_train - y_train.mean(0)) ** 2).sum().clamp_min(1e-12))  # read once per call, not per epoch
+            w_train = None if w is None else (w if rows is None else w[rows])
+            self.sst = float(weighted_sst(y_train, w_train))  # read once per call, not per epoch
         n = plan.n
         self.buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)  # the epoch's targets, in step order
+        self.buf_w = None if w is None else torch.empty(n, dtype=w.dtype, device=w.device)  # and their weights
         self.loss_sum = torch.zeros((), device=X.device)  # the epoch's summed batch losses
         self.outputs: torch.Tensor | None = None  # the epoch's predictions (classes) or outputs
         if graph_reason is None and loss_fn.name != "hierarchical_softmax":
@@ -164,7 +133,7 @@ class EpochRunner:
             network_input = self.network_input
             self.graphs[key] = GraphedSteps(body, host, self.X, self.buf_y[:self.plan.n], self.plan.batch_size,
                                             lambda xb: network_input(xb, reuse=True), self.loss_sum, self.outputs,
-                                            self.classification, before=steps.update.sync_lr)
+                                            self.classification, before=steps.update.sync_lr, w_epoch=self.buf_w)
             self.graphs[key].start_epoch(perm)
         return self.graphs[key]
 
@@ -184,6 +153,8 @@ class EpochRunner:
         if self.rows is not None:
             perm = self.rows[perm]  # positions among the training rows -> rows of X
         torch.index_select(self.y, 0, perm, out=self.buf_y[:self.plan.n])
+        if self.buf_w is not None:
+            torch.index_select(self.w, 0, perm, out=self.buf_w)
         for g in self.graphs.values():
             g.start_epoch(perm)
         self.loss_sum.zero_()
@@ -198,10 +169,12 @@ class EpochRunner:
         replays a CUDA graph where graphs apply); a watched step runs on autograd between
         its watchers' ``on_step_begin`` and ``on_step_end``.
         """
-        run, X, buf_y, loss_sum, outputs = self.run, self.X, self.buf_y, self.loss_sum, self.outputs
+        run, X, buf_y, buf_w, loss_sum, outputs = self.run, self.X, self.buf_y, self.buf_w, self.loss_sum, self.outputs
         askers, timers, network_input, batch_x = observers.askers, observers.timers, self.network_input, self.batch_x
         fast, general, n, bs, classification = self.steps.fast, self.steps.general, self.plan.n, self.plan.batch_size, self.classification
         use_fast, use_graphs = self.use_fast(), self.replayable()
+        # rows of a tensor by index_select; sparse rows (data/sparse.py) densify just the batch's
+        take = X.take_rows if hasattr(X, "take_rows") else functools.partial(torch.index_select, X, 0)
         graph = None  # the graph of full unwatched steps: looked up on first use, and again after a watched step
         seen = 0
         for b in range(self.plan.steps_per_epoch):
@@ -224,9 +197,15 @@ class EpochRunner:
                 xbuf = batch_x.get(m)
                 if xbuf is None:
                     xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
-                xb = network_input(torch.index_select(X, 0, perm[start:stop], out=xbuf), reuse=True)
-                loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop])
-            loss_sum.add_(loss, alpha=m)
+                xb = network_input(take(perm[start:stop], out=xbuf), reuse=True)
+                if buf_w is None:
+                    loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop])
+                else:
+                    loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop], buf_w[start:stop])
+            if buf_w is None:
+                loss_sum.add_(loss, alpha=m)
+            else:  # the weighted mean over the epoch: each batch's mean times its weight
+                loss_sum.add_(loss * buf_w[start:stop].sum())
             if scores is not None:
                 if outputs is None:
                     outputs = self.outputs = self._new_outputs(scores)
@@ -255,7 +234,9 @@ class EpochRunner:
         run.batch = (xb, yb)
         for cb in watchers:
             cb.on_step_begin(run)
-        return self.steps.general(xb, yb)
+        if self.buf_w is None:
+            return self.steps.general(xb, yb)
+        return self.steps.general(xb, yb, self.buf_w[start:stop])
 
     def _end_watched_step(self, watchers: list[Callback], loss: torch.Tensor) -> None:
         run = self.run
@@ -279,26 +260,35 @@ class EpochRunner:
         """
         run, shard, val, classification = self.run, self.shard, self.val, self.classification
         outputs, buf_y, loss_sum = self.outputs, self.buf_y, self.loss_sum
+        # each row counts its sample weight (1 when unweighted): hits, squared errors and the total
+        w_seen = None if self.buf_w is None else self.buf_w[:seen]
         if outputs is None:
             score_sum = torch.zeros((), device=self.X.device)
         elif classification:
-            score_sum = (outputs[:seen] == buf_y[:seen]).sum()
+            hit = outputs[:seen] == buf_y[:seen]
+            score_sum = hit.sum() if w_seen is None else (hit * w_seen).sum()
         else:
-            score_sum = ((outputs[:seen] - buf_y[:seen]) ** 2).sum()
+            err = (outputs[:seen] - buf_y[:seen]) ** 2
+            score_sum = err.sum() if w_seen is None else (err.reshape(seen, -1).sum(1) * w_seen).sum()
         if shard is not None:  # sums over all ranks; rank 0's batch-norm statistics everywhere
             loss_sum, score_sum, seen = shard.epoch_totals(run.net, loss_sum, score_sum, seen)
-        stats = torch.stack([loss_sum / seen, score_sum.to(loss_sum.dtype)])
+        total = seen if w_seen is None else w_seen.sum().clamp_min(torch.finfo(loss_sum.dtype).tiny)
+        stats = torch.stack([loss_sum / total, score_sum.to(loss_sum.dtype)])
+        if w_seen is not None:
+            stats = torch.cat([stats, total.reshape(1)])
         if val is not None:
             stats = torch.cat([stats, evaluate(run.net, self.loss_fn, val[0], val[1], classification,
-                                               self.config.eval_batch_size, self.config.prepare, self.channels_last)])
+                                               self.config.eval_batch_size, self.config.prepare, self.channels_last,
+                                               val[2] if len(val) > 2 else None)])
         if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
             stats = shard.same_numbers(stats)
         values = stats.tolist()  # the one host synchronisation of the epoch
+        weighted_total = values.pop(2) if w_seen is not None else seen
         metric = _metric_name(classification)
         row: dict[str, Any] = {"epoch": run.epoch, "train_loss": values[0]}
         if classification:
             scored = self.plan.steps_per_epoch and self.loss_fn.name != "hierarchical_softmax"
-            row[f"train_{metric}"] = values[1] / seen if scored else None
+            row[f"train_{metric}"] = values[1] / weighted_total if scored else None
         else:
             row[f"train_{metric}"] = 1.0 - values[1] / self.sst
         if val is not None:

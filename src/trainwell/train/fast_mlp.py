@@ -290,8 +290,9 @@ class FastMLPStep:
             self._buffers[m] = bufs
         return bufs
 
-    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        loss, scores = self.device_step(xb, yb)
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor,
+                 wb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, scores = self.device_step(xb, yb, wb)
         self.host_step()
         return loss, scores
 
@@ -306,8 +307,14 @@ class FastMLPStep:
         self._unflushed += 1
 
     @torch.no_grad()
-    def device_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward, backward and update on the device only (no host-side state changes)."""
+    def device_step(self, xb: torch.Tensor, yb: torch.Tensor,
+                    wb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, backward and update on the device only (no host-side state changes).
+
+        ``wb``: the batch's sample weights, or ``None``; the loss is then the weighted mean
+        of :mod:`trainwell.nn.losses` and only its gradient with respect to the scores
+        changes (every gradient below it follows from that one).
+        """
         m = xb.shape[0]
         per_block, scores, grad_scores = self._buffers_for(m)
         inputs = [xb]
@@ -333,21 +340,8 @@ class FastMLPStep:
         head = self.head
         _linear(head, h, scores)
         # ------------------------------------------------------ loss and its gradient
+        loss = self._loss_gradient(scores, yb, wb, grad_scores, m)
         g = grad_scores
-        if self.cross_entropy:
-            torch._log_softmax(scores, 1, False, out=g)
-            loss = torch._C._nn.nll_loss(g, yb, self.class_weight, 1, -100)
-            # d(mean CE)/d(scores) = (softmax - onehot) / m, or weighted by w[y] / sum(w[y])
-            g.exp_()
-            g.scatter_add_(1, yb.unsqueeze(1), _minus_ones(m, g))
-            if self.class_weight is None:
-                g.mul_(1.0 / m)
-            else:
-                w = self.class_weight[yb]
-                g.mul_((w / w.sum()).unsqueeze(1))
-        else:
-            loss = torch._C._nn.mse_loss(scores, yb, 1)
-            torch.sub(scores, yb, out=g).mul_(2.0 / g.numel())
         # --------------------------------------------------------------- backward
         self._parameter_grads(head, g, inputs[-1])
         below = head
@@ -376,6 +370,43 @@ class FastMLPStep:
             g, below = gz, b
         self.update()
         return loss, scores
+
+    def _loss_gradient(self, scores: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None, g: torch.Tensor,
+                       m: int) -> torch.Tensor:
+        """The batch's loss, with its gradient with respect to ``scores`` written into ``g``.
+
+        Cross-entropy: ``d(mean CE)/d(scores) = (softmax - onehot) / m``; with row weights
+        ``c`` (class weight ``w[y]``, sample weight, or their product) the mean becomes
+        ``sum(c * CE) / sum(c)`` and each row's gradient is scaled by ``c / sum(c)``.
+        MSE: ``2 (scores - y) / (m * k)``, or with sample weights ``2 (scores - y) * c / (sum(c) * k)``
+        (``k`` outputs), the gradient of the per-row mean over outputs, weighted.
+        """
+        if self.cross_entropy:
+            torch._log_softmax(scores, 1, False, out=g)
+            if wb is None:
+                loss = torch._C._nn.nll_loss(g, yb, self.class_weight, 1, -100)
+                c = None if self.class_weight is None else self.class_weight[yb]
+            else:
+                wb = wb.to(g.dtype)  # no-op when the weights already match the parameters
+                c = wb if self.class_weight is None else wb * self.class_weight[yb]
+                loss = torch.dot(torch._C._nn.nll_loss(g, yb, None, 0, -100), c)
+            g.exp_()
+            g.scatter_add_(1, yb.unsqueeze(1), _minus_ones(m, g))
+            if c is None:
+                g.mul_(1.0 / m)
+                return loss
+        else:
+            torch.sub(scores, yb, out=g)
+            if wb is None:
+                loss = torch._C._nn.mse_loss(scores, yb, 1)
+                g.mul_(2.0 / g.numel())
+                return loss
+            c = wb.to(g.dtype)
+            loss = torch.dot(g.square().mean(1), c)
+            g.mul_(2.0 / g.shape[1])
+        total = c.sum().clamp_min(torch.finfo(g.dtype).tiny)  # all-zero weights: 0 loss, 0 gradient
+        g.mul_((c / total).unsqueeze(1))
+        return loss / total if wb is not None else loss
 
     def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor) -> None:
         """The weight and bias gradients of linear layer ``b`` from its output gradient ``g`` and input ``h``."""

@@ -83,8 +83,8 @@ def _cudnn_autotuned(fit: Callable[..., RunState]) -> Callable[..., RunState]:
 
 
 @_cudnn_autotuned
-def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
-             val: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig,
+def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, ...],
+             val: tuple[torch.Tensor, ...] | None, config: TrainConfig,
              callbacks: Sequence[Callback] = (), generator: torch.Generator | None = None,
              run: RunState | None = None, epochs: int | None = None,
              history: History | None = None, shard: Shard | None = None,
@@ -103,8 +103,11 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, torch.Tensor],
     ----------
     net : nn.Module
     loss_fn : trainwell.nn.Loss
-    train, val : (X, y) tensors on the training device
-        ``val`` may be ``None`` (no validation, no early stopping).
+    train, val : (X, y) or (X, y, sample_weight) tensors on the training device
+        ``val`` may be ``None`` (no validation, no early stopping). With a third tensor (one
+        non-negative weight per row of ``X``) every step's loss is the weighted mean of
+        :mod:`trainwell.nn.losses` (on every path: autograd, fast MLP, CUDA graphs), and the
+        epoch's training and validation numbers are weighted too.
     config : TrainConfig
     callbacks : sequence of Callback
     generator : torch.Generator, optional

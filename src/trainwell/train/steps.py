@@ -36,22 +36,24 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
     flat gradient buffer and ``update`` applies L1, clipping and the optimizer step, so
     this step and the fast step share parameters and optimizer state exactly.
 
-    Returns a function ``step(xb, yb) -> (loss, scores or None)`` whose outputs stay on
-    the device.
+    Returns a function ``step(xb, yb, wb=None) -> (loss, scores or None)`` whose outputs
+    stay on the device; ``wb`` holds the batch's sample weights (the loss is then their
+    weighted mean, see :mod:`trainwell.nn.losses`).
     """
     device_type = next(net.parameters()).device.type
     autocast = config.bf16 and device_type in ("cuda", "cpu")
 
-    def forward(xb: torch.Tensor, yb: torch.Tensor):
+    def forward(xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None):
+        args = (net, xb, yb) if wb is None else (net, xb, yb, wb)  # a loss of one's own may not take weights
         if autocast:
             # no weight-cast cache: a cache entry would outlive a captured graph's replay
             with torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=False):
-                return loss_fn.batch(net, xb, yb)
-        return loss_fn.batch(net, xb, yb)
+                return loss_fn.batch(*args)
+        return loss_fn.batch(*args)
 
     if flat is not None and update is not None:
-        def flat_step(xb: torch.Tensor, yb: torch.Tensor):
-            loss, scores = forward(xb, yb)
+        def flat_step(xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None = None):
+            loss, scores = forward(xb, yb, wb)
             flat.grad.zero_()
             flat.restore_grads()
             loss.backward()  # accumulates in place into the .grad views of the flat buffer
@@ -66,8 +68,8 @@ def make_autograd_step(net: nn.Module, loss_fn, optimizer: torch.optim.Optimizer
     l1_params = decayed_parameters(net)[0] if config.l1 > 0 else []
     all_params = [p for g in optimizer.param_groups for p in g["params"]]
 
-    def step(xb: torch.Tensor, yb: torch.Tensor):
-        loss, scores = forward(xb, yb)
+    def step(xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None = None):
+        loss, scores = forward(xb, yb, wb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if l1_params:
