@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
-from .findings import Finding, rank
+from .findings import Finding, fold_symptoms, rank
 from .probes.base import LAYERS_KEY
 
 # ------------------------------------------------------------------ thresholds
@@ -141,6 +141,44 @@ class RunView:
 
 Rule = Callable[[RunView], Finding | None]
 
+#: The usual learning rate of each optimizer (the notes: Adam 1e-3; SGD with momentum a few
+#: hundredths on standardised inputs with batch norm): where advice to move lr points when
+#: the current rate is more than 10-fold off.
+USUAL_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2, "adadelta": 1.0, "sgd": 0.05,
+            "momentum": 0.05, "nesterov": 0.05}
+
+
+def _round(x: float) -> float:
+    """``x`` to one significant digit (advice names a round number)."""
+    return float(f"{x:.0e}")
+
+
+def lower_lr(lr: float, optimizer: str) -> float:
+    """The rate to advise when ``lr`` is too high: 10-fold lower, but never above the optimizer's usual rate."""
+    return _round(min(lr / 10, USUAL_LR.get(str(optimizer).lower(), 1e-3)))
+
+
+def higher_lr(lr: float, optimizer: str) -> float:
+    """The rate to advise when ``lr`` is too low: 10-fold higher, at least the optimizer's usual rate."""
+    return _round(max(lr * 10, USUAL_LR.get(str(optimizer).lower(), 1e-3)))
+
+
+def _opt(v: RunView) -> str:
+    return str(getattr(v.run.config, "optimizer", "adam"))
+
+
+def _setting(v: RunView, name: str) -> Any:
+    getter = getattr(v.estimator, "get_params", None)
+    params = getter(deep=False) if callable(getter) else {}
+    return params.get(name, getattr(v.estimator, name, None))
+
+
+def _options(v: RunView, *options: tuple[str, Any, str]) -> str:
+    """Advice options ``(parameter, value, text)``, leaving out those already set that way
+    (never advise what is already done); the texts joined with commas and a final "or"."""
+    kept = [text for name, value, text in options if name is None or _setting(v, name) != value]
+    return kept[0] if len(kept) == 1 else ", ".join(kept[:-1]) + f", or {kept[-1]}" if kept else ""
+
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
@@ -224,8 +262,11 @@ def exploding_gradients(v: RunView) -> Finding | None:
         "exploding_gradients", "error",
         f"Gradients are exploding: {when} the gradient of {where} was {_fmt(worst)} times the size of its "
         f"weights, per weight (healthy: well below 1).{growth}",
-        "Use init='auto' (He/Xavier scale), batchnorm=True, grad_clip=1.0, or a lower learning rate.",
+        _options(v, ("init", "auto", "init='auto' (He/Xavier scale)"), ("batchnorm", True, "batchnorm=True"),
+                 ("grad_clip", 1.0, "grad_clip=1.0"), (None, None, "a lower learning rate")) + ".",
         {"layer": where, "epoch": epoch, "grad_to_weight": worst, "at_start": at_start is not None},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
+        if _setting(v, "batchnorm") is not True else {"grad_clip": 1.0},
     )
 
 
@@ -266,12 +307,16 @@ def lr_too_high(v: RunView) -> Finding | None:
         reasons.append(f"a typical step changes the weights by {typical:.0%}")
     if not reasons or (severity == "warning" and not _struggling(v)):
         return None
+    optimizer = getattr(v.run.config, "optimizer", "adam")
+    better = lower_lr(lr, optimizer)
     return Finding(
         "lr_too_high", severity,
         f"The learning rate {lr:g} is too high: {'; '.join(reasons)} (a healthy step changes the weights by "
         "about 0.1 %).",
-        f"Lower lr about 10-fold (e.g. lr={lr / 10:g}); the notes' usual range is 1e-5 to 1e-3.",
+        f"Use lr={better:g} ({optimizer}'s usual rate is {USUAL_LR.get(str(optimizer).lower(), 1e-3):g}; "
+        "`trainwell lr-find` reads one off this data).",
         {"lr": lr, "reasons": reasons, "initial_loss": initial, "update_ratio_first_epoch": max(first) if first else None},
+        fix={"lr": better},
     )
 
 
@@ -312,9 +357,12 @@ def vanishing_gradients(v: RunView) -> Finding | None:
         f"Gradients vanish on their way back: the first layer ({first}) gets gradients {_fmt(ratio)} times "
         f"the output layer's (per weight, median over epochs), so the early layers barely learn"
         + (" and the loss has hardly moved." if stuck else "."),
-        "Use init='auto' (weights too small shrink the signal at every layer), batchnorm=True, ReLU "
-        "instead of sigmoid/tanh, or fewer layers.",
+        _options(v, ("init", "auto", "init='auto' (weights too small shrink the signal at every layer)"),
+                 ("batchnorm", True, "batchnorm=True"), ("activation", "relu", "activation='relu' instead of sigmoid/tanh"),
+                 (None, None, "fewer layers")) + ".",
         {"first_to_output_grad": ratio, "layer": first},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
+        if _setting(v, "batchnorm") is not True else {"activation": "relu"},
     )
 
 
@@ -331,8 +379,11 @@ def saturated_units(v: RunView) -> Finding | None:
         f"{frac:.0%} of the {act} outputs of {name} sit in the flat tails (median over epochs; "
         f"{len(worst)} layer(s) above {SATURATED:.0%}), where the gradient is almost zero: those units "
         "barely learn.",
-        "Use init='auto' (Xavier scale), batchnorm=True, or ReLU.",
+        _options(v, ("init", "auto", "init='auto' (Xavier scale)"), ("batchnorm", True, "batchnorm=True"),
+                 ("activation", "relu", "activation='relu'")) + ".",
         {"layers": dict(worst)},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
+        if _setting(v, "batchnorm") is not True else {"activation": "relu"},
     )
 
 
@@ -345,19 +396,22 @@ def lr_too_low(v: RunView) -> Finding | None:
     if typical is None or typical >= UPDATE_RATIO_LOW or not progress or progress[-1] < 0.5:
         return None
     lr = v.run.config.lr
+    better = higher_lr(lr, getattr(v.run.config, "optimizer", "adam"))
     return Finding(
         "lr_too_low", "warning",
         f"The learning rate {lr:g} is too low: a typical step changes the weights by {typical:.1e} of their "
         f"size (healthy: about 1e-3), and after {len(v.history)} epochs the training loss is still "
         f"{progress[-1]:.0%} of the first epoch's.",
-        f"Raise lr about 10- to 100-fold (e.g. lr={lr * 30:g}); find it first, on a few epochs, on a log scale.",
+        f"Use lr={better:g}; `trainwell lr-find` reads one off this data.",
         {"lr": lr, "update_ratio": typical, "loss_vs_first": progress[-1]},
+        fix={"lr": better},
     )
 
 
 # ----------------------------------------------------------------- symptoms
 def diverged(v: RunView) -> Finding | None:
-    """The loss became NaN or infinite (the run stopped; the last good weights were kept)."""
+    """The loss became NaN or infinite, or blew up far above its start (the run stopped; the
+    last good weights were kept)."""
     info = v.diverged
     bad = [i + 1 for i, x in enumerate(v.column("train_loss")) if isinstance(x, float) and not math.isfinite(x)]
     if not info and not bad:
@@ -366,14 +420,20 @@ def diverged(v: RunView) -> Finding | None:
     if not info:
         restored = " Training stopped."
     elif info["restored_epoch"]:
-        restored = (f" Training stopped and the weights of epoch {info['restored_epoch']}, the last with a finite "
+        restored = (f" Training stopped and the weights of epoch {info['restored_epoch']}, the last with a sane "
                     "loss, were restored.")
     else:
         restored = " Training stopped and the initial weights were restored."
+    loss = info["loss"] if info else math.nan
+    how = (f"rose to {_fmt(loss)} (from {_fmt(info['initial_loss'])} untrained)"
+           if info and math.isfinite(loss) and info.get("initial_loss") else "became NaN/inf")
+    better = lower_lr(v.run.config.lr, _opt(v))
     return Finding(
-        "diverged", "error", f"The training loss became NaN/inf in epoch {epoch}.{restored}",
-        "Lower the learning rate 10-fold, set grad_clip=1.0, and check the inputs for extreme values.",
+        "diverged", "error", f"The training loss {how} in epoch {epoch}: the run diverged.{restored}",
+        f"Use lr={better:g}, " + _options(v, ("grad_clip", 1.0, "grad_clip=1.0"),
+                                          (None, None, "check the inputs for extreme values")) + ".",
         {"epoch": epoch, **(info or {})},
+        fix={"lr": better},
     )
 
 
@@ -389,8 +449,10 @@ def dead_relu(v: RunView) -> Finding | None:
         "dead_relu", "error" if frac >= 0.9 else "warning",
         f"{frac:.0%} of the ReLUs in {name} never fired on the sampled batches of the last epoch (the notes: "
         "up to 40% can die); a dead ReLU gets no gradient and rarely recovers.",
-        "Lower the learning rate, keep batchnorm=True, or use activation='leaky_relu'.",
+        "Try " + _options(v, (None, None, f"a lower learning rate (e.g. lr={lower_lr(v.run.config.lr, _opt(v)):g})"),
+                          ("batchnorm", True, "batchnorm=True"), ("activation", "leaky_relu", "activation='leaky_relu'")) + ".",
         {"layers": dict(dead)},
+        fix={"activation": "leaky_relu"} if _setting(v, "activation") == "relu" else {},
     )
 
 
@@ -506,6 +568,8 @@ def overfitting(v: RunView) -> Finding | None:
     the best epoch is large; otherwise (regularised, early stopping restored the best
     epoch) it is information.
     """
+    if v.has("lr_too_high", "diverged", "exploding_gradients"):
+        return None  # a validation loss that rises with a diverging run is the divergence, not overfitting
     val_loss = v.column("val_loss")
     pairs = [(i, x) for i, x in enumerate(val_loss) if isinstance(x, float) and math.isfinite(x)]
     if len(pairs) < 3:
@@ -545,8 +609,9 @@ def _narrowest(v: RunView) -> int | None:
 def underfitting(v: RunView) -> Finding | None:
     """The model does not fit even its training data, and validation is no worse."""
     if v.has("lr_too_low", "regularization_too_strong", "symmetric_weights", "vanishing_gradients",
-             "saturated_units", "validation_at_chance", "lr_too_high", "targets_out_of_range"):
-        return None
+             "saturated_units", "validation_at_chance", "lr_too_high", "targets_out_of_range", "diverged",
+             "exploding_gradients", "overfitting"):
+        return None  # a model that overfits has capacity to spare: "needs more capacity" would contradict it
     if not _fits_poorly(v):
         return None
     gap = _gap(v)
@@ -596,15 +661,17 @@ def update_ratio_high(v: RunView) -> Finding | None:
         "update_ratio_high", "warning",
         f"A typical step changes the hidden weights by {typical:.1%} of their size (healthy: about 0.1%): "
         "training is jumpy and may not settle.",
-        f"Lower lr (now {v.run.config.lr:g}) 3- to 10-fold.",
+        f"Use lr={lower_lr(v.run.config.lr * 3, getattr(v.run.config, 'optimizer', 'adam')):g} (now {v.run.config.lr:g}).",
         {"update_ratio": typical},
+        fix={"lr": lower_lr(v.run.config.lr * 3, getattr(v.run.config, "optimizer", "adam"))},
     )
 
 
 def update_ratio_low(v: RunView) -> Finding | None:
     """Typical steps change the hidden weights by less than 1e-5 (when no cause explains it)."""
-    if v.has("lr_too_low", "symmetric_weights", "vanishing_gradients"):
-        return None
+    if v.has("lr_too_low", "symmetric_weights", "vanishing_gradients", "lr_too_high", "diverged",
+             "exploding_gradients", "update_ratio_high", "regularization_too_strong"):
+        return None  # tiny steps relative to weights that blew up (or shrank) are a consequence
     typical = _hidden_update_ratio(v)
     if typical is None or typical >= UPDATE_RATIO_TINY:
         return None
@@ -612,8 +679,9 @@ def update_ratio_low(v: RunView) -> Finding | None:
         "update_ratio_low", "warning",
         f"A typical step changes the hidden weights by only {typical:.1e} of their size (healthy: about 1e-3): "
         "learning is very slow.",
-        f"Raise lr (now {v.run.config.lr:g}) 10-fold.",
+        f"Use lr={higher_lr(v.run.config.lr, getattr(v.run.config, 'optimizer', 'adam')):g} (now {v.run.config.lr:g}).",
         {"update_ratio": typical},
+        fix={"lr": higher_lr(v.run.config.lr, getattr(v.run.config, "optimizer", "adam"))},
     )
 
 
@@ -629,6 +697,7 @@ def sigmoid_hidden_activation(v: RunView) -> Finding | None:
         "so updates zigzag (the notes: never use sigmoid in hidden layers).",
         "Use activation='relu' (or 'tanh' if you need a bounded activation).",
         {"activation": "sigmoid"},
+        fix={"activation": "relu"},
     )
 
 
@@ -641,12 +710,16 @@ def init_loss_off(v: RunView) -> Finding | None:
     direction = ("starts confidently wrong: the initial weights are probably too large, or the inputs or labels "
                  "are off" if measured > expected else
                  "already knows the answers untrained: a feature may leak the target")
+    advice = ("Use init='auto' (small random weights, a small output layer) and check the inputs and labels."
+              if _setting(v, "init") != "auto" else
+              "Check the inputs (scaling='auto' standardises them) and that the labels match the loss."
+              if measured > expected else "Look for a feature that encodes the target.")
     return Finding(
         "init_loss_off", "warning",
         f"The first training step's loss was {_fmt(measured)}, expected about {_fmt(expected)} ({basis}): the "
         f"network {direction}.",
-        "Use init='auto' (small random weights, a small output layer) and check the inputs and labels.",
-        {"measured": measured, "expected": expected},
+        advice, {"measured": measured, "expected": expected},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {},
     )
 
 
@@ -678,4 +751,4 @@ def advise(estimator: Any, run: Any) -> list[Finding]:
         finding = rule(view)
         if finding is not None:
             view.found.append(finding)
-    return rank(view.found)
+    return rank(fold_symptoms(view.found))

@@ -189,7 +189,10 @@ def _penalty(net: torch.nn.Module, optimizer: torch.optim.Optimizer, l1: float) 
 def _decay_shrinks_weights(net: torch.nn.Module, config: Any) -> bool:
     """One optimizer step with a zero data gradient must shrink the decayed weights."""
     twin = copy.deepcopy(net)
-    optimizer = make_optimizer(config.optimizer, twin, config.lr, config.momentum, config.l2)
+    # at a modest rate: one step of a far too high rate overshoots (Adam moves every weight by
+    # about lr whatever the decay), which is the learning rate's fault, not the wiring's
+    lr = min(float(config.lr), 1e-3)
+    optimizer = make_optimizer(config.optimizer, twin, lr, config.momentum, config.l2)
     weights = decayed_parameters(twin)[0]
     if not weights:
         return False
