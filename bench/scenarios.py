@@ -55,7 +55,7 @@ from sklearn.model_selection import train_test_split
 
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
 from trainwell.diagnose import check
-from trainwell.diagnose.findings import SEVERITY_RANK, Finding, rank
+from trainwell.diagnose.findings import SEVERITY_RANK, Finding, fold_symptoms, rank
 from trainwell.diagnose.measures import rule_statistics
 from trainwell.train import Callback
 
@@ -416,7 +416,7 @@ SCENARIOS: list[Scenario] = [
 
 # ------------------------------------------------------------------ one run
 def merge(*groups: list[Finding]) -> list[Finding]:
-    """One finding per code (the more serious; the earlier group's on a tie), ranked."""
+    """One finding per code (the more serious; the earlier group's on a tie), symptoms folded under causes, ranked."""
     best: dict[str, Finding] = {}
     order: list[str] = []
     for group in groups:
@@ -426,7 +426,7 @@ def merge(*groups: list[Finding]) -> list[Finding]:
                 best[f.code] = f
             elif SEVERITY_RANK[f.severity] < SEVERITY_RANK[best[f.code].severity]:
                 best[f.code] = f
-    return rank([best[c] for c in order])
+    return rank(fold_symptoms([best[c] for c in order]))
 
 
 #: Advice that moves the learning rate, by direction (never two findings pulling both ways).

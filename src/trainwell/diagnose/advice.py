@@ -23,7 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
+from .expectations import (
+    INIT_LOSS_BAND,
+    INIT_LOSS_BAND_ONE_BATCH_MSE,
+    describe_expectation,
+    expected_initial_loss,
+    init_loss_is_off,
+)
 from .findings import Finding, fold_symptoms, rank
 from .probes.base import LAYERS_KEY
 
@@ -561,6 +567,38 @@ def _regularised(v: RunView) -> bool:
     return v.run.config.l2 > 0 or v.run.config.l1 > 0 or float(getattr(spec, "dropout", 0.0) or 0.0) > 0
 
 
+#: Parameters per training row above which an unregularised network that fits its training
+#: data perfectly is presumed to memorise it (every healthy calibration run holds validation
+#: rows out, so this judges only runs with early stopping off).
+MEMORISE_PARAMS_PER_ROW = 10.0
+
+
+def _memorising_unseen(v: RunView) -> Finding | None:
+    """No validation rows, nothing regularising, far more weights than rows and a perfect fit:
+    overfitting that nothing in the run can measure (early stopping off)."""
+    if _regularised(v) or any(isinstance(x, float) for x in v.column("val_loss")):
+        return None
+    net = getattr(v.run, "net", None)
+    n_train = getattr(v.run, "n_train", 0) or 0
+    if net is None or not n_train:
+        return None
+    n_params = sum(p.numel() for p in net.parameters())
+    score = _train_score(v)
+    perfect = score is not None and score >= (FITS_ACCURACY if v.classification else FITS_R2)
+    if not perfect or n_params < MEMORISE_PARAMS_PER_ROW * n_train:
+        return None
+    shown = f"{score:.0%} accuracy" if v.classification else f"R² {score:.2f}"
+    return Finding(
+        "overfitting", "warning",
+        f"The network has {n_params:,} weights for {n_train:,} training rows, nothing regularises it (no L2, L1 "
+        f"or dropout) and it fits its training data to {shown}; with early stopping off no validation rows were "
+        "held out, so nothing measured how much of that is memorised.",
+        "Use early_stopping=True (holds out validation rows and keeps the best epoch), and l2=1e-4 or dropout=0.3.",
+        {"n_params": n_params, "n_train": n_train, f"train_{v.metric}": score},
+        fix={"early_stopping": True},
+    )
+
+
 def overfitting(v: RunView) -> Finding | None:
     """Validation loss rises while the training loss keeps falling.
 
@@ -572,6 +610,8 @@ def overfitting(v: RunView) -> Finding | None:
         return None  # a validation loss that rises with a diverging run is the divergence, not overfitting
     val_loss = v.column("val_loss")
     pairs = [(i, x) for i, x in enumerate(val_loss) if isinstance(x, float) and math.isfinite(x)]
+    if not pairs:
+        return _memorising_unseen(v)
     if len(pairs) < 3:
         return None
     best, best_val = min(pairs, key=lambda t: t[1])
@@ -704,7 +744,8 @@ def sigmoid_hidden_activation(v: RunView) -> Finding | None:
 def init_loss_off(v: RunView) -> Finding | None:
     """The first training step's loss far from what an untrained network should give."""
     measured, expected = v.initial_loss, v.expected_initial_loss()
-    if measured is None or expected is None or not init_loss_is_off(measured, expected):
+    band = INIT_LOSS_BAND if v.classification else INIT_LOSS_BAND_ONE_BATCH_MSE
+    if measured is None or expected is None or not init_loss_is_off(measured, expected, band):
         return None
     basis = describe_expectation(v.loss_name(), v.n_classes)
     direction = ("starts confidently wrong: the initial weights are probably too large, or the inputs or labels "

@@ -32,7 +32,7 @@ from .datachecks import (
     train_test_overlap,
 )
 from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
-from .findings import Finding, rank
+from .findings import Finding, fold_symptoms, rank
 from .monitors import default_monitors
 from .probes.layers import find_layers
 from .probes.weights import row_spread
@@ -94,7 +94,7 @@ def check(estimator: Any, X: Any, y: Any, X_test: Any = None, *, overfit_size: i
     findings += regularization(prep, estimator, init_loss)
     findings += overfit_small_batch(estimator, X, y, size=overfit_size, epochs=overfit_epochs, seed=random_state,
                                     hidden=prep.estimator.spec_.hidden)
-    return rank(findings)
+    return rank(fold_symptoms(findings))
 
 
 # ---------------------------------------------------------------------- targets
