@@ -228,7 +228,7 @@ def test_every_rule_code_is_documented_in_the_readme_list():
         "symmetric_weights", "targets_out_of_range", "exploding_gradients", "lr_too_high", "vanishing_gradients",
         "saturated_units", "lr_too_low", "diverged", "dead_relu", "regularization_too_strong", "validation_at_chance",
         "overfitting", "underfitting", "update_ratio_high", "update_ratio_low", "sigmoid_hidden_activation",
-        "init_loss_off",
+        "init_loss_off", "class_imbalance",
     }
     assert {rule.__name__ for rule in RULES} == documented
 

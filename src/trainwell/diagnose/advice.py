@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .datachecks import imbalance_from_counts
 from .expectations import (
     INIT_LOSS_BAND,
     INIT_LOSS_BAND_ONE_BATCH_MSE,
@@ -107,6 +108,14 @@ class RunView:
     def n_classes(self) -> int | None:
         classes = getattr(self.estimator, "classes_", None)
         return len(classes) if classes is not None and self.classification else None
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of always answering the most common training class (1 / classes without counts)."""
+        counts = getattr(self.estimator, "class_counts_", None)
+        if counts is not None and sum(counts) > 0:
+            return float(max(counts) / sum(counts))
+        return 1.0 / self.n_classes if self.n_classes else 0.5
 
     @property
     def initial_loss(self) -> float | None:
@@ -515,7 +524,7 @@ def validation_at_chance(v: RunView) -> Finding | None:
     val_loss = _finite(v.column("val_loss"))
     if not val_acc or not train_acc:
         return None
-    chance = 1.0 / v.n_classes if v.n_classes else 0.5
+    chance = v.chance
     initial = v.initial_loss or v.expected_initial_loss()
     at_chance = max(val_acc) <= chance + 0.1 * (1 - chance)
     no_better = initial is not None and val_loss and min(val_loss) >= 0.95 * initial
@@ -764,11 +773,25 @@ def init_loss_off(v: RunView) -> Finding | None:
     )
 
 
+def class_imbalance(v: RunView) -> Finding | None:
+    """The training rows' classes are extremely imbalanced (seen during fit, as ``check`` sees it)."""
+    counts = getattr(v.estimator, "class_counts_", None)
+    if counts is None or not v.classification:
+        return None
+    found = imbalance_from_counts(v.estimator.classes_, counts, _setting(v, "class_weight"))
+    if not found:
+        return None
+    f = found[0]
+    fix = {"class_weight": "balanced"} if _setting(v, "class_weight") is None else {}
+    return Finding(f.code, f.severity, f.message, f.advice, f.evidence, fix=fix)
+
+
 #: All rules, causes first; :func:`advise` keeps this order within a severity.
 RULES: tuple[Rule, ...] = (
     symmetric_weights, targets_out_of_range, lr_too_high, exploding_gradients, vanishing_gradients,
     saturated_units, lr_too_low, diverged, dead_relu, regularization_too_strong, validation_at_chance,
     overfitting, underfitting, update_ratio_high, update_ratio_low, sigmoid_hidden_activation, init_loss_off,
+    class_imbalance,
 )
 
 

@@ -22,7 +22,7 @@ from ..data import as_regression_targets, targets_outside_output
 from ..train.callbacks import Callback, RunState
 from ..train.optim import decayed_parameters, make_optimizer
 from ._prepare import Prepared, prepare, quiet_clone, rows
-from .advice import CAUSES, advise
+from .advice import CAUSES, USUAL_LR, advise
 from .datachecks import (
     class_imbalance,
     column_scaling,
@@ -189,9 +189,10 @@ def _penalty(net: torch.nn.Module, optimizer: torch.optim.Optimizer, l1: float) 
 def _decay_shrinks_weights(net: torch.nn.Module, config: Any) -> bool:
     """One optimizer step with a zero data gradient must shrink the decayed weights."""
     twin = copy.deepcopy(net)
-    # at a modest rate: one step of a far too high rate overshoots (Adam moves every weight by
-    # about lr whatever the decay), which is the learning rate's fault, not the wiring's
-    lr = min(float(config.lr), 1e-3)
+    # at the optimizer's usual rate, not the user's: one step of a far too high rate overshoots
+    # (Adam moves every weight by about lr whatever the decay), and a far too low one shrinks the
+    # weights less than float32 resolves; either is the learning rate's fault, not the wiring's
+    lr = USUAL_LR.get(str(config.optimizer).lower(), 1e-3)
     optimizer = make_optimizer(config.optimizer, twin, lr, config.momentum, config.l2)
     weights = decayed_parameters(twin)[0]
     if not weights:

@@ -202,6 +202,14 @@ def train_test_overlap(X: Any, X_test: Any) -> list[Finding]:
 def class_imbalance(y: Any, class_weight: Any = None) -> list[Finding]:
     """The rarest class has fewer than a tenth of the rows of the most common one."""
     labels, counts = np.unique(np.asarray(y).ravel(), return_counts=True)
+    return imbalance_from_counts(labels, counts, class_weight)
+
+
+def imbalance_from_counts(labels: Any, counts: Any, class_weight: Any = None) -> list[Finding]:
+    """:func:`class_imbalance` from the rows per class (``labels[i]`` has ``counts[i]`` rows)."""
+    labels, counts = np.asarray(labels), np.asarray(counts)
+    keep = counts > 0
+    labels, counts = labels[keep], counts[keep]
     if len(labels) < 2:
         return []
     ratio = counts.max() / counts.min()

@@ -68,8 +68,10 @@ FOLDS: dict[str, tuple[str, ...]] = {
                         "update_ratio_low", "sigmoid_hidden_activation"),
     "vanishing_gradients": ("underfitting", "cannot_overfit_small_batch", "update_ratio_low", "lr_too_low"),
     "lr_too_low": ("update_ratio_low", "underfitting", "cannot_overfit_small_batch", "validation_at_chance"),
-    "regularization_too_strong": ("underfitting", "update_ratio_low", "vanishing_gradients", "dead_relu"),
+    # dead units get no data gradient, so weight decay alone shrinks their weights: the
+    # shrinking is the dead units' consequence, not a regularisation too strong
     "dead_relu": ("underfitting", "cannot_overfit_small_batch", "regularization_too_strong", "update_ratio_low"),
+    "regularization_too_strong": ("underfitting", "update_ratio_low", "vanishing_gradients"),
 }
 
 
