@@ -55,6 +55,7 @@ from sklearn.model_selection import train_test_split
 
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
 from trainwell.diagnose import check
+from trainwell.diagnose.advice import CAUSES
 from trainwell.diagnose.findings import SEVERITY_RANK, Finding, fold_symptoms, rank
 from trainwell.diagnose.measures import rule_statistics
 from trainwell.train import Callback
@@ -415,11 +416,21 @@ SCENARIOS: list[Scenario] = [
 
 
 # ------------------------------------------------------------------ one run
-def merge(*groups: list[Finding]) -> list[Finding]:
-    """One finding per code (the more serious; the earlier group's on a tie), symptoms folded under causes, ranked."""
+def merge(after: list[Finding], before: list[Finding]) -> list[Finding]:
+    """The fit's findings and the checks', one per code (the more serious; the fit's on a tie), symptoms
+    folded under causes, ranked.
+
+    The full run's evidence first: a cause the checks saw only while overfitting 20 rows
+    (``seen_in: overfit_small_batch``) is left out when the full run named a cause of its own.
+    """
+    flat = [g for f in after for g in (f, *f.because)]
+    if any(f.code in CAUSES for f in flat):
+        # its own symptoms (cannot_overfit_small_batch) stay, unfolded, for the fit's cause to take
+        before = [g for f in before
+                  for g in ((f,) if f.evidence.get("seen_in") != "overfit_small_batch" else f.because)]
     best: dict[str, Finding] = {}
     order: list[str] = []
-    for group in groups:
+    for group in (after, before):
         for f in group:
             if f.code not in best:
                 order.append(f.code)
@@ -520,6 +531,7 @@ def run(s: Scenario) -> dict[str, Any]:
     params = est.get_params(deep=False)
     return {
         "name": s.name, "part": s.part, "dataset": s.dataset, "data": s.data, "fault": s.fault,
+        "task": "regression" if s.dataset in REGRESSION else "classification",
         "expected": list(s.expected), "params": {k: repr(v) for k, v in s.params.items()},
         "findings": [_record(f) for f in findings], "fit_findings": [f.code for f in after],
         "top": codes[0] if codes else None,
@@ -579,6 +591,10 @@ def runs_table(results: list[dict[str, Any]], part: str) -> str:
     return "\n".join(lines)
 
 
+#: Statistics whose meaning differs between classifiers and regressors: ranged per task.
+BY_TASK = {"init_loss_ratio", "check_init_loss_ratio", "train_score", "gap", "gap_allowance"}
+
+
 def healthy_ranges(results: list[dict[str, Any]], part: str = "calibration") -> dict[str, tuple[float, float, float, int]]:
     """min / median / max (and count) of every statistic over the healthy runs of ``part``."""
     values: dict[str, list[float]] = {}
@@ -587,7 +603,8 @@ def healthy_ranges(results: list[dict[str, Any]], part: str = "calibration") -> 
             continue
         for k, v in r["stats"].items():
             if isinstance(v, (int, float)) and math.isfinite(v):
-                values.setdefault(k, []).append(float(v))
+                key = f"{k} ({r.get('task', 'classification')})" if k in BY_TASK else k
+                values.setdefault(key, []).append(float(v))
     return {k: (min(v), float(np.median(v)), max(v), len(v)) for k, v in sorted(values.items())}
 
 
@@ -595,6 +612,74 @@ def ranges_table(results: list[dict[str, Any]]) -> str:
     lines = ["| statistic | healthy calibration runs: min | median | max | runs |", "|---|---|---|---|---|"]
     for k, (lo, med, hi, n) in healthy_ranges(results).items():
         lines.append(f"| `{k}` | {lo:.3g} | {med:.3g} | {hi:.3g} | {n} |")
+    return "\n".join(lines)
+
+
+def _thresholds() -> list[tuple[str, str, str, str]]:
+    """(statistic, rule, threshold, why) for every statistic a rule judges, from the code's own constants."""
+    from trainwell.diagnose import advice as a
+    from trainwell.diagnose import datachecks as d
+    from trainwell.diagnose import expectations as e
+    from trainwell.diagnose.probes import guard as g
+
+    lo, hi = e.INIT_LOSS_BAND
+    blo, bhi = e.INIT_LOSS_BAND_ONE_BATCH_MSE
+    return [
+        ("init_loss_ratio (classification)", "init_loss_off", f"outside {lo:.2f}-{hi:g}",
+         "first step's loss / ln C; healthy within a few % of 1, the band leaves about 4x that spread each side"),
+        ("check_init_loss_ratio (classification)", "init_loss_off (check)", f"outside {lo:.2f}-{hi:g}",
+         "the same on up to 4,096 rows before training"),
+        ("init_loss_ratio (regression)", "init_loss_off", f"outside {blo:g}-{bhi:g}",
+         "one batch's mean of squared standardised targets varies by sqrt((kurtosis-1)/B); only a gross misfit is judged"),
+        ("check_init_loss_ratio (regression)", "init_loss_off (check)", f"outside {lo:.2f}-{hi:g}",
+         "4,096 rows: the whole-table expectation holds"),
+        ("loss_peak_ratio", "lr_too_high / diverged", f"> {a.LOSS_EXPLODED:g} / > {g.BLOW_UP:g}",
+         "a healthy loss never rises above its first step's; 3x is a loss going the wrong way, 1,000x a divergence"),
+        ("weight_growth", "lr_too_high", f"> {a.WEIGHTS_EXPLODED:g}", "healthy weights grow at most a few-fold"),
+        ("weight_shrink", "regularization_too_strong", f"> {a.SHRUNK:g} (and training score below "
+         f"{a.FITS_ACCURACY:g} / R² {a.FITS_R2:g})", "healthy L2 1e-4 shrinks weights at most about 1.5-fold"),
+        ("update_ratio_typical", "update_ratio_high / lr_too_low / update_ratio_low",
+         f"> {a.UPDATE_RATIO_HIGH:g} / < {a.UPDATE_RATIO_LOW:g} / < {a.UPDATE_RATIO_TINY:g}",
+         "the notes: about 1e-3; 10x above the healthy maximum, several-fold below the healthy minimum"),
+        ("update_ratio_first_epoch", "lr_too_high", f"> {a.UPDATE_RATIO_FIRST_EPOCH:g}",
+         "first steps run larger (Adam's bias correction); 4x over the healthy maximum"),
+        ("dead_fraction", "dead_relu", f"> {a.DEAD:g}", "the notes: up to 40 % can die; healthy runs stay near 0"),
+        ("saturated_fraction", "saturated_units", f"> {a.SATURATED:g}", "healthy tanh nets 0-31 % as they grow confident"),
+        ("grad_to_weight_start, grad_to_weight", "exploding_gradients", f"> {a.EXPLODING_GRAD_RATIO:g}",
+         "healthy gradients are a small fraction of their weights"),
+        ("first_to_output_grad", "vanishing_gradients", f"< {a.VANISHING_RATIO:g}",
+         "healthy first layers get from a few % to several times the output layer's gradient"),
+        ("row_spread_min", "symmetric_weights", f"< {a.SYMMETRIC_SPREAD:g}", "random initialisation spreads rows by ~1"),
+        ("train_score (classification)", "underfitting (info)", f"< {a.FIT_ACCURACY:g}",
+         "information only: tables like Adult top out near 87 % with any model"),
+        ("train_score (regression)", "underfitting (info)", f"< {a.FIT_R2:g}", "information only"),
+        ("gap", "overfitting (warning when large)", "> gap_allowance (2 binomial SE, at least 0.05; 0.15 for R²)",
+         "a gap chance alone can make is not called overfitting"),
+        ("val_loss_rise", "overfitting", "> 1.1 while the training loss falls 20 %", "noise in a validation loss stays within 10 %"),
+        ("class_ratio", "class_imbalance", f"> {d.IMBALANCE_RATIO:g}", "a rare class at a tenth of the common one"),
+        ("input_max_abs_mean, input_max_std", "inputs_not_scaled", f"> {d.MEAN_LIMIT:g}, > {d.STD_HIGH:g}",
+         "standardised inputs have mean 0 and deviation 1"),
+        ("overlap_fraction", "train_test_overlap", f"> {d.OVERLAP_WARNING:g} and > the training rows' own repeat rate + 3 SE",
+         "coarse tables repeat rows honestly (Titanic, Adult)"),
+    ]
+
+
+def thresholds_doc(results: list[dict[str, Any]]) -> str:
+    """docs/diagnosis-thresholds.md: each statistic's healthy calibration range beside its threshold."""
+    ranges = healthy_ranges(results)
+
+    def shown(stat: str) -> str:
+        parts = []
+        for key in (k.strip() for k in stat.split(",")):
+            if key in ranges:
+                lo, med, hi, n = ranges[key]
+                parts.append(f"{lo:.3g} / {med:.3g} / {hi:.3g} ({n})")
+        return "; ".join(parts) or "not measured"
+
+    lines = ["| statistic | rule | healthy calibration runs: min / median / max (runs) | threshold | why |",
+             "|---|---|---|---|---|"]
+    for stat, rule, threshold, why in _thresholds():
+        lines.append(f"| `{stat}` | `{rule}` | {shown(stat)} | {threshold} | {why} |")
     return "\n".join(lines)
 
 
@@ -618,11 +703,21 @@ def write_markdown(results: list[dict[str, Any]]) -> None:
         "## Validation runs\n\n" + runs_table(results, "validation"),
     ]) + "\n"
     (HERE / "scenarios.md").write_text(text)
+    doc = HERE.parent / "docs" / "diagnosis-thresholds.md"
+    head, sep, _ = doc.read_text().partition(TABLE_MARK) if doc.exists() else ("", "", "")
+    if sep:  # the page's prose stays; the table below the mark is regenerated
+        doc.write_text(head + TABLE_MARK + "\n\n" + thresholds_doc(results) + "\n")
+
+
+TABLE_MARK = "<!-- table generated by bench/scenarios.py -->"
 
 
 # ------------------------------------------------------------------ main
 def load_cache() -> dict[str, Any]:
-    return json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    for r in cache.values():
+        r.setdefault("task", "regression" if r["dataset"] in REGRESSION else "classification")
+    return cache
 
 
 def main(argv: list[str]) -> int:

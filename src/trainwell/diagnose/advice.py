@@ -460,8 +460,12 @@ def dead_relu(v: RunView) -> Finding | None:
     if not dead:
         return None
     name, frac = max(dead, key=lambda t: t[1])
+    # severity means consequence: a network that still fits its training data (a wide one
+    # memorising a few hundred rows) lost nothing it needed to the dead units
+    score = _train_score(v)
+    fits = score is not None and score >= (FITS_ACCURACY if v.classification else FITS_R2)
     return Finding(
-        "dead_relu", "error" if frac >= 0.9 else "warning",
+        "dead_relu", "info" if fits else "error" if frac >= 0.9 else "warning",
         f"{frac:.0%} of the ReLUs in {name} never fired on the sampled batches of the last epoch (the notes: "
         "up to 40% can die); a dead ReLU gets no gradient and rarely recovers.",
         "Try " + _options(v, (None, None, f"a lower learning rate (e.g. lr={lower_lr(v.run.config.lr, _opt(v)):g})"),
