@@ -52,6 +52,8 @@ class Finding:
 #: leaves a model that fits neither split; saying so once, with the rest as its evidence,
 #: keeps the advice from pulling in opposite directions.
 FOLDS: dict[str, tuple[str, ...]] = {
+    # a model that answers the common class scores the majority rate: "chance" is the imbalance's doing
+    "class_imbalance": ("validation_at_chance", "underfitting"),
     "symmetric_weights": ("cannot_overfit_small_batch", "underfitting", "update_ratio_low", "lr_too_low",
                           "vanishing_gradients", "regularization_too_strong", "validation_at_chance"),
     "targets_out_of_range": ("vanishing_gradients", "saturated_units", "exploding_gradients", "underfitting",
