@@ -66,6 +66,9 @@ def test_a_regressor_at_lr_1000_stops_as_diverged_and_is_told_a_sane_rate():
     assert est.stop_reason_.startswith("diverged"), est.stop_reason_
     assert est.n_iter_ < 40 and est.run_.diverged is not None
     assert np.isfinite(est.predict(X)).all()
+    # the weights put back are the sane ones (here the initial ones), not the blown-up epoch that early
+    # stopping would otherwise have kept as its "best" finite validation loss
+    assert est.best_epoch_ == est.run_.diverged["restored_epoch"] and est.score(X, y) > -5
     top = est.findings_[0]
     assert top.code == "lr_too_high" and top.severity == "error"
     assert "diverged" in _codes(top.because)  # one cause, the divergence its evidence
