@@ -421,13 +421,14 @@ def merge(after: list[Finding], before: list[Finding]) -> list[Finding]:
     folded under causes, ranked.
 
     The full run's evidence first: a cause the checks saw only while overfitting 20 rows
-    (``seen_in: overfit_small_batch``) is left out when the full run named a cause of its own.
+    (``seen_in: overfit_small_batch``) is left out when the full run named a different cause
+    of its own (the same cause is merged, the more serious severity kept).
     """
-    flat = [g for f in after for g in (f, *f.because)]
-    if any(f.code in CAUSES for f in flat):
+    seen = {g.code for f in after for g in (f, *f.because)}
+    if seen & CAUSES:
         # its own symptoms (cannot_overfit_small_batch) stay, unfolded, for the fit's cause to take
-        before = [g for f in before
-                  for g in ((f,) if f.evidence.get("seen_in") != "overfit_small_batch" else f.because)]
+        before = [g for f in before for g in
+                  ((f,) if f.evidence.get("seen_in") != "overfit_small_batch" or f.code in seen else f.because)]
     best: dict[str, Finding] = {}
     order: list[str] = []
     for group in (after, before):

@@ -74,6 +74,8 @@ FOLDS: dict[str, tuple[str, ...]] = {
     # shrinking is the dead units' consequence, not a regularisation too strong
     "dead_relu": ("underfitting", "cannot_overfit_small_batch", "regularization_too_strong", "update_ratio_low"),
     "regularization_too_strong": ("underfitting", "update_ratio_low", "vanishing_gradients"),
+    # a network too small to represent the problem cannot overfit 20 rows either
+    "underfitting": ("cannot_overfit_small_batch",),
 }
 
 
