@@ -194,3 +194,47 @@ def test_the_whole_bank_meets_its_validation_targets():
     val = summary(results, "validation")
     assert val["contradictions"] == 0 and val["self_advice"] == 0
     assert val["top2"] / val["faults"] >= 0.85 and val["false_alarm_runs"] == 0
+
+
+# ---------------------------------------------------------------- seen during fit, said in words
+def _thinned_digits(ratio: int = 60):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    pos, neg = np.flatnonzero(y == 0), np.flatnonzero(y != 0)
+    keep = np.sort(np.concatenate([neg, pos[: len(neg) // ratio]]))
+    return X[keep], (y[keep] == 0).astype(int)
+
+
+def test_fit_itself_names_an_extreme_class_imbalance_and_keeps_the_counts(tmp_path):
+    from trainwell import load
+
+    X, y = _thinned_digits()
+    est = NeuralNetClassifier(max_epochs=5, random_state=0).fit(X, y)
+    assert est.class_counts_.sum() == est.n_train_ and est.class_counts_.tolist()[1] < est.class_counts_[0] / 30
+    found = {f.code: f for f in est.findings_}
+    assert found["class_imbalance"].severity == "warning" and found["class_imbalance"].fix == {"class_weight": "balanced"}
+    weighted = NeuralNetClassifier(max_epochs=5, random_state=0, class_weight="balanced").fit(X, y)
+    assert next(f for f in weighted.findings_ if f.code == "class_imbalance").severity == "info"
+    est.save(tmp_path / "m")
+    assert load(tmp_path / "m").class_counts_.tolist() == est.class_counts_.tolist()
+
+
+def test_the_cli_never_says_nothing_to_worry_about_above_notes(tmp_path):
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from trainwell.cli.output import print_outcome
+
+    console = Console(record=True, width=200)
+    note = Finding("overfitting", "info", "The validation loss rose after epoch 2 of 40.", "Try l2=1e-3.")
+    est = SimpleNamespace(findings_=[note], n_iter_=40, best_epoch_=2, run_=None)
+    print_outcome(console, est, {"accuracy": 0.85, "fit_seconds": 1.0}, tmp_path)
+    text = console.export_text()
+    assert "nothing to worry about" not in text and "overfitting: The validation loss rose after epoch 2" in text
+    folded = Finding("lr_too_high", "error", "Too high.", "Use lr=0.001.", because=(Finding("dead_relu", "error", "Dead."),))
+    console = Console(record=True, width=200)
+    print_outcome(console, SimpleNamespace(findings_=[folded], n_iter_=3, best_epoch_=1, run_=None),
+                  {"accuracy": 0.5, "fit_seconds": 1.0}, tmp_path)
+    assert "\n      because dead_relu: Dead." in console.export_text()
