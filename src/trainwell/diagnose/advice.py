@@ -54,6 +54,7 @@ FIT_ACCURACY = 0.9           # below this training accuracy the model does not f
 FIT_R2 = 0.5
 FITS_ACCURACY = 0.99         # a model that shrinks its weights this much should still fit this well
 FITS_R2 = 0.9
+STRONG_DROPOUT = 0.5         # the notes' largest usual dropout; above it a model that underfits is told so
 
 #: Codes that name a reason a model cannot fit even a tiny subset.
 CAUSES = frozenset({
@@ -212,6 +213,7 @@ def symmetric_weights(v: RunView) -> Finding | None:
         "cannot learn.",
         "Use init='auto' (He for ReLU, Xavier for tanh) instead of zeros or a constant.",
         {"layers": same, "row_spread": {n: v.stat(n, "row_spread")[-1] for n in same}},
+        fix={"init": "auto"},
     )
 
 
@@ -227,6 +229,7 @@ def targets_out_of_range(v: RunView) -> Finding | None:
         "network can never fit them, and chasing them saturates the output so its gradient vanishes.",
         "Use target_scaling='auto' (maps targets onto 0.01..0.99 of the output's range) or output_activation=None.",
         {"fraction_outside": max(outside), "output_activation": out},
+        fix={"target_scaling": "auto"},
     )
 
 
@@ -381,6 +384,17 @@ def vanishing_gradients(v: RunView) -> Finding | None:
     )
 
 
+def _saturation_fix(v: RunView) -> dict[str, Any]:
+    """Xavier-scale weights where they are not, and ReLU instead of sigmoid (the notes: never sigmoid in hidden
+    layers), together: well-scaled sigmoid layers still saturate as they stack."""
+    fix: dict[str, Any] = {"init": "auto"} if _setting(v, "init") != "auto" else {}
+    if v.kinds and any(k == "sigmoid" for k in v.kinds.values()) or _setting(v, "activation") == "sigmoid":
+        fix["activation"] = "relu"
+    if not fix:
+        fix = {"batchnorm": True} if _setting(v, "batchnorm") is not True else {"activation": "relu"}
+    return fix
+
+
 def saturated_units(v: RunView) -> Finding | None:
     """tanh/sigmoid units stuck in their flat tails."""
     worst = [(n, statistics.median(s)) for n in v.hidden if (s := v.stat(n, "saturated_fraction"))]
@@ -397,8 +411,7 @@ def saturated_units(v: RunView) -> Finding | None:
         _options(v, ("init", "auto", "init='auto' (Xavier scale)"), ("batchnorm", True, "batchnorm=True"),
                  ("activation", "relu", "activation='relu'")) + ".",
         {"layers": dict(worst)},
-        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
-        if _setting(v, "batchnorm") is not True else {"activation": "relu"},
+        fix=_saturation_fix(v),
     )
 
 
@@ -508,13 +521,14 @@ def regularization_too_strong(v: RunView) -> Finding | None:
     if score >= (FITS_ACCURACY if v.classification else FITS_R2):
         return None
     name, factor = shrink
-    which = f"l2={l2:g}" if l2 > 0 else f"l1={l1:g}"
+    which = f"l1={l1:g}" if l1 > l2 else f"l2={l2:g}"  # the stronger of the two
     fit = f"the model fits only {score:.0%} of its training data" if v.classification else f"the training R² is only {score:.2f}"
     return Finding(
         "regularization_too_strong", "warning",
         f"Regularisation is too strong ({which}): it shrank the weights of {name} {_fmt(factor)}-fold and {fit}.",
         f"Lower it 10- to 100-fold (e.g. {which.split('=')[0]}={max(l2, l1) / 30:g}).",
         {"l2": l2, "l1": l1, "layer": name, "shrink": factor, f"train_{v.metric}": score},
+        fix={which.split("=")[0]: _round(max(l2, l1) / 30)},
     )
 
 
@@ -650,6 +664,7 @@ def overfitting(v: RunView) -> Finding | None:
         "Try stronger L2 (e.g. l2=1e-3), dropout=0.3, more data, or stop earlier.",
         {"best_epoch": best + 1, "best_val_loss": best_val, "max_val_loss_after": max(later), "gap": gap,
          "regularised": not unregularised},
+        fix={"l2": _round(max(10 * v.run.config.l2, 1e-3))} if unregularised or large_gap else {},
     )
 
 
@@ -675,6 +690,16 @@ def underfitting(v: RunView) -> Finding | None:
     n_out = v.n_classes or 1
     small = narrow is not None and narrow < max(n_out, 4)
     shown = f"{score:.0%}" if v.classification else f"R² {score:.2f}"
+    dropout = float(getattr(getattr(v.estimator, "spec_", None), "dropout", 0.0) or 0.0)
+    if dropout >= STRONG_DROPOUT and not small:
+        return Finding(
+            "underfitting", "warning",
+            f"The model fits only {shown} of its training data and no better on validation, with dropout={dropout:g}: "
+            f"every step trains a network with {dropout:.0%} of its units removed, too strong a regulariser for it.",
+            "Use dropout=0.2 (the notes: 0.5 at most, usually less with batch norm); regularise with L2 instead.",
+            {f"train_{v.metric}": score, "dropout": dropout},
+            fix={"dropout": 0.2},
+        )
     if small:
         return Finding(
             "underfitting", "warning",
@@ -684,6 +709,7 @@ def underfitting(v: RunView) -> Finding | None:
             "Use a bigger network (e.g. hidden='auto' or (256, 128)); control overfitting with L2 and dropout, "
             "not with a small network (the notes).",
             {f"train_{v.metric}": score, "narrowest_layer": narrow},
+            fix={"hidden": "auto"},
         )
     still = _finite(v.column("train_loss"))
     # the loop sets no stop reason when it simply ran out of epochs (advise runs before the

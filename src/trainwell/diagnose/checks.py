@@ -111,6 +111,7 @@ def target_range(prep: Prepared, y: Any) -> list[Finding]:
         "can never reach them, and chasing them saturates it so its gradient vanishes.",
         "Use target_scaling='auto' (maps targets onto 0.01..0.99 of the output's range) or output_activation=None.",
         {"output_activation": output, "target_min": float(scaled.min()), "target_max": float(scaled.max())},
+        fix={"target_scaling": "auto"},
     )]
 
 
@@ -128,6 +129,7 @@ def symmetric_init(prep: Prepared) -> list[Finding]:
         f"{prep.estimator.init!r}).",
         "Use init='auto' (He for ReLU, Xavier for tanh): small random weights break the symmetry.",
         {"layers": same},
+        fix={"init": "auto"},
     )]
 
 
@@ -162,7 +164,8 @@ def initial_loss(prep: Prepared) -> tuple[float, Finding]:
             f"it starts confidently wrong{spread}. This usually means the initial weights are too large, "
             "the inputs are not scaled, or the labels do not match the loss."
         )
-        advice = "Use init='auto' (small random weights, a small output layer); check the inputs and labels."
+        advice = ("Use init='auto' (small random weights, a small output layer); check the inputs and labels."
+                  if est.init != "auto" else "Check the inputs (scaling='auto' standardises them) and the labels.")
     else:
         message = (
             f"The untrained network's loss is {measured:.4g}, far below the expected {expected:.4g} ({basis}): "
@@ -170,7 +173,8 @@ def initial_loss(prep: Prepared) -> tuple[float, Finding]:
             "the loss is not the one the labels need."
         )
         advice = "Look for a feature that encodes the target, and check the loss and the label encoding."
-    return measured, Finding("init_loss_off", "warning", message, advice, evidence)
+    fix = {"init": "auto"} if measured > expected and est.init != "auto" else {}
+    return measured, Finding("init_loss_off", "warning", message, advice, evidence, fix=fix)
 
 
 # --------------------------------------------------------------- regularisation

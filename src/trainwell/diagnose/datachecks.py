@@ -132,6 +132,7 @@ def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = No
             "Use scaling='auto' (standardise with the training rows' statistics), or scale X yourself.",
             {"n_off": int(seen_off.sum()), "max_abs_mean": float(np.abs(s_mean).max()), "max_std": float(s_std.max()),
              "scaling": scaling},
+            fix={"scaling": "auto"} if scaling != "auto" else {},
         ))
     elif off.any():
         findings.append(Finding(
