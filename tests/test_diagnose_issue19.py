@@ -238,3 +238,15 @@ def test_the_cli_never_says_nothing_to_worry_about_above_notes(tmp_path):
     print_outcome(console, SimpleNamespace(findings_=[folded], n_iter_=3, best_epoch_=1, run_=None),
                   {"accuracy": 0.5, "fit_seconds": 1.0}, tmp_path)
     assert "\n      because dead_relu: Dead." in console.export_text()
+
+
+def test_the_fix_names_the_stronger_regulariser_and_a_dropout_that_underfits():
+    shrunk = {**HEALTHY_LAYER, "weight_rms": 0.004}
+    poor = healthy_rows(train_accuracy=[0.5, 0.7, 0.8, 0.85, 0.88, 0.9])
+    found = findings_for(poor, {"dense1": shrunk, "output": HEALTHY_OUTPUT}, l1=0.1, l2=1e-4)
+    strong = next(f for f in found if f.code == "regularization_too_strong")
+    assert "l1=0.1" in strong.message and strong.fix == {"l1": 0.003}
+    flat = healthy_rows(train_accuracy=[0.3, 0.4, 0.5, 0.55, 0.6, 0.6], val_accuracy=[0.3, 0.4, 0.5, 0.55, 0.6, 0.6])
+    heavy = make_estimator(spec_=__import__("types").SimpleNamespace(hidden=(64, 64), conv=(), dropout=0.9))
+    under = next(f for f in findings_for(flat, estimator=heavy) if f.code == "underfitting")
+    assert under.severity == "warning" and under.fix == {"dropout": 0.2} and "dropout=0.9" in under.message
