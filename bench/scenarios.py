@@ -29,7 +29,9 @@ Run (CPU, one thread; a few seconds a run, results cached in ``bench/scenarios.j
     OMP_NUM_THREADS=1 python bench/scenarios.py --fresh      # every run again (after changing a rule)
     OMP_NUM_THREADS=1 python bench/scenarios.py lr           # runs whose name contains "lr", again
 
-It writes ``bench/scenarios.md``.
+It writes ``bench/scenarios.md`` and the table of ``docs/diagnosis-thresholds.md``.
+
+Over 400 lines as one file on purpose: most of it is the scenario table, which reads best whole.
 """
 
 from __future__ import annotations

@@ -8,8 +8,12 @@ by a cause found earlier is not reported again. :func:`advise` ranks the result 
 severity, keeping that causal order within a severity.
 
 The thresholds are the notes' rules of thumb where they give one (update/weight ratio
-near 1e-3, up to 40 % of ReLUs dying) and were checked against the fault benchmark
-(``bench/diagnosis.py``) otherwise.
+near 1e-3, up to 40 % of ReLUs dying), each set or confirmed against the range its statistic
+takes on the healthy calibration runs of ``bench/scenarios.py`` (the table:
+``docs/diagnosis-thresholds.md``; :func:`.measures.rule_statistics` computes the statistics).
+After the rules, :func:`~.findings.fold_symptoms` folds each symptom under the root cause that
+explains it (one cause first), and a finding that advises a parameter change carries it in
+``Finding.fix``.
 
 Over 400 lines as one module on purpose: it is the rule table, read top to bottom in the
 causal order the rules run in; split up, a rule would lose sight of the causes before it.
