@@ -39,7 +39,7 @@ from sklearn.model_selection import train_test_split
 from trainwell import NeuralNetClassifier, NeuralNetRegressor
 from trainwell.data import load_mnist5k
 from trainwell.diagnose import advise, check, default_monitors
-from trainwell.diagnose.findings import SEVERITY_RANK, Finding, rank
+from trainwell.diagnose.findings import Finding
 from trainwell.train import Callback
 
 SEED = int(os.environ.get("BENCH_SEED", "0"))  # other seeds: a robustness check of the rules
@@ -175,18 +175,10 @@ SCENARIOS = [
 
 
 # -------------------------------------------------------------------- running
-def merge(*groups: list[Finding]) -> list[Finding]:
-    """One finding per code (the more serious, the earlier on a tie), ranked."""
-    best: dict[str, Finding] = {}
-    order: list[str] = []
-    for group in groups:
-        for f in group:
-            if f.code not in best:
-                order.append(f.code)
-                best[f.code] = f
-            elif SEVERITY_RANK[f.severity] < SEVERITY_RANK[best[f.code].severity]:
-                best[f.code] = f
-    return rank([best[c] for c in order])
+try:  # one merge for both benches: the fit's evidence first, symptoms folded under their cause
+    from bench.scenarios import merge
+except ImportError:  # run as a script from bench/
+    from scenarios import merge
 
 
 def run(scenario: Scenario) -> dict[str, Any]:

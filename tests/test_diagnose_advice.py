@@ -123,8 +123,10 @@ def test_lr_too_high_from_an_exploding_loss_and_from_huge_steps():
     exploded = findings_for(healthy_rows(train_loss=[8e13, 2.4, 2.4, 2.4, 2.4, 2.4]))
     assert exploded[0].code == "lr_too_high" and exploded[0].severity == "error"
     jumpy = {**HEALTHY_LAYER, "update_ratio": [0.6, 0.03, 0.03, 0.03, 0.03, 0.03], "dead_fraction": 0.8}
-    found = codes(findings_for(healthy_rows(), {"dense1": jumpy, "output": HEALTHY_OUTPUT}))
-    assert found["lr_too_high"] == "warning" and found["dead_relu"] == "warning"
+    found = findings_for(healthy_rows(), {"dense1": jumpy, "output": HEALTHY_OUTPUT})
+    # one cause first: the dead ReLUs are the learning rate's doing, folded under it as its evidence
+    assert [f.code for f in found] == ["lr_too_high"] and found[0].severity == "warning"
+    assert [g.code for g in found[0].because] == ["dead_relu"]
     # the same first-epoch jump in a run that trains well is not reported as a problem
     calm = {**HEALTHY_LAYER, "update_ratio": [0.3, 0.003, 0.003, 0.003, 0.003, 0.003]}
     assert "lr_too_high" not in codes(findings_for(healthy_rows(), {"dense1": calm, "output": HEALTHY_OUTPUT}))
@@ -162,9 +164,9 @@ def test_update_ratio_high():
 def test_diverged_names_the_restored_epoch():
     rows = healthy_rows(train_loss=[2.0, 1.0, float("nan"), 1.0, 1.0, 1.0])[:3]
     found = findings_for(rows, records=healthy_records(diverged={"epoch": 3, "loss": math.nan, "restored_epoch": 2}))
-    diverged = next(f for f in found if f.code == "diverged")
+    assert found[0].code == "lr_too_high"  # the cause first, the divergence folded under it as evidence
+    diverged = next(f for f in found[0].because if f.code == "diverged")
     assert diverged.severity == "error" and "epoch 2" in diverged.message
-    assert found[0].code == "lr_too_high"  # the cause ranks before the symptom
 
 
 def test_dead_relu():
@@ -226,7 +228,7 @@ def test_every_rule_code_is_documented_in_the_readme_list():
         "symmetric_weights", "targets_out_of_range", "exploding_gradients", "lr_too_high", "vanishing_gradients",
         "saturated_units", "lr_too_low", "diverged", "dead_relu", "regularization_too_strong", "validation_at_chance",
         "overfitting", "underfitting", "update_ratio_high", "update_ratio_low", "sigmoid_hidden_activation",
-        "init_loss_off", "sparse_input_uncentred",
+        "init_loss_off", "sparse_input_uncentred", "class_imbalance",
     }
     assert {rule.__name__ for rule in RULES} == documented
 

@@ -222,7 +222,8 @@ def test_divergence_guard_restores_last_finite_weights_unit():
     guard.on_epoch_end(run)
     assert torch.equal(net[0].weight, good["0.weight"])
     assert run.stop_requested and "epoch 2" in run.stop_reason
-    assert run.diverged == {"epoch": 3, "loss": pytest.approx(float("nan"), nan_ok=True), "restored_epoch": 2}
+    assert run.diverged == {"epoch": 3, "loss": pytest.approx(float("nan"), nan_ok=True), "restored_epoch": 2,
+                            "initial_loss": None}
 
 
 def test_divergence_guard_on_a_real_diverging_run_and_not_on_a_healthy_one():

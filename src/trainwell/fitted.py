@@ -97,6 +97,8 @@ class FittedClassifier(FittedEstimator, Protocol):
     """A fitted classifier: :class:`FittedEstimator` plus the class labels."""
 
     classes_: np.ndarray
+    #: Training rows per class, in the order of ``classes_`` (``None`` on a model saved without them).
+    class_counts_: np.ndarray | None
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""

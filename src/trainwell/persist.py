@@ -84,6 +84,8 @@ def model_description(est: FittedEstimator) -> dict[str, Any]:
     }
     if hasattr(est, "classes_"):
         desc["classes"] = classes_to_json(est.classes_)
+        counts = getattr(est, "class_counts_", None)
+        desc["class_counts"] = None if counts is None else [int(c) for c in counts]
     if hasattr(est, "target_scaler_"):
         desc["target_scaler"] = est.target_scaler_.to_dict()
         desc["y_ndim"] = est.y_ndim_
@@ -182,6 +184,8 @@ def read_model(path: str | os.PathLike, estimators: Mapping[str, type]) -> Saved
             fitted["feature_names_in_"] = np.asarray(desc["feature_names_in"], dtype=object)
         if cls._classification:
             fitted["classes_"] = classes_from_json(desc["classes"])
+            counts = desc.get("class_counts")  # absent from models saved before it was kept
+            fitted["class_counts_"] = None if counts is None else np.asarray(counts, dtype=np.int64)
         else:
             fitted["target_scaler_"] = TargetScaler.from_dict(desc["target_scaler"])
             fitted["y_ndim_"] = int(desc["y_ndim"])

@@ -37,8 +37,9 @@ def print_json(result: Any) -> None:
     print(json.dumps(jsonable(result)))
 
 
-def finding_record(finding: Any) -> dict[str, str]:
-    """A finding as ``--json`` shows it: ``code``, ``severity``, ``message`` and ``advice``.
+def finding_record(finding: Any) -> dict[str, Any]:
+    """A finding as ``--json`` shows it: ``code``, ``severity``, ``message`` and ``advice``; ``fix``
+    (the advised parameters) and ``because`` (the symptoms folded under it) when it has them.
 
     Parameters
     ----------
@@ -47,11 +48,15 @@ def finding_record(finding: Any) -> dict[str, str]:
 
     Returns
     -------
-    dict of str to str
+    dict
     """
-    if isinstance(finding, dict):
-        return {key: str(finding.get(key) or "") for key in ("code", "severity", "message", "advice")}
-    return {key: str(getattr(finding, key, "") or "") for key in ("code", "severity", "message", "advice")}
+    get = finding.get if isinstance(finding, dict) else lambda key: getattr(finding, key, None)
+    record: dict[str, Any] = {key: str(get(key) or "") for key in ("code", "severity", "message", "advice")}
+    if get("fix"):
+        record["fix"] = dict(get("fix"))
+    if get("because"):  # the symptoms folded under this cause
+        record["because"] = [finding_record(g) for g in get("because")]
+    return record
 
 
 def fit_result(est: Any, metrics: dict[str, Any], out_path: Path, *, task: str, source: str,
@@ -108,6 +113,14 @@ def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Pat
             advice = f" Try: {f.advice}" if f.advice else ""
             # escaped: a message quoting a list ("[relu]") is text, not a style tag
             console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {escape(f.message + advice)}")
+            for g in getattr(f, "because", ()):  # the symptoms this cause explains, indented under it
+                console.print(f"      because {g.code}: {escape(g.message)}")
+    elif getattr(est, "findings_", None):
+        # no warnings, but notes that say what to try (e.g. an early best epoch): never "nothing to worry about"
+        console.print("what trainwell noticed: no warnings or errors; notes:")
+        for f in est.findings_:
+            advice = f" Try: {f.advice}" if f.advice else ""
+            console.print(f"  info {f.code}: {escape(f.message + advice)}")
     elif getattr(est, "findings_", None) is not None:
         console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
     speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))

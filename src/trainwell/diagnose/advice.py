@@ -8,8 +8,12 @@ by a cause found earlier is not reported again. :func:`advise` ranks the result 
 severity, keeping that causal order within a severity.
 
 The thresholds are the notes' rules of thumb where they give one (update/weight ratio
-near 1e-3, up to 40 % of ReLUs dying) and were checked against the fault benchmark
-(``bench/diagnosis.py``) otherwise.
+near 1e-3, up to 40 % of ReLUs dying), each set or confirmed against the range its statistic
+takes on the healthy calibration runs of ``bench/scenarios.py`` (the table:
+``docs/diagnosis-thresholds.md``; :func:`.measures.rule_statistics` computes the statistics).
+After the rules, :func:`~.findings.fold_symptoms` folds each symptom under the root cause that
+explains it (one cause first), and a finding that advises a parameter change carries it in
+``Finding.fix``.
 
 Over 400 lines as one module on purpose: it is the rule table, read top to bottom in the
 causal order the rules run in; split up, a rule would lose sight of the causes before it.
@@ -23,8 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
-from .findings import Finding, rank
+from .datachecks import imbalance_from_counts
+from .expectations import (
+    INIT_LOSS_BAND,
+    INIT_LOSS_BAND_ONE_BATCH_MSE,
+    describe_expectation,
+    expected_initial_loss,
+    init_loss_is_off,
+)
+from .findings import Finding, fold_symptoms, rank
 from .probes.base import LAYERS_KEY
 
 # ------------------------------------------------------------------ thresholds
@@ -47,6 +58,7 @@ FIT_ACCURACY = 0.9           # below this training accuracy the model does not f
 FIT_R2 = 0.5
 FITS_ACCURACY = 0.99         # a model that shrinks its weights this much should still fit this well
 FITS_R2 = 0.9
+STRONG_DROPOUT = 0.5         # the notes' largest usual dropout; above it a model that underfits is told so
 
 #: Codes that name a reason a model cannot fit even a tiny subset.
 CAUSES = frozenset({
@@ -103,6 +115,14 @@ class RunView:
         return len(classes) if classes is not None and self.classification else None
 
     @property
+    def chance(self) -> float:
+        """Accuracy of always answering the most common training class (1 / classes without counts)."""
+        counts = getattr(self.estimator, "class_counts_", None)
+        if counts is not None and sum(counts) > 0:
+            return float(max(counts) / sum(counts))
+        return 1.0 / self.n_classes if self.n_classes else 0.5
+
+    @property
     def initial_loss(self) -> float | None:
         """The untrained network's loss at the first step (TrendProbe), or ``None``."""
         return getattr(self.run, "initial_loss", None)
@@ -141,6 +161,44 @@ class RunView:
 
 Rule = Callable[[RunView], Finding | None]
 
+#: The usual learning rate of each optimizer (the notes: Adam 1e-3; SGD with momentum a few
+#: hundredths on standardised inputs with batch norm): where advice to move lr points when
+#: the current rate is more than 10-fold off.
+USUAL_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2, "adadelta": 1.0, "sgd": 0.05,
+            "momentum": 0.05, "nesterov": 0.05}
+
+
+def _round(x: float) -> float:
+    """``x`` to one significant digit (advice names a round number)."""
+    return float(f"{x:.0e}")
+
+
+def lower_lr(lr: float, optimizer: str) -> float:
+    """The rate to advise when ``lr`` is too high: 10-fold lower, but never above the optimizer's usual rate."""
+    return _round(min(lr / 10, USUAL_LR.get(str(optimizer).lower(), 1e-3)))
+
+
+def higher_lr(lr: float, optimizer: str) -> float:
+    """The rate to advise when ``lr`` is too low: 10-fold higher, at least the optimizer's usual rate."""
+    return _round(max(lr * 10, USUAL_LR.get(str(optimizer).lower(), 1e-3)))
+
+
+def _opt(v: RunView) -> str:
+    return str(getattr(v.run.config, "optimizer", "adam"))
+
+
+def _setting(v: RunView, name: str) -> Any:
+    getter = getattr(v.estimator, "get_params", None)
+    params = getter(deep=False) if callable(getter) else {}
+    return params.get(name, getattr(v.estimator, name, None))
+
+
+def _options(v: RunView, *options: tuple[str, Any, str]) -> str:
+    """Advice options ``(parameter, value, text)``, leaving out those already set that way
+    (never advise what is already done); the texts joined with commas and a final "or"."""
+    kept = [text for name, value, text in options if name is None or _setting(v, name) != value]
+    return kept[0] if len(kept) == 1 else ", ".join(kept[:-1]) + f", or {kept[-1]}" if kept else ""
+
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
@@ -159,6 +217,7 @@ def symmetric_weights(v: RunView) -> Finding | None:
         "cannot learn.",
         "Use init='auto' (He for ReLU, Xavier for tanh) instead of zeros or a constant.",
         {"layers": same, "row_spread": {n: v.stat(n, "row_spread")[-1] for n in same}},
+        fix={"init": "auto"},
     )
 
 
@@ -174,6 +233,7 @@ def targets_out_of_range(v: RunView) -> Finding | None:
         "network can never fit them, and chasing them saturates the output so its gradient vanishes.",
         "Use target_scaling='auto' (maps targets onto 0.01..0.99 of the output's range) or output_activation=None.",
         {"fraction_outside": max(outside), "output_activation": out},
+        fix={"target_scaling": "auto"},
     )
 
 
@@ -224,8 +284,11 @@ def exploding_gradients(v: RunView) -> Finding | None:
         "exploding_gradients", "error",
         f"Gradients are exploding: {when} the gradient of {where} was {_fmt(worst)} times the size of its "
         f"weights, per weight (healthy: well below 1).{growth}",
-        "Use init='auto' (He/Xavier scale), batchnorm=True, grad_clip=1.0, or a lower learning rate.",
+        _options(v, ("init", "auto", "init='auto' (He/Xavier scale)"), ("batchnorm", True, "batchnorm=True"),
+                 ("grad_clip", 1.0, "grad_clip=1.0"), (None, None, "a lower learning rate")) + ".",
         {"layer": where, "epoch": epoch, "grad_to_weight": worst, "at_start": at_start is not None},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
+        if _setting(v, "batchnorm") is not True else {"grad_clip": 1.0},
     )
 
 
@@ -266,12 +329,16 @@ def lr_too_high(v: RunView) -> Finding | None:
         reasons.append(f"a typical step changes the weights by {typical:.0%}")
     if not reasons or (severity == "warning" and not _struggling(v)):
         return None
+    optimizer = getattr(v.run.config, "optimizer", "adam")
+    better = lower_lr(lr, optimizer)
     return Finding(
         "lr_too_high", severity,
         f"The learning rate {lr:g} is too high: {'; '.join(reasons)} (a healthy step changes the weights by "
         "about 0.1 %).",
-        f"Lower lr about 10-fold (e.g. lr={lr / 10:g}); the notes' usual range is 1e-5 to 1e-3.",
+        f"Use lr={better:g} ({optimizer}'s usual rate is {USUAL_LR.get(str(optimizer).lower(), 1e-3):g}; "
+        "`trainwell lr-find` reads one off this data).",
         {"lr": lr, "reasons": reasons, "initial_loss": initial, "update_ratio_first_epoch": max(first) if first else None},
+        fix={"lr": better},
     )
 
 
@@ -312,10 +379,24 @@ def vanishing_gradients(v: RunView) -> Finding | None:
         f"Gradients vanish on their way back: the first layer ({first}) gets gradients {_fmt(ratio)} times "
         f"the output layer's (per weight, median over epochs), so the early layers barely learn"
         + (" and the loss has hardly moved." if stuck else "."),
-        "Use init='auto' (weights too small shrink the signal at every layer), batchnorm=True, ReLU "
-        "instead of sigmoid/tanh, or fewer layers.",
+        _options(v, ("init", "auto", "init='auto' (weights too small shrink the signal at every layer)"),
+                 ("batchnorm", True, "batchnorm=True"), ("activation", "relu", "activation='relu' instead of sigmoid/tanh"),
+                 (None, None, "fewer layers")) + ".",
         {"first_to_output_grad": ratio, "layer": first},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {"batchnorm": True}
+        if _setting(v, "batchnorm") is not True else {"activation": "relu"},
     )
+
+
+def _saturation_fix(v: RunView) -> dict[str, Any]:
+    """Xavier-scale weights where they are not, and ReLU instead of sigmoid (the notes: never sigmoid in hidden
+    layers), together: well-scaled sigmoid layers still saturate as they stack."""
+    fix: dict[str, Any] = {"init": "auto"} if _setting(v, "init") != "auto" else {}
+    if v.kinds and any(k == "sigmoid" for k in v.kinds.values()) or _setting(v, "activation") == "sigmoid":
+        fix["activation"] = "relu"
+    if not fix:
+        fix = {"batchnorm": True} if _setting(v, "batchnorm") is not True else {"activation": "relu"}
+    return fix
 
 
 def saturated_units(v: RunView) -> Finding | None:
@@ -331,8 +412,10 @@ def saturated_units(v: RunView) -> Finding | None:
         f"{frac:.0%} of the {act} outputs of {name} sit in the flat tails (median over epochs; "
         f"{len(worst)} layer(s) above {SATURATED:.0%}), where the gradient is almost zero: those units "
         "barely learn.",
-        "Use init='auto' (Xavier scale), batchnorm=True, or ReLU.",
+        _options(v, ("init", "auto", "init='auto' (Xavier scale)"), ("batchnorm", True, "batchnorm=True"),
+                 ("activation", "relu", "activation='relu'")) + ".",
         {"layers": dict(worst)},
+        fix=_saturation_fix(v),
     )
 
 
@@ -345,19 +428,22 @@ def lr_too_low(v: RunView) -> Finding | None:
     if typical is None or typical >= UPDATE_RATIO_LOW or not progress or progress[-1] < 0.5:
         return None
     lr = v.run.config.lr
+    better = higher_lr(lr, getattr(v.run.config, "optimizer", "adam"))
     return Finding(
         "lr_too_low", "warning",
         f"The learning rate {lr:g} is too low: a typical step changes the weights by {typical:.1e} of their "
         f"size (healthy: about 1e-3), and after {len(v.history)} epochs the training loss is still "
         f"{progress[-1]:.0%} of the first epoch's.",
-        f"Raise lr about 10- to 100-fold (e.g. lr={lr * 30:g}); find it first, on a few epochs, on a log scale.",
+        f"Use lr={better:g}; `trainwell lr-find` reads one off this data.",
         {"lr": lr, "update_ratio": typical, "loss_vs_first": progress[-1]},
+        fix={"lr": better},
     )
 
 
 # ----------------------------------------------------------------- symptoms
 def diverged(v: RunView) -> Finding | None:
-    """The loss became NaN or infinite (the run stopped; the last good weights were kept)."""
+    """The loss became NaN or infinite, or blew up far above its start (the run stopped; the
+    last good weights were kept)."""
     info = v.diverged
     bad = [i + 1 for i, x in enumerate(v.column("train_loss")) if isinstance(x, float) and not math.isfinite(x)]
     if not info and not bad:
@@ -366,14 +452,20 @@ def diverged(v: RunView) -> Finding | None:
     if not info:
         restored = " Training stopped."
     elif info["restored_epoch"]:
-        restored = (f" Training stopped and the weights of epoch {info['restored_epoch']}, the last with a finite "
+        restored = (f" Training stopped and the weights of epoch {info['restored_epoch']}, the last with a sane "
                     "loss, were restored.")
     else:
         restored = " Training stopped and the initial weights were restored."
+    loss = info["loss"] if info else math.nan
+    how = (f"rose to {_fmt(loss)} (from {_fmt(info['initial_loss'])} untrained)"
+           if info and math.isfinite(loss) and info.get("initial_loss") else "became NaN/inf")
+    better = lower_lr(v.run.config.lr, _opt(v))
     return Finding(
-        "diverged", "error", f"The training loss became NaN/inf in epoch {epoch}.{restored}",
-        "Lower the learning rate 10-fold, set grad_clip=1.0, and check the inputs for extreme values.",
+        "diverged", "error", f"The training loss {how} in epoch {epoch}: the run diverged.{restored}",
+        f"Use lr={better:g}, " + _options(v, ("grad_clip", 1.0, "grad_clip=1.0"),
+                                          (None, None, "check the inputs for extreme values")) + ".",
         {"epoch": epoch, **(info or {})},
+        fix={"lr": better},
     )
 
 
@@ -385,12 +477,18 @@ def dead_relu(v: RunView) -> Finding | None:
     if not dead:
         return None
     name, frac = max(dead, key=lambda t: t[1])
+    # severity means consequence: a network that still fits its training data (a wide one
+    # memorising a few hundred rows) lost nothing it needed to the dead units
+    score = _train_score(v)
+    fits = score is not None and score >= (FITS_ACCURACY if v.classification else FITS_R2)
     return Finding(
-        "dead_relu", "error" if frac >= 0.9 else "warning",
+        "dead_relu", "info" if fits else "error" if frac >= 0.9 else "warning",
         f"{frac:.0%} of the ReLUs in {name} never fired on the sampled batches of the last epoch (the notes: "
         "up to 40% can die); a dead ReLU gets no gradient and rarely recovers.",
-        "Lower the learning rate, keep batchnorm=True, or use activation='leaky_relu'.",
+        "Try " + _options(v, (None, None, f"a lower learning rate (e.g. lr={lower_lr(v.run.config.lr, _opt(v)):g})"),
+                          ("batchnorm", True, "batchnorm=True"), ("activation", "leaky_relu", "activation='leaky_relu'")) + ".",
         {"layers": dict(dead)},
+        fix={"activation": "leaky_relu"} if _setting(v, "activation") == "relu" else {},
     )
 
 
@@ -427,13 +525,14 @@ def regularization_too_strong(v: RunView) -> Finding | None:
     if score >= (FITS_ACCURACY if v.classification else FITS_R2):
         return None
     name, factor = shrink
-    which = f"l2={l2:g}" if l2 > 0 else f"l1={l1:g}"
+    which = f"l1={l1:g}" if l1 > l2 else f"l2={l2:g}"  # the stronger of the two
     fit = f"the model fits only {score:.0%} of its training data" if v.classification else f"the training R² is only {score:.2f}"
     return Finding(
         "regularization_too_strong", "warning",
         f"Regularisation is too strong ({which}): it shrank the weights of {name} {_fmt(factor)}-fold and {fit}.",
         f"Lower it 10- to 100-fold (e.g. {which.split('=')[0]}={max(l2, l1) / 30:g}).",
         {"l2": l2, "l1": l1, "layer": name, "shrink": factor, f"train_{v.metric}": score},
+        fix={which.split("=")[0]: _round(max(l2, l1) / 30)},
     )
 
 
@@ -447,7 +546,7 @@ def validation_at_chance(v: RunView) -> Finding | None:
     val_loss = _finite(v.column("val_loss"))
     if not val_acc or not train_acc:
         return None
-    chance = 1.0 / v.n_classes if v.n_classes else 0.5
+    chance = v.chance
     initial = v.initial_loss or v.expected_initial_loss()
     at_chance = max(val_acc) <= chance + 0.1 * (1 - chance)
     no_better = initial is not None and val_loss and min(val_loss) >= 0.95 * initial
@@ -499,6 +598,38 @@ def _regularised(v: RunView) -> bool:
     return v.run.config.l2 > 0 or v.run.config.l1 > 0 or float(getattr(spec, "dropout", 0.0) or 0.0) > 0
 
 
+#: Parameters per training row above which an unregularised network that fits its training
+#: data perfectly is presumed to memorise it (every healthy calibration run holds validation
+#: rows out, so this judges only runs with early stopping off).
+MEMORISE_PARAMS_PER_ROW = 10.0
+
+
+def _memorising_unseen(v: RunView) -> Finding | None:
+    """No validation rows, nothing regularising, far more weights than rows and a perfect fit:
+    overfitting that nothing in the run can measure (early stopping off)."""
+    if _regularised(v) or any(isinstance(x, float) for x in v.column("val_loss")):
+        return None
+    net = getattr(v.run, "net", None)
+    n_train = getattr(v.run, "n_train", 0) or 0
+    if net is None or not n_train:
+        return None
+    n_params = sum(p.numel() for p in net.parameters())
+    score = _train_score(v)
+    perfect = score is not None and score >= (FITS_ACCURACY if v.classification else FITS_R2)
+    if not perfect or n_params < MEMORISE_PARAMS_PER_ROW * n_train:
+        return None
+    shown = f"{score:.0%} accuracy" if v.classification else f"R² {score:.2f}"
+    return Finding(
+        "overfitting", "warning",
+        f"The network has {n_params:,} weights for {n_train:,} training rows, nothing regularises it (no L2, L1 "
+        f"or dropout) and it fits its training data to {shown}; with early stopping off no validation rows were "
+        "held out, so nothing measured how much of that is memorised.",
+        "Use early_stopping=True (holds out validation rows and keeps the best epoch), and l2=1e-4 or dropout=0.3.",
+        {"n_params": n_params, "n_train": n_train, f"train_{v.metric}": score},
+        fix={"early_stopping": True},
+    )
+
+
 def overfitting(v: RunView) -> Finding | None:
     """Validation loss rises while the training loss keeps falling.
 
@@ -506,8 +637,12 @@ def overfitting(v: RunView) -> Finding | None:
     the best epoch is large; otherwise (regularised, early stopping restored the best
     epoch) it is information.
     """
+    if v.has("lr_too_high", "diverged", "exploding_gradients"):
+        return None  # a validation loss that rises with a diverging run is the divergence, not overfitting
     val_loss = v.column("val_loss")
     pairs = [(i, x) for i, x in enumerate(val_loss) if isinstance(x, float) and math.isfinite(x)]
+    if not pairs:
+        return _memorising_unseen(v)
     if len(pairs) < 3:
         return None
     best, best_val = min(pairs, key=lambda t: t[1])
@@ -533,6 +668,7 @@ def overfitting(v: RunView) -> Finding | None:
         "Try stronger L2 (e.g. l2=1e-3), dropout=0.3, more data, or stop earlier.",
         {"best_epoch": best + 1, "best_val_loss": best_val, "max_val_loss_after": max(later), "gap": gap,
          "regularised": not unregularised},
+        fix={"l2": _round(max(10 * v.run.config.l2, 1e-3))} if unregularised or large_gap else {},
     )
 
 
@@ -545,8 +681,9 @@ def _narrowest(v: RunView) -> int | None:
 def underfitting(v: RunView) -> Finding | None:
     """The model does not fit even its training data, and validation is no worse."""
     if v.has("lr_too_low", "regularization_too_strong", "symmetric_weights", "vanishing_gradients",
-             "saturated_units", "validation_at_chance", "lr_too_high", "targets_out_of_range"):
-        return None
+             "saturated_units", "validation_at_chance", "lr_too_high", "targets_out_of_range", "diverged",
+             "exploding_gradients", "overfitting"):
+        return None  # a model that overfits has capacity to spare: "needs more capacity" would contradict it
     if not _fits_poorly(v):
         return None
     gap = _gap(v)
@@ -557,6 +694,16 @@ def underfitting(v: RunView) -> Finding | None:
     n_out = v.n_classes or 1
     small = narrow is not None and narrow < max(n_out, 4)
     shown = f"{score:.0%}" if v.classification else f"R² {score:.2f}"
+    dropout = float(getattr(getattr(v.estimator, "spec_", None), "dropout", 0.0) or 0.0)
+    if dropout >= STRONG_DROPOUT and not small:
+        return Finding(
+            "underfitting", "warning",
+            f"The model fits only {shown} of its training data and no better on validation, with dropout={dropout:g}: "
+            f"every step trains a network with {dropout:.0%} of its units removed, too strong a regulariser for it.",
+            "Use dropout=0.2 (the notes: 0.5 at most, usually less with batch norm); regularise with L2 instead.",
+            {f"train_{v.metric}": score, "dropout": dropout},
+            fix={"dropout": 0.2},
+        )
     if small:
         return Finding(
             "underfitting", "warning",
@@ -566,6 +713,7 @@ def underfitting(v: RunView) -> Finding | None:
             "Use a bigger network (e.g. hidden='auto' or (256, 128)); control overfitting with L2 and dropout, "
             "not with a small network (the notes).",
             {f"train_{v.metric}": score, "narrowest_layer": narrow},
+            fix={"hidden": "auto"},
         )
     still = _finite(v.column("train_loss"))
     # the loop sets no stop reason when it simply ran out of epochs (advise runs before the
@@ -596,15 +744,17 @@ def update_ratio_high(v: RunView) -> Finding | None:
         "update_ratio_high", "warning",
         f"A typical step changes the hidden weights by {typical:.1%} of their size (healthy: about 0.1%): "
         "training is jumpy and may not settle.",
-        f"Lower lr (now {v.run.config.lr:g}) 3- to 10-fold.",
+        f"Use lr={lower_lr(v.run.config.lr * 3, getattr(v.run.config, 'optimizer', 'adam')):g} (now {v.run.config.lr:g}).",
         {"update_ratio": typical},
+        fix={"lr": lower_lr(v.run.config.lr * 3, getattr(v.run.config, "optimizer", "adam"))},
     )
 
 
 def update_ratio_low(v: RunView) -> Finding | None:
     """Typical steps change the hidden weights by less than 1e-5 (when no cause explains it)."""
-    if v.has("lr_too_low", "symmetric_weights", "vanishing_gradients"):
-        return None
+    if v.has("lr_too_low", "symmetric_weights", "vanishing_gradients", "lr_too_high", "diverged",
+             "exploding_gradients", "update_ratio_high", "regularization_too_strong"):
+        return None  # tiny steps relative to weights that blew up (or shrank) are a consequence
     typical = _hidden_update_ratio(v)
     if typical is None or typical >= UPDATE_RATIO_TINY:
         return None
@@ -612,8 +762,9 @@ def update_ratio_low(v: RunView) -> Finding | None:
         "update_ratio_low", "warning",
         f"A typical step changes the hidden weights by only {typical:.1e} of their size (healthy: about 1e-3): "
         "learning is very slow.",
-        f"Raise lr (now {v.run.config.lr:g}) 10-fold.",
+        f"Use lr={higher_lr(v.run.config.lr, getattr(v.run.config, 'optimizer', 'adam')):g} (now {v.run.config.lr:g}).",
         {"update_ratio": typical},
+        fix={"lr": higher_lr(v.run.config.lr, getattr(v.run.config, "optimizer", "adam"))},
     )
 
 
@@ -629,24 +780,30 @@ def sigmoid_hidden_activation(v: RunView) -> Finding | None:
         "so updates zigzag (the notes: never use sigmoid in hidden layers).",
         "Use activation='relu' (or 'tanh' if you need a bounded activation).",
         {"activation": "sigmoid"},
+        fix={"activation": "relu"},
     )
 
 
 def init_loss_off(v: RunView) -> Finding | None:
     """The first training step's loss far from what an untrained network should give."""
     measured, expected = v.initial_loss, v.expected_initial_loss()
-    if measured is None or expected is None or not init_loss_is_off(measured, expected):
+    band = INIT_LOSS_BAND if v.classification else INIT_LOSS_BAND_ONE_BATCH_MSE
+    if measured is None or expected is None or not init_loss_is_off(measured, expected, band):
         return None
     basis = describe_expectation(v.loss_name(), v.n_classes)
     direction = ("starts confidently wrong: the initial weights are probably too large, or the inputs or labels "
                  "are off" if measured > expected else
                  "already knows the answers untrained: a feature may leak the target")
+    advice = ("Use init='auto' (small random weights, a small output layer) and check the inputs and labels."
+              if _setting(v, "init") != "auto" else
+              "Check the inputs (scaling='auto' standardises them) and that the labels match the loss."
+              if measured > expected else "Look for a feature that encodes the target.")
     return Finding(
         "init_loss_off", "warning",
         f"The first training step's loss was {_fmt(measured)}, expected about {_fmt(expected)} ({basis}): the "
         f"network {direction}.",
-        "Use init='auto' (small random weights, a small output layer) and check the inputs and labels.",
-        {"measured": measured, "expected": expected},
+        advice, {"measured": measured, "expected": expected},
+        fix={"init": "auto"} if _setting(v, "init") != "auto" else {},
     )
 
 
@@ -666,12 +823,26 @@ def sparse_input_uncentred(v: RunView) -> Finding | None:
     )
 
 
+def class_imbalance(v: RunView) -> Finding | None:
+    """The training rows' classes are extremely imbalanced (seen during fit, as ``check`` sees it)."""
+    counts = getattr(v.estimator, "class_counts_", None)
+    if counts is None or not v.classification:
+        return None
+    found = imbalance_from_counts(v.estimator.classes_, counts, _setting(v, "class_weight"))
+    if not found:
+        return None
+    f = found[0]
+    fix = {"class_weight": "balanced"} if _setting(v, "class_weight") is None else {}
+    return Finding(f.code, f.severity, f.message, f.advice, f.evidence, fix=fix)
+
+
 #: All rules, causes first; :func:`advise` keeps this order within a severity.
 RULES: tuple[Rule, ...] = (
     symmetric_weights, targets_out_of_range, lr_too_high, exploding_gradients, vanishing_gradients,
     saturated_units, lr_too_low, diverged, dead_relu, regularization_too_strong, validation_at_chance,
     overfitting, underfitting, update_ratio_high, update_ratio_low, sigmoid_hidden_activation, init_loss_off,
     sparse_input_uncentred,
+    class_imbalance,
 )
 
 
@@ -695,4 +866,4 @@ def advise(estimator: Any, run: Any) -> list[Finding]:
         finding = rule(view)
         if finding is not None:
             view.found.append(finding)
-    return rank(view.found)
+    return rank(fold_symptoms(view.found))

@@ -22,7 +22,7 @@ from ..data import as_regression_targets, targets_outside_output
 from ..train.callbacks import Callback, RunState
 from ..train.optim import decayed_parameters, make_optimizer
 from ._prepare import Prepared, prepare, quiet_clone, rows
-from .advice import CAUSES, advise
+from .advice import CAUSES, USUAL_LR, advise
 from .datachecks import (
     class_imbalance,
     column_scaling,
@@ -32,7 +32,7 @@ from .datachecks import (
     train_test_overlap,
 )
 from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
-from .findings import Finding, rank
+from .findings import Finding, fold_symptoms, rank
 from .monitors import default_monitors
 from .probes.layers import find_layers
 from .probes.weights import row_spread
@@ -94,7 +94,7 @@ def check(estimator: Any, X: Any, y: Any, X_test: Any = None, *, overfit_size: i
     findings += regularization(prep, estimator, init_loss)
     findings += overfit_small_batch(estimator, X, y, size=overfit_size, epochs=overfit_epochs, seed=random_state,
                                     hidden=prep.estimator.spec_.hidden)
-    return rank(findings)
+    return rank(fold_symptoms(findings))
 
 
 # ---------------------------------------------------------------------- targets
@@ -111,6 +111,7 @@ def target_range(prep: Prepared, y: Any) -> list[Finding]:
         "can never reach them, and chasing them saturates it so its gradient vanishes.",
         "Use target_scaling='auto' (maps targets onto 0.01..0.99 of the output's range) or output_activation=None.",
         {"output_activation": output, "target_min": float(scaled.min()), "target_max": float(scaled.max())},
+        fix={"target_scaling": "auto"},
     )]
 
 
@@ -128,6 +129,7 @@ def symmetric_init(prep: Prepared) -> list[Finding]:
         f"{prep.estimator.init!r}).",
         "Use init='auto' (He for ReLU, Xavier for tanh): small random weights break the symmetry.",
         {"layers": same},
+        fix={"init": "auto"},
     )]
 
 
@@ -162,7 +164,8 @@ def initial_loss(prep: Prepared) -> tuple[float, Finding]:
             f"it starts confidently wrong{spread}. This usually means the initial weights are too large, "
             "the inputs are not scaled, or the labels do not match the loss."
         )
-        advice = "Use init='auto' (small random weights, a small output layer); check the inputs and labels."
+        advice = ("Use init='auto' (small random weights, a small output layer); check the inputs and labels."
+                  if est.init != "auto" else "Check the inputs (scaling='auto' standardises them) and the labels.")
     else:
         message = (
             f"The untrained network's loss is {measured:.4g}, far below the expected {expected:.4g} ({basis}): "
@@ -170,7 +173,8 @@ def initial_loss(prep: Prepared) -> tuple[float, Finding]:
             "the loss is not the one the labels need."
         )
         advice = "Look for a feature that encodes the target, and check the loss and the label encoding."
-    return measured, Finding("init_loss_off", "warning", message, advice, evidence)
+    fix = {"init": "auto"} if measured > expected and est.init != "auto" else {}
+    return measured, Finding("init_loss_off", "warning", message, advice, evidence, fix=fix)
 
 
 # --------------------------------------------------------------- regularisation
@@ -189,7 +193,11 @@ def _penalty(net: torch.nn.Module, optimizer: torch.optim.Optimizer, l1: float) 
 def _decay_shrinks_weights(net: torch.nn.Module, config: Any) -> bool:
     """One optimizer step with a zero data gradient must shrink the decayed weights."""
     twin = copy.deepcopy(net)
-    optimizer = make_optimizer(config.optimizer, twin, config.lr, config.momentum, config.l2)
+    # at the optimizer's usual rate, not the user's: one step of a far too high rate overshoots
+    # (Adam moves every weight by about lr whatever the decay), and a far too low one shrinks the
+    # weights less than float32 resolves; either is the learning rate's fault, not the wiring's
+    lr = USUAL_LR.get(str(config.optimizer).lower(), 1e-3)
+    optimizer = make_optimizer(config.optimizer, twin, lr, config.momentum, config.l2)
     weights = decayed_parameters(twin)[0]
     if not weights:
         return False

@@ -7,6 +7,7 @@ targets the output cannot produce need the estimator's target scaling and live i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,7 @@ def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = No
             "Use scaling='auto' (standardise with the training rows' statistics), or scale X yourself.",
             {"n_off": int(seen_off.sum()), "max_abs_mean": float(np.abs(s_mean).max()), "max_std": float(s_std.max()),
              "scaling": scaling},
+            fix={"scaling": "auto"} if scaling != "auto" else {},
         ))
     elif off.any():
         findings.append(Finding(
@@ -158,8 +160,24 @@ def _row_hashes(X: Any) -> np.ndarray:
     return pd.util.hash_pandas_object(X, index=False).to_numpy()
 
 
+def natural_overlap(train_hashes: np.ndarray) -> float:
+    """Share of training rows that have an exact twin among the other training rows.
+
+    It estimates how often a new row drawn like the training rows matches one of them by
+    chance: coarse features (Titanic's class, sex, age and fare; Adult's census codes) repeat
+    honestly, and a test split drawn from the same table shares rows at that rate.
+    """
+    _, inverse, counts = np.unique(train_hashes, return_inverse=True, return_counts=True)
+    return float((counts[inverse] > 1).mean()) if len(train_hashes) else 0.0
+
+
 def train_test_overlap(X: Any, X_test: Any) -> list[Finding]:
-    """Test rows that also occur, exactly, among the training rows."""
+    """Test rows that also occur, exactly, among the training rows, beyond what chance explains.
+
+    A warning when the shared fraction exceeds both :data:`OVERLAP_WARNING` and the rate at
+    which the training rows repeat among themselves (:func:`natural_overlap`) by more than
+    three standard errors; else information.
+    """
     train_hashes = _row_hashes(X)
     test_hashes = _row_hashes(X_test)
     shared = np.isin(test_hashes, train_hashes)
@@ -167,19 +185,32 @@ def train_test_overlap(X: Any, X_test: Any) -> list[Finding]:
     if n_shared == 0:
         return []
     fraction = n_shared / len(test_hashes)
+    natural = natural_overlap(train_hashes)
+    allowance = natural + 3 * math.sqrt(max(natural * (1 - natural), 1e-4) / len(test_hashes))
+    leak = fraction >= max(OVERLAP_WARNING, allowance)
+    chance = (f" The training rows repeat among themselves at about that rate ({natural:.1%} have a twin), so "
+              "these are more likely honest repeats than a leaky split." if not leak and natural > 0 else "")
     return [Finding(
-        "train_test_overlap", "warning" if fraction >= OVERLAP_WARNING else "info",
+        "train_test_overlap", "warning" if leak else "info",
         f"{n_shared} of {len(test_hashes)} test rows ({fraction:.1%}) also appear in the training data; "
-        "the test score counts them as new although the model has seen them.",
+        f"the test score counts them as new although the model has seen them.{chance}",
         "Remove duplicates before splitting (e.g. df.drop_duplicates()), or split by group so copies "
         "stay on one side.",
-        {"n_shared": n_shared, "n_test": len(test_hashes), "fraction": fraction},
+        {"n_shared": n_shared, "n_test": len(test_hashes), "fraction": fraction, "natural": natural},
     )]
 
 
 def class_imbalance(y: Any, class_weight: Any = None) -> list[Finding]:
     """The rarest class has fewer than a tenth of the rows of the most common one."""
     labels, counts = np.unique(np.asarray(y).ravel(), return_counts=True)
+    return imbalance_from_counts(labels, counts, class_weight)
+
+
+def imbalance_from_counts(labels: Any, counts: Any, class_weight: Any = None) -> list[Finding]:
+    """:func:`class_imbalance` from the rows per class (``labels[i]`` has ``counts[i]`` rows)."""
+    labels, counts = np.asarray(labels), np.asarray(counts)
+    keep = counts > 0
+    labels, counts = labels[keep], counts[keep]
     if len(labels) < 2:
         return []
     ratio = counts.max() / counts.min()

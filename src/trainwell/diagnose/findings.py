@@ -8,7 +8,7 @@ estimator (:mod:`trainwell.report.notebook`).
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Severity = Literal["info", "warning", "error"]
@@ -30,6 +30,12 @@ class Finding:
         What to try.
     evidence : dict
         The numbers behind the message (for reports).
+    fix : dict
+        The advised change as estimator parameters (e.g. ``{"lr": 0.001}``), empty when the
+        advice is not a parameter change.
+    because : tuple of Finding
+        Symptoms this finding explains, folded under it (see :func:`fold_symptoms`): one
+        cause first, its consequences as its evidence.
     """
 
     code: str
@@ -37,10 +43,73 @@ class Finding:
     message: str
     advice: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    fix: dict[str, Any] = field(default_factory=dict)
+    because: tuple[Finding, ...] = ()
 
     def __str__(self) -> str:
         text = f"[{self.severity}] {self.message}"
-        return f"{text} Try: {self.advice}" if self.advice else text
+        text = f"{text} Try: {self.advice}" if self.advice else text
+        return text + "".join(f"\n    because: {f.code}: {f.message}" for f in self.because)
+
+
+#: Root causes and the symptoms each one explains, in causal order (the first cause found
+#: takes a symptom). A learning rate far too high kills ReLUs, makes the steps huge or (once
+#: the weights blew up) tiny relative to them, drives the loss up until it diverges, and
+#: leaves a model that fits neither split; saying so once, with the rest as its evidence,
+#: keeps the advice from pulling in opposite directions.
+FOLDS: dict[str, tuple[str, ...]] = {
+    # a model that answers the common class scores the majority rate: "chance" is the imbalance's doing
+    "class_imbalance": ("validation_at_chance", "underfitting"),
+    "symmetric_weights": ("cannot_overfit_small_batch", "underfitting", "update_ratio_low", "lr_too_low",
+                          "vanishing_gradients", "regularization_too_strong", "validation_at_chance"),
+    "targets_out_of_range": ("vanishing_gradients", "saturated_units", "exploding_gradients", "underfitting",
+                             "cannot_overfit_small_batch", "update_ratio_low", "init_loss_off"),
+    "exploding_gradients": ("init_loss_off", "lr_too_high", "diverged", "dead_relu", "update_ratio_high",
+                            "update_ratio_low", "overfitting", "underfitting", "saturated_units",
+                            "cannot_overfit_small_batch"),
+    "lr_too_high": ("diverged", "dead_relu", "update_ratio_high", "update_ratio_low", "vanishing_gradients",
+                    "overfitting", "underfitting", "validation_at_chance", "cannot_overfit_small_batch",
+                    "regularization_not_effective", "regularization_too_strong", "saturated_units"),
+    "diverged": ("dead_relu", "update_ratio_high", "update_ratio_low", "vanishing_gradients", "overfitting",
+                 "underfitting", "validation_at_chance", "cannot_overfit_small_batch"),
+    "saturated_units": ("vanishing_gradients", "init_loss_off", "underfitting", "cannot_overfit_small_batch",
+                        "update_ratio_low", "sigmoid_hidden_activation"),
+    "vanishing_gradients": ("underfitting", "cannot_overfit_small_batch", "update_ratio_low", "lr_too_low"),
+    "lr_too_low": ("update_ratio_low", "underfitting", "cannot_overfit_small_batch", "validation_at_chance"),
+    # dead units get no data gradient, so weight decay alone shrinks their weights: the
+    # shrinking is the dead units' consequence, not a regularisation too strong
+    "dead_relu": ("underfitting", "cannot_overfit_small_batch", "regularization_too_strong", "update_ratio_low"),
+    "regularization_too_strong": ("underfitting", "update_ratio_low", "vanishing_gradients"),
+    # a network too small to represent the problem cannot overfit 20 rows either
+    "underfitting": ("cannot_overfit_small_batch",),
+}
+
+
+def fold_symptoms(findings: list[Finding]) -> list[Finding]:
+    """Fold every symptom that a root cause explains under that cause (:data:`FOLDS`).
+
+    Causes are taken in the causal order of :data:`FOLDS` (the first cause present takes
+    a symptom); each takes the symptoms it explains out of the list into its ``because``,
+    with the more serious severity of the two (a symptom that broke the run makes its
+    cause as serious). A cause explained by an earlier cause is folded with its own symptoms.
+
+    Returns
+    -------
+    list of Finding
+        The causes and the unexplained findings, in their order.
+    """
+    remaining = list(findings)
+    for code, explained in FOLDS.items():
+        cause = next((f for f in remaining if f.code == code), None)
+        if cause is None:
+            continue
+        symptoms = tuple(f for f in remaining if f.code in explained and f is not cause)
+        if not symptoms:
+            continue
+        severity = min([cause.severity, *(f.severity for f in symptoms)], key=SEVERITY_RANK.__getitem__)
+        folded = replace(cause, severity=severity, because=cause.because + symptoms)
+        remaining = [folded if f is cause else f for f in remaining if not any(f is g for g in symptoms)]
+    return remaining
 
 
 class Findings(list):
@@ -120,4 +189,6 @@ def format_findings(findings: list[Finding], min_severity: Severity = "info") ->
         lines.append(f"{f.severity:<7}  {f.code}: {f.message}")
         if f.advice:
             lines.append(f"{'':<7}  Try: {f.advice}")
+        for g in f.because:
+            lines.append(f"{'':<7}    because: {g.code}: {g.message}")
     return "\n".join(lines)

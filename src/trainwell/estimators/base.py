@@ -300,6 +300,9 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         validate_params(self, self._parameter_constraints)
         self._check_combinations()
         split = self._split(X, y, classes, validate, sample_weight)
+        if self._classification:  # what the diagnosis judges imbalance and chance by
+            self.class_counts_ = np.bincount(np.asarray(split.y)[split.train_idx].ravel().astype(np.int64),
+                                             minlength=len(self.classes_))
         source = self._pretrained_source()
         Xt, raw_bytes = self._prepare_features(split, source)
         self._fit_target_scaling(split.y[split.train_idx], split.weights(split.train_idx))

@@ -615,7 +615,7 @@ figure img{max-width:100%;height:auto;display:block}aside{flex:1 1 300px;min-wid
 .note{color:var(--muted);font-style:italic}
 .finding{border-left:4px solid var(--info);background:#f4f8fd;padding:8px 12px;margin:0 0 10px;border-radius:4px}
 .finding.warning{border-color:var(--warn);background:#fff8ec}.finding.error{border-color:var(--err);background:#fdf1f1}
-.finding p{margin:4px 0}p.finding.ref{margin:0 0 6px;padding:4px 10px}p.finding.ref a{font-size:13px;margin-left:6px}.finding .advice{font-weight:600}.advice span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}.badge{display:inline-block;font-size:11px;text-transform:uppercase;
+.finding p{margin:4px 0}.finding p.because{margin-left:18px;font-size:13px}.because span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}p.finding.ref{margin:0 0 6px;padding:4px 10px}p.finding.ref a{font-size:13px;margin-left:6px}.finding .advice{font-weight:600}.advice span{font-size:11px;text-transform:uppercase;color:var(--muted);margin-right:4px}.badge{display:inline-block;font-size:11px;text-transform:uppercase;
 letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;background:var(--info);margin-right:6px}
 .error .badge{background:var(--err)}.warning .badge{background:var(--warn)}code{font-size:13px}
 ol.summary{padding-left:22px}ol.summary li{margin:6px 0}table.kv{border-collapse:collapse;font-size:14px}
@@ -645,8 +645,11 @@ def _finding_html(f: dict[str, Any], with_link: bool = False, sections: dict[str
     advice = f'<p class="advice"><span>advice</span> {_esc(f["advice"])}</p>' if f.get("advice") else ""
     details = (f"<details><summary>evidence</summary><pre>{_esc(json.dumps(evidence, indent=1, default=str))}</pre></details>"
                if evidence and not with_link else "")
+    # the symptoms this cause explains, indented under it (Finding.because)
+    because = "".join(f'<p class="because"><span>because</span> <code>{_esc(g.get("code"))}</code> '
+                      f'{_esc(g.get("message", ""))}</p>' for g in f.get("because") or ())
     return (f'<div class="finding {_esc(sev)}"><span class="badge">{_esc(sev)}</span><code>{_esc(f.get("code"))}</code>'
-            f'<p>{_esc(f.get("message", ""))}{link}</p>{advice}{details}</div>')
+            f'<p>{_esc(f.get("message", ""))}{link}</p>{advice}{because}{details}</div>')
 
 
 def _finding_ref(f: dict[str, Any]) -> str:

@@ -98,11 +98,13 @@ class EarlyStopping(Callback):
         self.monitor = monitor
         self.best = math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_state_epoch: int | None = None
         self.wait = 0
 
     def on_fit_begin(self, run: RunState) -> None:
         self.best = math.inf
         self.best_state = None
+        self.best_state_epoch = None
         self.wait = 0
 
     def on_epoch_end(self, run: RunState) -> None:
@@ -114,6 +116,7 @@ class EarlyStopping(Callback):
             self.wait = 0
             run.best_epoch = run.epoch
             self.best_state = copy.deepcopy(run.net.state_dict())
+            self.best_state_epoch = run.epoch
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -124,6 +127,12 @@ class EarlyStopping(Callback):
                 )
 
     def on_fit_end(self, run: RunState) -> None:
+        diverged = run.diverged
+        if diverged is not None and (self.best_state_epoch or 0) >= diverged["epoch"]:
+            # the "best" validation loss came from the epoch that blew up (finite, so it counted):
+            # keep the weights the divergence guard put back instead
+            run.best_epoch = diverged["restored_epoch"]
+            return
         if self.best_state is not None:
             run.net.load_state_dict(self.best_state)
 
