@@ -2,7 +2,8 @@
 
 The public surface: the two scikit-learn estimators, :func:`load`, the search
 (:func:`tune`, :func:`lr_find`), the comparison (:func:`compare`, :func:`wilcoxon`,
-:func:`mcnemar`) and the checks (:func:`check`, :class:`Finding`).
+:func:`mcnemar`), the checks (:func:`check`, :class:`Finding`) and advice checked by re-training
+(:func:`fix`).
 
 Names are imported on first use (PEP 562), so ``import trainwell`` and the command line's
 ``--help`` do not pay for torch, scikit-learn, Optuna and matplotlib until they are needed.
@@ -18,7 +19,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API reference
     from . import tune
-    from .compare import compare, mcnemar, wilcoxon
+    from .compare import compare, fix, mcnemar, wilcoxon
     from .diagnose import Finding, check
     from .estimators import NeuralNetClassifier, NeuralNetRegressor, load
     from .tune import lr_find
@@ -32,6 +33,7 @@ __all__ = [
     "__version__",
     "check",
     "compare",
+    "fix",
     "load",
     "lr_find",
     "mcnemar",

@@ -14,12 +14,13 @@ from typing import Any
 EXPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "trainwell": {
         ".estimators": ("NeuralNetClassifier", "NeuralNetRegressor", "load",),
-        ".compare": ("compare", "mcnemar", "wilcoxon",),
+        ".compare": ("compare", "fix", "mcnemar", "wilcoxon",),
         ".diagnose": ("Finding", "check",),
         ".tune": ("lr_find",),
     },
     "trainwell.compare": {
         ".evaluate": ("CompareResult", "compare", "confirm",),
+        ".fixing": ("FixResult", "fix",),
         ".plot": ("plot_scores",),
         ".stats": ("McNemarResult", "WilcoxonResult", "holm", "mcnemar", "wilcoxon",),
     },

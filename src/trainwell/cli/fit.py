@@ -34,67 +34,14 @@ from .common import (
     target_task,
     test_metrics,
 )
+from .outdir import CHECKPOINT, check_out_dir
 from .output import add_output_flags, print_fit_results, warnings_on
 from .report import add_report_flags, finish_tracking, mlflow_tracker, tracking
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["CHECKPOINT", "add_parser", "check_out_dir", "cmd_fit", "run_fit"]
-
-#: The sub-folder of ``--out`` that holds an unfinished run's checkpoint (``--resume`` reads it).
-CHECKPOINT = "checkpoint"
-
-
-def check_out_dir(out: str, resume: bool = False, overwrite: bool = False) -> Path:
-    """The run folder ``--out`` names, refused unless this fit may write it.
-
-    Parameters
-    ----------
-    out : str
-        The ``--out`` path.
-    resume : bool, default=False
-        Continue the interrupted run whose checkpoint ``out`` holds.
-    overwrite : bool, default=False
-        Replace the finished (or interrupted) run ``out`` holds.
-
-    Returns
-    -------
-    Path
-        ``out``: new, empty, or a run folder this fit may replace or continue.
-
-    Raises
-    ------
-    DataError
-        ``out`` is a file or a folder of other files; holds a finished run and ``overwrite``
-        is not set; holds an interrupted run and neither ``resume`` nor ``overwrite`` is set;
-        or ``resume`` is set and ``out`` holds no interrupted run.
-    """
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise DataError(f"--out {out} is a file; give a folder path for the run.")
-    entries = {p.name for p in path.iterdir() if not p.name.startswith(".")} if path.is_dir() else set()
-    finished = (path / "config.json").exists()
-    interrupted = CHECKPOINT in entries
-    if entries and not finished and entries != {CHECKPOINT}:
-        raise DataError(f"--out {out} is a folder that holds other files; give a new folder (or an earlier run folder "
-                        "to replace, with --overwrite).")
-    if resume:
-        if interrupted:
-            return path
-        if finished:
-            raise DataError(f"{out} holds a finished run; there is nothing to resume (drop --resume, and pass "
-                            "--overwrite to train it again).")
-        raise DataError(f"--resume was given but {out} holds no interrupted run; drop --resume to start one.")
-    if overwrite or not entries:
-        return path
-    if finished and interrupted:  # an --overwrite of this run that was interrupted
-        raise DataError(f"{out} already holds a run and an interrupted one that was replacing it; add --resume to "
-                        "continue that, pass --overwrite to start it over, or choose another --out.")
-    if finished:
-        raise DataError(f"{out} already holds a run; pass --overwrite to replace it or choose another --out.")
-    raise DataError(f"{out} holds an interrupted run; add --resume to continue it, or pass --overwrite to start over.")
-
+__all__ = ["CHECKPOINT", "add_parser", "check_out_dir", "cmd_fit", "run_fit"]  # CHECKPOINT, check_out_dir: .outdir
 
 def _check_rows(y: Any, task: str) -> None:
     """Enough rows for a test split, and two of every class (one to train on, one to test)."""
@@ -169,7 +116,7 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
             quiet: bool, source: str, resume: bool = False, report: bool = True,
             tensorboard: bool = False, test: tuple[Any, Any] | None = None,
             overwrite: bool = False, as_json: bool = False, mlflow: bool | str = False,
-            sample_weight: Any = None) -> dict[str, Any]:
+            sample_weight: Any = None, keep: list[Any] | None = None) -> dict[str, Any]:
     """Split, train, evaluate and write a run folder atomically, with its report.html.
 
     Parameters
@@ -201,11 +148,12 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         Print the results as one JSON object on stdout (:func:`~trainwell.cli.output.fit_result`)
         instead of lines.
     mlflow : bool or str, default=False
-        Record the run, with its run folder, in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or
-        MLflow's default; a string: the tracking URI).
+        Record the run and its folder in MLflow (``True``: ``MLFLOW_TRACKING_URI`` or its default; a URI).
     sample_weight : ndarray of shape (n_samples,), optional
         The rows' weights (``--weight-column``): the training rows' weights go to ``fit``;
         the test metrics stay unweighted.
+    keep : list, optional
+        The fitted estimator is appended to it (``--fix`` reads its findings).
 
     Returns
     -------
@@ -233,6 +181,8 @@ def run_fit(X, y, *, task: str, params: dict[str, Any], out: str, test_fraction:
         console.print(f"TensorBoard events while training: tensorboard --logdir {board.log_dir}")
     with tracking(tracker):
         fit_seconds = _fit_estimator(est, X_train, y_train, resume, console, out_path if main else None, w_train)
+        if keep is not None:
+            keep.append(est)
         if not main:  # the other ranks score the test rows too, but write nothing
             return {**test_metrics(est, X_test, y_test), "fit_seconds": fit_seconds,
                     "epochs": est.n_iter_, "best_epoch": est.best_epoch_}
@@ -310,10 +260,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not args.target:
         raise DataError("--target is required for a CSV file: name the column to predict.")
     X, y_values, task, weights = read_weighted_csv_args(args)
-    run_fit(X, y_values, task=task, params=params, out=args.out, test_fraction=args.test_fraction,
-            seed=args.seed, quiet=args.quiet, source=args.data, resume=args.resume,
-            report=not args.no_report, tensorboard=args.tensorboard, overwrite=args.overwrite, as_json=args.json,
-            mlflow=args.mlflow, sample_weight=weights)
+    fitted: list[Any] = []
+    common = {"task": task, "test_fraction": args.test_fraction, "seed": args.seed, "quiet": args.quiet,
+              "source": args.data, "report": not args.no_report, "tensorboard": args.tensorboard,
+              "overwrite": args.overwrite, "as_json": args.json, "mlflow": args.mlflow, "sample_weight": weights}
+    metrics = run_fit(X, y_values, params=params, out=args.out, resume=args.resume, keep=fitted, **common)
+    if args.fix and fitted:
+        from .fixrun import fix_round
+
+        fix_round(lambda p, out: run_fit(X, y_values, params=p, out=out, **common), params, args.out,
+                  fitted[0], metrics, quiet=args.quiet, as_json=args.json)
     return 0
 
 
@@ -378,6 +334,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of failing")
     p.add_argument("--out", required=True, help="run folder to write (refused if it holds a run, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace the run --out already holds")
+    p.add_argument("--fix", action="store_true",
+                   help="then apply the top finding's fix, train again on the same split and seed into OUT-fixed, "
+                        "and say whether it helped (CSV data)")
     add_data_flags(p)  # --task, --sep, --drop
     p.add_argument("--weight-column", default=None, metavar="COL",
                    help="a CSV column of sample weights (how much each row counts); it is not a feature")

@@ -16,6 +16,7 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and the API reference
     from .evaluate import CompareResult, compare, confirm
+    from .fixing import FixResult, fix
     from .plot import plot_scores
     from .stats import McNemarResult, WilcoxonResult, holm, mcnemar, wilcoxon
 
@@ -23,10 +24,12 @@ __getattr__, __dir__ = lazy_exports(__name__, globals())
 
 __all__ = [
     "CompareResult",
+    "FixResult",
     "McNemarResult",
     "WilcoxonResult",
     "compare",
     "confirm",
+    "fix",
     "holm",
     "mcnemar",
     "plot_scores",
