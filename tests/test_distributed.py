@@ -93,7 +93,7 @@ def _rank_main(rank: int, port: int, out: str, params: dict, fit_kwargs: dict, s
         est = NeuralNetClassifier(**params, callbacks=callbacks).fit(X, y, **fit_kwargs)
         torch.save({"state": est.network_.state_dict(), "history": list(est.history_),
                     "stop_reason": est.stop_reason_, "n_iter": est.n_iter_, "world": dist.get_world_size(),
-                    "rows_per_step": rows.seen},
+                    "rows_per_step": rows.seen, "kept_loss": type(est.run_.loss_fn).__name__},
                    os.path.join(out, f"rank{rank}.pt"))
     finally:
         _leave_group()
@@ -120,6 +120,9 @@ def _two_ranks(tmp_path, params: dict, fit_kwargs: dict | None = None, stop_at: 
 
 def _assert_replicas_equal(results):
     assert [r["world"] for r in results] == [2, 2]
+    # the fitted estimator keeps the plain loss: DDP (and the process group its reducer holds) was
+    # freed while the group was up; freed later, Gloo's destructor hung a rank
+    assert [r["kept_loss"] for r in results] == ["CrossEntropy", "CrossEntropy"]
     for name, tensor in results[0]["state"].items():
         assert torch.equal(tensor, results[1]["state"][name]), name
     assert results[0]["history"] == [

@@ -35,6 +35,7 @@ How a run is shared between the ranks (the choices, and why):
 from __future__ import annotations
 
 import atexit
+import gc
 import inspect
 import os
 import warnings
@@ -277,6 +278,19 @@ class DistributedLoss:
         if name == "loss":  # not set yet (a copy being built): no recursion
             raise AttributeError(name)
         return getattr(self.loss, name)
+
+
+def release_ddp(run: Any, loss_fn: DistributedLoss) -> None:
+    """Free the run's DistributedDataParallel now, while the process group is still up.
+
+    DDP's reducer holds the Gloo process group. Kept alive by the fitted estimator (its
+    ``run_.loss_fn``), it was freed only when the estimator was, after the program had
+    destroyed the group, and Gloo's destructor then waited forever for its threads
+    (seen as a hung rank in tests/test_distributed.py). The run keeps the plain loss.
+    """
+    run.loss_fn = loss_fn.loss
+    loss_fn.ddp = None
+    gc.collect()  # DDP's module and hooks may sit in a reference cycle: free them here, not later
 
 
 # ---------------------------------------------------------------- joining the group

@@ -155,6 +155,10 @@ def fit_loop(net: nn.Module, loss_fn, train: tuple[torch.Tensor, ...],
         seen = runner.train_steps(runner.start_epoch(), observers)
         end_epoch(run, runner.epoch_row(seen), callbacks, shard, started)
     runner.finish()  # frees the call's CUDA graphs
+    if shard is not None:
+        from .distributed import release_ddp
+
+        release_ddp(run, loss_fn)
     for cb in callbacks:
         cb.on_fit_end(run)
     net.eval()
