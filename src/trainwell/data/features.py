@@ -2,11 +2,13 @@
 
 Numeric columns are standardised with the TRAINING statistics only; string, categorical
 and boolean columns of a DataFrame are one-hot encoded with the categories seen in
-training (an unseen category at predict time becomes all zeros, not a crash). Image
-and signal arrays are scaled per channel. Everything learned here is plain numbers and
+training (an unseen category at predict time becomes all zeros, not a crash; a missing
+one is a category of its own). With ``missing="auto"`` numeric gaps (NaN) of a table are
+filled with the training medians, plus a missing-indicator column for each column that
+had gaps in training. Image and signal arrays are scaled per channel. Everything learned here is plain numbers and
 strings, stored in ``model.json``.
 
-scikit-learn's ``OneHotEncoder``/``StandardScaler`` do the same arithmetic, but their
+scikit-learn's ``OneHotEncoder``/``SimpleImputer``/``StandardScaler`` do the same arithmetic, but their
 fitted state can only be saved by pickling; this small transform is written here so the
 model file stays JSON + safetensors.
 """
@@ -144,9 +146,16 @@ class FeatureTransform:
         self.scale: np.ndarray | None = None
         self.per_channel = False
         self.scaling = "feature"
+        #: Training median of every encoded column (0 for one-hot columns), or ``None``
+        #: when NaN is refused (``missing="error"``, images, models saved before imputation).
+        self.fill: np.ndarray | None = None
+        #: Encoded columns that had gaps in training: each gets a 0/1 missing-indicator input.
+        self.indicate: list[int] = []
+        #: Gaps per encoded column in the training rows (the columns that had any).
+        self.n_missing: dict[str, int] = {}
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, *, scaling: str = "auto") -> FeatureTransform:
+    def fit(self, X: Any, *, scaling: str = "auto", missing: str = "error") -> FeatureTransform:
         """Learn columns, categories and TRAINING statistics from ``X``.
 
         Parameters
@@ -157,6 +166,13 @@ class FeatureTransform:
             deviation; ``"global"`` uses one mean and deviation for all of them (per channel
             for images); ``"auto"`` picks ``"global"`` for images and for pixel-like tables
             (see :func:`looks_like_pixels`) and ``"feature"`` otherwise.
+        missing : {"auto", "error"}, default="error"
+            ``"auto"``: NaN in a numeric column of a 2-D table is filled with that column's
+            median over these rows, and each column that has gaps here gets a missing-indicator
+            column (1 where the value was missing), appended after the encoded columns as
+            :class:`sklearn.impute.SimpleImputer` with ``add_indicator=True`` does. ``"error"``,
+            and any array with more than two dimensions (images, signals): NaN is refused.
+            Infinite values are refused either way.
         """
         if isinstance(X, pd.DataFrame):
             self.columns = [str(c) for c in X.columns]
@@ -167,26 +183,28 @@ class FeatureTransform:
                     if X[col].isna().any():
                         cats.append("<missing>")
                     self.categories[str(col)] = cats
-        Xf = self._encode(X)
+        raw = self._encode(X, nan=missing.lower() == "auto")
+        if raw.ndim == 2 and missing.lower() == "auto":
+            self._fit_fill(raw)
+        Xf = self._fill(raw)
         self.sample_shape = tuple(Xf.shape[1:])
         self.per_channel = Xf.ndim > 2
+        binary = self._binary_mask() if Xf.ndim == 2 else None  # one-hot and indicator columns
         if Xf.ndim == 4:  # (n, channels, height, width): one statistic per channel
             mean, scale = mean_and_std(Xf, (0, 2, 3))
         elif Xf.ndim == 3:  # (n, height, width) grey images or (n, channels, length) signals
             mean, scale = mean_and_std(Xf, (0, 2) if is_signal_shape(Xf.shape[1:]) else (0, 1, 2))
         else:
             mean, scale = mean_and_std(Xf, (0,))
-            if self.categories:
-                # one-hot columns stay 0/1
-                onehot = self._onehot_mask()
-                mean[onehot] = 0.0
-                scale[onehot] = 1.0
+            # one-hot and missing-indicator columns stay 0/1
+            mean[binary] = 0.0
+            scale[binary] = 1.0
         scaling = scaling.lower()  # names in any case: "Feature" is feature
         if scaling == "auto":
-            scaling = "global" if Xf.ndim > 2 or looks_like_pixels(Xf, self._onehot_mask() if self.categories else None) else "feature"
+            scaling = "global" if Xf.ndim > 2 or looks_like_pixels(Xf, binary if binary.any() else None) else "feature"
         self.scaling = scaling
         if scaling == "global" and Xf.ndim == 2:
-            numeric = ~self._onehot_mask() if self.categories else np.ones(Xf.shape[1], dtype=bool)
+            numeric = ~binary
             global_mean, global_std = mean_and_std(Xf, (0, 1), columns=None if numeric.all() else numeric)
             mean[numeric], scale[numeric] = global_mean[0], global_std[0]
         scale[scale < 1e-12] = 1.0  # constant features: centred, not divided by zero
@@ -196,17 +214,63 @@ class FeatureTransform:
         self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
         return self
 
-    def _onehot_mask(self) -> np.ndarray:
+    def _onehot_mask(self, width: int) -> np.ndarray:
+        """Which of the ``width`` encoded columns (before any indicator) are one-hot."""
+        if self.columns is None:
+            return np.zeros(width, dtype=bool)
         mask = []
-        for col in self.columns or []:
+        for col in self.columns:
             if col in self.categories:
                 mask += [True] * len(self.categories[col])
             else:
                 mask.append(False)
         return np.array(mask, dtype=bool)
 
+    def _binary_mask(self) -> np.ndarray:
+        """Which columns of the final matrix are 0/1 (one-hot, missing indicators): never scaled."""
+        width = self.sample_shape[0] - len(self.indicate)
+        return np.concatenate([self._onehot_mask(width), np.ones(len(self.indicate), dtype=bool)])
+
+    def _fit_fill(self, raw: np.ndarray) -> None:
+        """Training medians of the numeric columns, and which columns get a missing indicator.
+
+        Column by column in float64 (as :class:`sklearn.impute.SimpleImputer` computes them):
+        ``np.nanmedian`` of the whole matrix would copy all of it at once. A column missing in
+        every training row is filled with 0 (SimpleImputer's ``keep_empty_features=True``).
+        """
+        numeric = ~self._onehot_mask(raw.shape[1])
+        fill = np.zeros(raw.shape[1], dtype=np.float64)
+        names = self._expanded_names() or [f"feature {i}" for i in range(raw.shape[1])]
+        self.indicate, self.n_missing = [], {}
+        for j in np.flatnonzero(numeric):
+            column = raw[:, j].astype(np.float64)
+            gaps = np.isnan(column)
+            n_gaps = int(gaps.sum())
+            if n_gaps:
+                self.indicate.append(int(j))
+                self.n_missing[names[j]] = n_gaps
+            fill[j] = 0.0 if n_gaps == len(column) else (np.nanmedian(column) if n_gaps else np.median(column))
+        self.fill = fill.astype(np.float32)
+
+    def _fill(self, raw: np.ndarray) -> np.ndarray:
+        """Gaps filled with the training medians, then the missing indicators appended."""
+        if self.fill is None or raw.ndim != 2:
+            return raw
+        gaps = np.isnan(raw)
+        if not gaps.any() and not self.indicate:
+            return raw
+        indicators = gaps[:, self.indicate].astype(np.float32)
+        if gaps.any():
+            raw = np.where(gaps, self.fill[None, :], raw)
+        return np.concatenate([raw, indicators], axis=1) if self.indicate else raw
+
     # --------------------------------------------------------------- transform
-    def _encode(self, X: Any) -> np.ndarray:
+    def _encode(self, X: Any, nan: bool = False) -> np.ndarray:
+        """``X`` as a float32 matrix (one-hot columns in place), before filling and scaling.
+
+        ``nan=True`` lets NaN through in a 2-D matrix (it is filled later); infinite values,
+        and NaN in images and signals, are refused with one sentence.
+        """
         if self.columns is None:
             if isinstance(X, pd.DataFrame):
                 X = X.to_numpy()
@@ -246,12 +310,13 @@ class FeatureTransform:
             raise DataError("X has no rows; pass at least one sample.")
         if arr.ndim == 2 and arr.shape[1] == 0:
             raise DataError("X has no feature columns; pass at least one feature.")
-        found = find_non_finite(arr, columns=self._expanded_names())
+        found = find_non_finite(arr, columns=self._expanded_names(), nan=not (nan and arr.ndim == 2))
         if found is not None:
             raise DataError(non_finite_message(found))
         return arr
 
     def _expanded_names(self) -> list[str] | None:
+        """Names of the encoded columns before the indicators (``None`` for arrays)."""
         if self.columns is None:
             return None
         names = []
@@ -263,8 +328,13 @@ class FeatureTransform:
         return names
 
     def transform(self, X: Any) -> np.ndarray:
-        """Encode and scale ``X`` with the statistics learned in :meth:`fit`; float32."""
-        Xf = self._encode(X)
+        """Encode, fill gaps and scale ``X`` with the statistics learned in :meth:`fit`; float32.
+
+        With imputation fitted (``missing="auto"``), a NaN in any numeric column is filled with
+        that column's training median, also in a column that had no gaps in training (it has
+        no indicator input: the network was built without one).
+        """
+        Xf = self._fill(self._encode(X, nan=self.fill is not None))
         if tuple(Xf.shape[1:]) != self.sample_shape:
             raise DataError(
                 f"X has samples of shape {tuple(Xf.shape[1:])} but the model was trained on shape "
@@ -294,6 +364,9 @@ class FeatureTransform:
             "scale": self.scale.tolist(),
             "per_channel": self.per_channel,
             "scaling": self.scaling,
+            "fill": None if self.fill is None else self.fill.tolist(),
+            "indicate": list(self.indicate),
+            "n_missing": dict(self.n_missing),
         }
 
     @classmethod
@@ -306,4 +379,8 @@ class FeatureTransform:
         t.scale = np.asarray(d["scale"], dtype=np.float32)
         t.per_channel = bool(d["per_channel"])
         t.scaling = str(d.get("scaling", "feature"))
+        fill = d.get("fill")  # absent in models saved before imputation: NaN stays an error there
+        t.fill = None if fill is None else np.asarray(fill, dtype=np.float32)
+        t.indicate = [int(i) for i in d.get("indicate", [])]
+        t.n_missing = {str(k): int(v) for k, v in d.get("n_missing", {}).items()}
         return t
