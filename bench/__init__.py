@@ -14,6 +14,7 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python bench/report_speed.py    # CPU time of save_run (run folder + HTML report) for a 50-epoch run; prints it
     python bench/startup.py         # wall time of `trainwell --help` and of predicting 100 rows, fresh processes (bench/startup.md)
     python -m bench.threads         # seconds per step at 1 and all intra-op threads, quiet or --load (bench/threads.md)
+    python -m bench.tabular         # trainwell's defaults vs RealMLP, HistGB, sklearn MLP, linear on 14 real tables (bench/tabular.md)
 
 Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
 eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and
