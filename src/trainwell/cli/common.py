@@ -462,7 +462,7 @@ TRAINING_FLAGS: tuple[Flag, ...] = (
          _N, task="regression", metavar="NAME"),
     Flag("target_scaling", _word, "regression: auto, standard, range or none", _A, task="regression",
          means="range with --output-activation, else standard"),
-    Flag("scaling", _word, "input scaling: auto, feature, global or none", _A,
+    Flag("scaling", _word, "input scaling: auto, feature, global, robust or none", _A,
          means="global for images and pixel-like tables, else feature"),
     Flag("missing", _word, "empty numeric cells: auto (training median plus a missing indicator) or error", _A),
     Flag("augment", _word, "training augmentation on the device: auto, none, shift, shift=N, flip, shift+flip", _A,

@@ -54,9 +54,12 @@ _COMMON_DOC = """
     patience : int, default=20
     validation_fraction : float or "auto", default="auto"
         Share of the rows held out for early stopping. ``"auto"``: 0.2 below 1,000 rows, else 0.1.
-    {extra_doc}scaling : {"auto", "feature", "global", "none"}, default="auto"
+    {extra_doc}scaling : {"auto", "feature", "global", "robust", "none"}, default="auto"
         Input standardisation with training statistics: per feature, or one mean and deviation for all
         (per channel for images). ``"auto"``: global for images and pixel-like tables, per feature otherwise.
+        ``"robust"`` (tables): median and interquartile range per numeric column, as scikit-learn's
+        ``RobustScaler``, then smooth clipping ``x / sqrt(1 + (x/3)**2)`` (RealMLP's); measured in
+        ``bench/tabular.md``, where it did not beat ``"feature"``, so it is not the default.
     missing : {"auto", "error"}, default="auto"
         Gaps (NaN) in the numeric columns of a table. ``"auto"``: each is filled with its column's median
         over the training rows, and every column with gaps in training gets a 0/1 missing-indicator input
