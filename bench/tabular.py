@@ -298,10 +298,13 @@ class _RobustFirst:
 def make_model(name: str, task: str, seed: int, X: pd.DataFrame):
     """A fresh model ``name`` for ``task``, seeded with ``seed``, with its library's defaults."""
     classify = task == "classification"
-    if name in ("trainwell", "trainwell_robust"):
+    if name.startswith("trainwell"):
         from trainwell import NeuralNetClassifier, NeuralNetRegressor
 
-        model = (NeuralNetClassifier if classify else NeuralNetRegressor)(random_state=seed, device="cpu")
+        cls = NeuralNetClassifier if classify else NeuralNetRegressor
+        if name == "trainwell_scaling_robust":  # the same change inside trainwell: scaling="robust"
+            return cls(random_state=seed, device="cpu", scaling="robust")
+        model = cls(random_state=seed, device="cpu")
         return model if name == "trainwell" else _RobustFirst(model)
     if name == "sklearn_mlp":
         from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -429,11 +432,12 @@ def summarise(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns
     -------
     per_table : DataFrame
-        ``table, task, rows, model, score, second, time_s, rank`` (``score`` is accuracy or R²,
+        ``table, task, rows, model, score, second, time_s, rank, rank_second`` (``score`` is accuracy or R²,
         ``second`` log loss or RMSE; ``time_s`` the median fit + predict seconds over the seeds).
     per_model : DataFrame
-        ``model, mean_rank, wins, median_time_s, time_vs_histgb`` (median over the tables of the
-        model's time divided by HistGB's on the same table), best mean rank first.
+        ``model, mean_rank, wins, mean_rank_second`` (by log loss or RMSE), ``median_time_s,
+        time_vs_histgb`` (median over the tables of the model's time divided by HistGB's on the
+        same table), best mean rank first.
     """
     per = results.groupby(["table", "task", "rows", "model"], sort=False).agg(
         accuracy=("accuracy", "mean"), log_loss=("log_loss", "mean"), r2=("r2", "mean"), rmse=("rmse", "mean"),
@@ -442,8 +446,10 @@ def summarise(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     per["score"] = np.where(classify, per["accuracy"], per["r2"])
     per["second"] = np.where(classify, per["log_loss"], per["rmse"])
     per["rank"] = per.groupby("table")["score"].rank(ascending=False, method="average")
-    per = per[["table", "task", "rows", "model", "score", "second", "time_s", "rank"]]
+    per["rank_second"] = per.groupby("table")["second"].rank(ascending=True, method="average")
+    per = per[["table", "task", "rows", "model", "score", "second", "time_s", "rank", "rank_second"]]
     models = per.groupby("model", sort=False).agg(mean_rank=("rank", "mean"), wins=("rank", lambda r: int((r == 1).sum())),
+                                                   mean_rank_second=("rank_second", "mean"),
                                                    median_time_s=("time_s", "median")).reset_index()
     if "histgb" in set(per["model"]):
         hgb = per[per["model"] == "histgb"].set_index("table")["time_s"]
@@ -454,8 +460,8 @@ def summarise(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per, models.sort_values("mean_rank").reset_index(drop=True)
 
 
-def markdown(results: pd.DataFrame, command: str, notes: list[str]) -> str:
-    """The results as the markdown of ``bench/tabular.md``."""
+def markdown(results: pd.DataFrame, command: str, notes: list[str], load: bool = True) -> str:
+    """The results as the markdown of ``bench/tabular.md`` (``load``: the load average now, at the end of a run)."""
     import os
 
     import sklearn
@@ -471,18 +477,20 @@ def markdown(results: pd.DataFrame, command: str, notes: list[str]) -> str:
         "classes), every library on one thread.",
         "",
         f"CPU: {cpu_model()} ({os.cpu_count()} logical cores), torch {torch.__version__}, scikit-learn "
-        f"{sklearn.__version__}; load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}.",
+        f"{sklearn.__version__}"
+        + (f"; load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}." if load else "."),
         "",
         *[f"- {note}" for note in notes],
         "",
         "## Mean rank (1 = best; by mean accuracy or R² over the seeds)",
         "",
-        "| model | mean rank | tables won | median fit+predict s | time vs HistGB (median ratio) |",
-        "|---|---|---|---|---|",
+        "| model | mean rank | tables won outright | mean rank by log loss / RMSE | median fit+predict s "
+        "| time vs HistGB (median ratio) |",
+        "|---|---|---|---|---|---|",
     ]
     for _, m in models.iterrows():
-        lines.append(f"| {m['model']} | {m['mean_rank']:.2f} | {m['wins']} | {m['median_time_s']:.2f} | "
-                     f"{m['time_vs_histgb']:.1f}× |")
+        lines.append(f"| {m['model']} | {m['mean_rank']:.2f} | {m['wins']} | {m['mean_rank_second']:.2f} | "
+                     f"{m['median_time_s']:.2f} | {m['time_vs_histgb']:.1f}× |")
     lines += ["", "## Per table: accuracy (log loss) or R² (RMSE), mean over the seeds; median seconds", "",
               "| table | task | rows | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for table, group in per.groupby("table", sort=False):
@@ -560,7 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_rows:
         notes.append(f"tables above {args.max_rows} rows are cut to a fixed random sample of {args.max_rows} rows")
     notes += args.note
-    command = "python -m bench.tabular " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = list(argv if argv is not None else sys.argv[1:])
+    shown = [a for i, a in enumerate(given) if a != "--note" and (i == 0 or given[i - 1] != "--note")]
+    command = "python -m bench.tabular " + " ".join(shown)  # the notes are listed below it
     if args.summarise:
         results = pd.read_csv(args.summarise)
     else:
@@ -568,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.csv).unlink()  # a fresh file: rows are appended as runs end
         results = run(tables, models, seeds, args.max_rows, say=lambda line: print(line, file=sys.stderr, flush=True),
                       csv=args.csv)
-    text = markdown(results, command.strip(), notes)
+    text = markdown(results, command.strip(), notes, load=not args.summarise)
     if args.variant:
         path, name = args.variant.rsplit(":", 1)
         text += "\n## A change to the defaults: " + name + "\n\n" + variant_markdown(results, pd.read_csv(path), name)
