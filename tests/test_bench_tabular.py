@@ -48,7 +48,7 @@ def test_summary_ranks_and_markdown(results):
     assert models["mean_rank"].is_monotonic_increasing
     assert models.set_index("model").loc["histgb", "time_vs_histgb"] == pytest.approx(1.0)
     text = markdown(results, "python -m bench.tabular --quick", ["a note"])
-    assert "| model | mean rank |" in text and "| iris | class | 150 |" in text and "CPU: " in text
+    assert "| model | mean rank | tables won outright |" in text and "| iris | class | 150 |" in text and "CPU: " in text
     assert "- a note" in text
 
 
