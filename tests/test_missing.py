@@ -182,7 +182,9 @@ def test_cli_fills_empty_cells_and_says_so(tmp_path, capsys):
     new = tmp_path / "new.csv"
     new.write_text("a,b,town\n,0.5,x\n1.0,,\n")
     assert main(["predict", str(tmp_path / "run"), str(new)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    out, err = capsys.readouterr()
+    assert "note: filled 2 empty numeric cell(s) with the training medians: a 1, b 1." in err, err
+    lines = out.strip().splitlines()
     assert lines[0] == "prediction" and set(lines[1:]) <= {"yes", "no"} and len(lines) == 3
 
 
