@@ -16,6 +16,7 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python -m bench.threads         # seconds per step at 1 and all intra-op threads, quiet or --load (bench/threads.md)
     python bench/sparse_text.py     # TF-IDF of stdlib docstrings (CSR): trainwell next to LogisticRegression (bench/sparse_text.md)
     python bench/scenarios.py       # the diagnosis scenario bank, calibration vs validation data sets (bench/scenarios.md)
+    python -m bench.tabular         # trainwell's defaults vs RealMLP, HistGB, sklearn MLP, linear on 14 real tables (bench/tabular.md)
 
 Where CUDA is present, ``python -m bench`` also runs the GPU part (the MLP against the
 eager, hand-graphed, DataLoader and Lightning loops; an airbench-like CNN against eager and

@@ -28,7 +28,7 @@ def _one_sentence(text: str) -> None:
 # ------------------------------------------------------------------ the Python API
 API_CASES = [
     # (id, estimator kwargs, X, y, expected words)
-    ("nan_feature", {}, np.where(np.arange(120).reshape(40, 3) == 7, np.nan, GOOD_X), GOOD_Y, "NaN"),
+    ("nan_feature", {"missing": "error"}, np.where(np.arange(120).reshape(40, 3) == 7, np.nan, GOOD_X), GOOD_Y, "NaN"),
     ("inf_feature", {}, np.where(np.arange(120).reshape(40, 3) == 7, np.inf, GOOD_X), GOOD_Y, "inf"),
     ("strings_in_array", {}, np.array([["a", "1"]] * 40), GOOD_Y, "text"),
     ("x_1d", {}, np.arange(40.0), GOOD_Y, "1-D"),
@@ -56,6 +56,8 @@ API_CASES = [
     ("bad_kind", {"kind": "rnn"}, GOOD_X, GOOD_Y, "kind"),
     ("bad_class_weight", {"class_weight": "heavy"}, GOOD_X, GOOD_Y, "class_weight"),
     ("sparse_X_with_nan", {}, None, GOOD_Y, "NaN"),  # sparse input trains; its stored values are checked
+    ("bad_missing", {"missing": "mean"}, GOOD_X, GOOD_Y, "missing"),
+    ("nan_in_images", {}, np.where(np.arange(40 * 64).reshape(40, 8, 8) == 7, np.nan, 0.5), GOOD_Y, "NaN"),
 ]
 
 
@@ -127,7 +129,7 @@ CLI_CASES = [
     ("constant_target", b"a,label\n1,x\n2,x\n3,x\n4,x\n", "label", "one value only"),
     ("all_nan_target", b"a,label\n1,\n2,\n3,\n4,\n", "label", "empty"),
     ("some_nan_target", b"a,label\n1,x\n2,\n3,y\n4,x\n5,y\n", "label", "missing values"),
-    ("nan_feature", b"a,label\n1,x\n,y\n3,x\n4,y\n5,x\n6,y\n", "label", "NaN"),
+    ("nan_feature", b"a,label\n1,x\n,y\n3,x\n4,y\n5,x\n6,y\n", "label", "NaN"),  # with --missing error
     ("inf_feature", b"a,label\n1,x\ninf,y\n3,x\n4,y\n5,x\n6,y\n", "label", "inf"),
     ("only_target", b"label\nx\ny\nx\ny\n", "label", "no feature columns"),
     ("too_few_rows", b"a,label\n1,x\n2,y\n", "label", "at least 4"),
@@ -140,7 +142,8 @@ def test_cli_bad_csv(tmp_path, capsys, content, target, words):
     data = tmp_path / "in.csv"
     data.write_bytes(content)
     out = tmp_path / "out"
-    code = main(["fit", str(data), "--target", target, "--out", str(out), "--quiet", "--max-epochs", "2"])
+    missing = ["--missing", "error"] if b"\n,y" in content else []  # an empty cell is filled by default
+    code = main(["fit", str(data), "--target", target, "--out", str(out), "--quiet", "--max-epochs", "2", *missing])
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("error: ") and words in err, err
@@ -210,18 +213,18 @@ def test_fit_names_the_row_of_the_users_array_and_counts_every_bad_value():
     _one_sentence(info.value)
     rows = (7, 20, 41, 63, 88, 99)  # some land in the validation rows: every one is counted
     with pytest.raises(ValueError, match=r"6 NaN values \(first at row 7, feature 1\)"):
-        NeuralNetClassifier(max_epochs=1).fit(_with_bad_values(np.nan, rows), np.tile([0, 1], 50))
+        NeuralNetClassifier(max_epochs=1, missing="error").fit(_with_bad_values(np.nan, rows), np.tile([0, 1], 50))
 
 
 def test_fit_names_the_column_of_a_dataframe():
     frame = pd.DataFrame(_with_bad_values(np.nan, (5, 70), column=2), columns=["a", "b", "c"])
     frame["text"] = ["x", None] * 50  # missing text is a category of its own, not an error
     with pytest.raises(ValueError, match=r"2 NaN values \(first at row 5, column 'c'\)"):
-        NeuralNetRegressor(max_epochs=1).fit(frame, np.arange(100.0))
+        NeuralNetRegressor(max_epochs=1, missing="error").fit(frame, np.arange(100.0))
 
 
 def test_predict_wording_of_nan_and_inf():
-    est = NeuralNetClassifier(max_epochs=1).fit(GOOD_X, GOOD_Y)
+    est = NeuralNetClassifier(max_epochs=1, missing="error").fit(GOOD_X, GOOD_Y)
     with pytest.raises(ValueError) as info:
         est.predict(np.where(np.arange(120).reshape(40, 3) == 28, np.nan, GOOD_X))
     assert str(info.value).startswith("X holds 1 NaN value (first at row 9, feature 1)"), info.value

@@ -93,7 +93,7 @@ def test_regression_is_inferred_for_continuous_targets(tmp_path):
         ("a,b,label\n1,2,x\n3,4,y,9\n", [], "well-formed"),
         ("a,b,label\n1,2,x\n3,4,y\n", ["--target", "nope"], "not in the data"),
         ("a,b,label\n1,2,x\n3,4,x\n5,6,x\n7,8,x\n", [], "one value only"),
-        ("a,b,label\n1,,x\n3,4,y\n5,6,x\n7,8,y\n5,6,x\n7,8,y\n", [], "NaN"),
+        ("a,b,label\n1,inf,x\n3,4,y\n5,6,x\n7,8,y\n5,6,x\n7,8,y\n", [], "infinite"),  # an empty cell is filled
     ],
 )
 def test_bad_csv_exit_2_one_sentence_nothing_written(tmp_path, capsys, content, args, match):

@@ -50,11 +50,11 @@ def test_every_nan_is_counted_whichever_split_it_falls_in(tmp_path, capsys):
     rows = [3, 11, 19, 30, 42, 57]
     frame.loc[rows, "c"] = np.nan
     frame.to_csv(tmp_path / "d.csv", index=False)
-    assert _fit(tmp_path, tmp_path / "d.csv", "--target", "label") == 2
+    assert _fit(tmp_path, tmp_path / "d.csv", "--target", "label", "--missing", "error") == 2
     fit_err = capsys.readouterr().err
     assert "6 NaN values" in fit_err and "row 3 of the data" in fit_err and "line 5" in fit_err, fit_err
     # check holds out the same test rows; it must count the same six and name the same row
-    assert main(["check", str(tmp_path / "d.csv"), "--target", "label"]) == 2
+    assert main(["check", str(tmp_path / "d.csv"), "--target", "label", "--missing", "error"]) == 2
     assert capsys.readouterr().err == fit_err
 
 
@@ -226,7 +226,13 @@ def test_non_finite_in_npy_named_at_the_users_row_before_the_test_split(tmp_path
     X[7, 2], X[150, 1], X[199, 0] = np.inf, np.nan, np.nan
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", (rng.random(200) > 0.5).astype(np.int64))
-    code = main(["fit", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--out", str(tmp_path / "run")])
+    code = main(["fit", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--out", str(tmp_path / "run"),
+                 "--missing", "error"])
     err = capsys.readouterr().err
     assert code == 2 and "2 NaN values and 1 infinite value" in err and "row 7," in err
     assert not (tmp_path / "run").exists()
+    # by default the NaN are missing values to fill: only the infinite value is refused, and called so
+    code = main(["fit", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds 1 infinite value (first at row 7," in err and "NaN" not in err, err
+    assert "missing" not in err and not (tmp_path / "run").exists()

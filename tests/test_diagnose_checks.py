@@ -139,7 +139,7 @@ def test_missing_values_found_in_x_and_y():
     X = np.ones((10, 3))
     X[2, 1] = np.nan
     [finding] = missing_values(X, ["a", "b", "c"])
-    assert finding.severity == "error" and finding.evidence == {"n_missing": 1, "columns": ["b"]}
+    assert finding.severity == "error" and finding.evidence == {"n_missing": 1, "n_infinite": 0, "columns": ["b"]}
     assert codes(missing_values(np.ones((4, 2)), ["a", "b"], np.array([1.0, np.nan, 2.0, 3.0]))) == {"missing_values": "error"}
     assert missing_values(np.ones((10, 3)), ["a", "b", "c"], np.arange(10.0)) == []
 
@@ -212,7 +212,10 @@ def test_check_ranks_errors_first_and_stops_at_missing_values(iris):
     assert [f.severity for f in found] == sorted((f.severity for f in found), key=["error", "warning", "info"].index)
     X_nan = X.copy()
     X_nan[0, 0] = np.nan
-    assert codes(check(NeuralNetClassifier(), X_nan, y)) == {"missing_values": "error"}
+    assert codes(check(NeuralNetClassifier(missing="error"), X_nan, y)) == {"missing_values": "error"}
+    X_inf = X.copy()
+    X_inf[3, 1] = -np.inf
+    assert codes(check(NeuralNetClassifier(), X_inf, y)) == {"missing_values": "error"}
 
 
 def test_check_does_not_change_the_estimator(iris):

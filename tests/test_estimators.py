@@ -197,7 +197,7 @@ def test_predict_before_fit_and_wrong_width(iris):
 )
 def test_bad_input_gets_one_sentence(X, y, match):
     with pytest.raises(DataError, match=match):
-        NeuralNetClassifier(max_epochs=1).fit(X, y)
+        NeuralNetClassifier(max_epochs=1, missing="error").fit(X, y)
 
 
 def test_class_weight_balanced_helps_the_rare_class():

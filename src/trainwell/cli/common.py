@@ -188,11 +188,15 @@ def _drop(frame: pd.DataFrame, drop: str | None) -> pd.DataFrame:
     return frame.drop(columns=names)
 
 
-def _check_finite(X: pd.DataFrame, path: str) -> None:
-    """NaN and infinite values of every row, named as the file numbers them, before any split."""
+def _check_finite(X: pd.DataFrame, path: str, missing: str = "error") -> None:
+    """NaN and infinite values of every row, named as the file numbers them, before any split.
+
+    With ``missing="auto"`` only infinite values are refused: an empty numeric cell is a
+    missing value the estimator fills in.
+    """
     from ..data import find_non_finite, non_finite_message
 
-    found = find_non_finite(X)
+    found = find_non_finite(X, nan=str(missing).lower() != "auto")
     if found is not None:
         raise DataError(non_finite_message(found, name=path, row="row {row} of the data counting from 0, line {line} of the file"))
 
@@ -213,35 +217,37 @@ def infer_task(y: pd.Series) -> str:
 
 
 def read_csv_task(path: str, target: str, task: str = "auto", *, sep: str | None = None, drop: str | None = None,
-                  quiet: bool = False, index_note: bool = True) -> tuple[pd.DataFrame, np.ndarray, str]:
+                  quiet: bool = False, index_note: bool = True, missing: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
     """Read a CSV file for a command: features, target values and the task they make.
 
     ``task="auto"`` infers it (:func:`infer_task`); text labels of a classification are kept
     as strings; a text target cannot be regressed (one-sentence ``DataError``). Every row's
-    features are checked for NaN and infinite values here, before any split, so the row named
-    is the file's. ``sep`` and ``drop`` are ``--sep`` and ``--drop``; notes (the separator
+    features are checked for infinite values (and, with ``missing="error"``, NaN: empty cells)
+    here, before any split, so the row named is the file's. ``sep`` and ``drop`` are ``--sep`` and ``--drop``; notes (the separator
     detected, a column that looks like a saved index unless ``index_note=False``) go to stderr
     unless ``quiet``.
     """
     frame = _drop(read_table(path, sep=sep, quiet=quiet), drop)
-    return _features_and_target(frame, path, target, task, quiet=quiet, index_note=index_note)
+    return _features_and_target(frame, path, target, task, quiet=quiet, index_note=index_note, missing=missing)
 
 
 def _features_and_target(frame: pd.DataFrame, path: str, target: str, task: str, *, quiet: bool,
-                         index_note: bool) -> tuple[pd.DataFrame, np.ndarray, str]:
+                         index_note: bool, missing: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
     X, y = split_target(frame, target)
     if index_note:
         for column in saved_index_columns(X):
             _note(_index_note(X, column), quiet)
-    _check_finite(X, path)
+    _check_finite(X, path, missing)
     values, task = target_task(y, task, f"The target column {target!r}")
     return X, values, task
 
 
 def read_csv_args(args: argparse.Namespace, *, index_note: bool = True) -> tuple[pd.DataFrame, np.ndarray, str]:
-    """:func:`read_csv_task` for a command's ``data``, ``--target``, ``--task``, ``--sep``, ``--drop`` and ``--quiet``."""
+    """:func:`read_csv_task` for a command's ``data``, ``--target``, ``--task``, ``--sep``, ``--drop``, ``--quiet``
+    and ``--missing``."""
     return read_csv_task(args.data, args.target, args.task, sep=getattr(args, "sep", None),
-                         drop=getattr(args, "drop", None), quiet=getattr(args, "quiet", False), index_note=index_note)
+                         drop=getattr(args, "drop", None), quiet=getattr(args, "quiet", False), index_note=index_note,
+                         missing=getattr(args, "missing", "auto"))
 
 
 def read_weighted_csv_args(args: argparse.Namespace) -> tuple[pd.DataFrame, np.ndarray, str, np.ndarray | None]:
@@ -254,7 +260,7 @@ def read_weighted_csv_args(args: argparse.Namespace) -> tuple[pd.DataFrame, np.n
     frame = _drop(read_table(args.data, sep=getattr(args, "sep", None), quiet=quiet), getattr(args, "drop", None))
     weights = weight_column(frame, column, args.target)
     X, values, task = _features_and_target(frame.drop(columns=[column]), args.data, args.target, args.task,
-                                           quiet=quiet, index_note=True)
+                                           quiet=quiet, index_note=True, missing=getattr(args, "missing", "auto"))
     return X, values, task, weights
 
 
@@ -502,8 +508,9 @@ TRAINING_FLAGS: tuple[Flag, ...] = (
          _N, task="regression", metavar="NAME"),
     Flag("target_scaling", _word, "regression: auto, standard, range or none", _A, task="regression",
          means="range with --output-activation, else standard"),
-    Flag("scaling", _word, "input scaling: auto, feature, global or none", _A,
+    Flag("scaling", _word, "input scaling: auto, feature, global, robust or none", _A,
          means="global for images and pixel-like tables, else feature"),
+    Flag("missing", _word, "empty numeric cells: auto (training median plus a missing indicator) or error", _A),
     Flag("augment", _word, "training augmentation on the device: auto, none, shift, shift=N, flip, shift+flip", _A,
          means="random shifts for images of 16 px or more"),
     Flag("grad_clip", _none_or(_number), "clip the gradient norm to this", _N),

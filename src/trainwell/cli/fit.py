@@ -309,7 +309,9 @@ def _fit_arrays(args: argparse.Namespace, params: dict[str, Any]) -> int:
         # now, so a bad value is named at its row of the user's array (a CSV is looked at as it is read)
         from ..data import find_non_finite, non_finite_message
 
-        found = find_non_finite(X)
+        # NaN of a table is a missing value the estimator fills (missing="auto", an MLP); only inf is refused then
+        fills = str(params.get("missing", "auto")).lower() == "auto" and X.ndim == 2 and params.get("kind") != "cnn"
+        found = find_non_finite(X, nan=not fills)
         if found is not None:
             raise DataError(non_finite_message(found, name=args.data, row="row {row}"))
     run_fit(X, y, task=task, params=params, out=args.out, test_fraction=args.test_fraction, seed=args.seed,

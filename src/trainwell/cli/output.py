@@ -123,6 +123,9 @@ def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Pat
             console.print(f"  info {f.code}: {escape(f.message + advice)}")
     elif getattr(est, "findings_", None) is not None:
         console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
+    for f in getattr(est, "findings_", None) or []:
+        if f.code == "missing_filled":  # information, but it changed the data: always said
+            console.print(f"  info {f.code}: {escape(f.message)}")
     speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))
     if speed:
         console.print(f"speed: {escape(' '.join(speed))}")

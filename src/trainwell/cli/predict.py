@@ -45,6 +45,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"note: ignored {len(extra)} column{'s' if len(extra) != 1 else ''} the model was not trained on: "
                   f"{shown}.", file=sys.stderr)
         X = frame.drop(columns=extra)
+        filled = filled_cells(est, X)
+        if filled:
+            print(f"note: filled {sum(filled.values())} empty numeric cell(s) with the training medians: "
+                  + ", ".join(f"{col} {n}" for col, n in filled.items()) + ".", file=sys.stderr)
         unseen = unseen_categories(est, X)
         if unseen:
             parts = [f"{col!r} ({n} row{'s' if n != 1 else ''}, e.g. {', '.join(map(repr, examples))})"
@@ -67,6 +71,18 @@ def _model(args: argparse.Namespace, n_rows: int) -> Any:
     from ..persist import load
 
     return load(args.run_dir, device=args.device)
+
+
+def filled_cells(est: Any, X: pd.DataFrame) -> dict[str, int]:
+    """Per numeric column, the missing values the model fills with its training median (``missing="auto"``).
+
+    Empty when the model refuses them (``missing="error"``): predict then says so itself.
+    """
+    transform = getattr(est, "transform_", None)
+    if getattr(transform, "fill", None) is None:
+        return {}
+    categories = transform.categories or {}
+    return {str(col): int(n) for col, n in X.isna().sum().items() if n and str(col) not in categories}
 
 
 def unseen_categories(est: Any, X: pd.DataFrame) -> dict[str, tuple[int, list[str]]]:

@@ -47,7 +47,8 @@ def _feature_name(index: int, sample_shape: tuple[int, ...], columns: list[str] 
     return f"position {tuple(int(i) for i in np.unravel_index(index, sample_shape))}"
 
 
-def find_non_finite(X: Any, *, columns: list[str] | None = None, chunk: int | None = None) -> NonFinite | None:
+def find_non_finite(X: Any, *, columns: list[str] | None = None, chunk: int | None = None,
+                    nan: bool = True) -> NonFinite | None:
     """Count the NaN and infinite values of all of ``X`` and locate the first, or ``None``.
 
     Reads ``X`` in row chunks (a memory-mapped array is never loaded whole), so the row is
@@ -62,10 +63,13 @@ def find_non_finite(X: Any, *, columns: list[str] | None = None, chunk: int | No
         Names of the columns of a 2-D array, for the message.
     chunk : int, optional
         Rows read at a time (default :data:`CHUNK`).
+    nan : bool, default=True
+        Look for NaN values too; ``False`` looks for infinite values only (where NaN is a
+        missing value the estimator fills in, ``missing="auto"``).
     """
     chunk = chunk or CHUNK
     if isinstance(X, pd.DataFrame):
-        return _non_finite_in_frame(X)
+        return _non_finite_in_frame(X, nan)
     if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a scipy.sparse matrix: only its stored values can be non-finite
         return _non_finite_in_sparse(X.tocsr(), columns)
     if isinstance(X, np.ndarray) and X.dtype.kind == "O":
@@ -79,21 +83,21 @@ def find_non_finite(X: Any, *, columns: list[str] | None = None, chunk: int | No
     first: tuple[int, int, bool] | None = None
     for start in range(0, X.shape[0], chunk):
         part = np.asarray(X[start:start + chunk]).reshape(min(chunk, X.shape[0] - start), -1)
-        bad = ~np.isfinite(part)
+        bad = ~np.isfinite(part) if nan else np.isinf(part)
         if not bad.any():
             continue
-        nan = np.isnan(part)
-        n_nan += int(nan.sum())
-        n_inf += int(bad.sum()) - int(nan.sum())
+        is_nan = np.isnan(part) if nan else np.zeros_like(bad)
+        n_nan += int(is_nan.sum())
+        n_inf += int(bad.sum()) - int(is_nan.sum())
         if first is None:
             row, col = np.argwhere(bad)[0]
-            first = (start + int(row), int(col), bool(nan[row, col]))
+            first = (start + int(row), int(col), bool(is_nan[row, col]))
     if first is None:
         return None
     return NonFinite(n_nan, n_inf, first[0], _feature_name(first[1], tuple(X.shape[1:]), columns), first[2])
 
 
-def _non_finite_in_frame(X: pd.DataFrame) -> NonFinite | None:
+def _non_finite_in_frame(X: pd.DataFrame, with_nan: bool = True) -> NonFinite | None:
     """:func:`find_non_finite` of a DataFrame's numeric columns, one column at a time (no copy of the table)."""
     n_nan = n_inf = 0
     first: tuple[int, int, str, bool] | None = None
@@ -101,7 +105,8 @@ def _non_finite_in_frame(X: pd.DataFrame) -> NonFinite | None:
         if is_categorical(series):
             continue
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        nan, bad = np.isnan(values), ~np.isfinite(values)
+        nan = np.isnan(values) if with_nan else np.zeros(len(values), dtype=bool)
+        bad = ~np.isfinite(values) if with_nan else np.isinf(values)
         if not bad.any():
             continue
         n_nan += int(nan.sum())

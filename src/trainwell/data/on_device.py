@@ -54,6 +54,9 @@ class DeviceScaler:
         mean, scale = full_statistics(transform)
         self.mean = torch.from_numpy(mean).reshape(input_shape).to(device)
         self.scale = torch.from_numpy(scale).reshape(input_shape).to(device)
+        # scaling="robust": the numeric columns are clipped smoothly after scaling, as on the host
+        self.clip = (torch.from_numpy(~transform._binary_mask()).reshape(input_shape).to(device)
+                     if transform.scaling == "robust" else None)
 
     #: The training loop may pass ``out=`` to reuse one buffer from step to step.
     supports_out = True
@@ -61,10 +64,17 @@ class DeviceScaler:
     def __call__(self, xb: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The float32 network input for the raw batch ``xb`` (written into ``out`` if given)."""
         if out is None:
-            return (xb.to(torch.float32) - self.mean) / self.scale
+            return self._clip((xb.to(torch.float32) - self.mean) / self.scale)
         # the same two roundings as above, into ``out`` with no temporary
         if xb.dtype == torch.float32:
             torch.sub(xb, self.mean, out=out)
         else:
             out.copy_(xb).sub_(self.mean)
-        return out.div_(self.scale)
+        return self._clip(out.div_(self.scale))
+
+    def _clip(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`~trainwell.data.statistics.smooth_clip` of the numeric columns (robust scaling only)."""
+        if self.clip is None:
+            return x
+        clipped = x / torch.sqrt(1 + torch.square(x / 3))
+        return x.copy_(torch.where(self.clip, clipped, x))  # back into x: a caller's out= buffer stays the result

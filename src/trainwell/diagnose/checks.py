@@ -74,7 +74,8 @@ def check(estimator: Any, X: Any, y: Any, X_test: Any = None, *, overfit_size: i
     except (TypeError, ValueError):
         X_num, names = None, []  # text in a plain array: the estimator's own validation says so below
     if X_num is not None:
-        findings += missing_values(X_num, names, y if not classification else None)
+        findings += missing_values(X_num, names, y if not classification else None,
+                                   missing=getattr(estimator, "missing", "error"))
         if any(f.severity == "error" for f in findings):
             return rank(findings)  # nothing can be trained on non-finite inputs
     if X_test is not None:

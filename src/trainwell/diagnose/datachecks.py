@@ -8,6 +8,7 @@ targets the output cannot produce need the estimator's target scaling and live i
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -50,19 +51,39 @@ def _names(names: list[str], mask: np.ndarray, limit: int = 5) -> str:
     return ", ".join(picked) + (f" and {more} more" if more > 0 else "")
 
 
-def missing_values(X: np.ndarray, names: list[str], y: Any = None) -> list[Finding]:
-    """NaN or infinite values in the numeric features or in the targets (an error: fit refuses them)."""
+def _counts(names: list[str], per_col: np.ndarray, limit: int = 5) -> str:
+    """``"'age' 12, 'fare' 3"``: the columns with a count above 0, most first."""
+    order = [i for i in np.argsort(-per_col, kind="stable") if per_col[i] > 0]
+    shown = ", ".join(f"{names[i]}: {int(per_col[i])}" for i in order[:limit])
+    return shown + (f" and {len(order) - limit} more column(s)" if len(order) > limit else "")
+
+
+def missing_values(X: np.ndarray, names: list[str], y: Any = None, missing: str = "error") -> list[Finding]:
+    """NaN or infinite values in the numeric features or in the targets.
+
+    With ``missing="auto"`` (the estimators' default) NaN in the features is information: the
+    fit fills it with the training medians and adds missing-indicator inputs (counts per
+    column). Infinite values, NaN under ``missing="error"``, and missing targets are errors.
+    """
     findings = []
-    bad = ~np.isfinite(X)
+    fills = isinstance(missing, str) and missing.lower() == "auto"
+    nan, inf = np.isnan(X), np.isinf(X)
+    bad = inf if fills else nan | inf
     if bad.any():
         per_col = bad.sum(axis=0)
+        what = "infinite" if fills or not nan.any() else ("missing or infinite" if inf.any() else "missing (NaN)")
         findings.append(Finding(
             "missing_values", "error",
-            f"X has {int(bad.sum())} missing or infinite values in {int((per_col > 0).sum())} column(s) "
-            f"({_names(names, per_col > 0)}); training cannot use them.",
-            "Drop those rows or impute the values (e.g. sklearn.impute.SimpleImputer) before fitting.",
-            {"n_missing": int(bad.sum()), "columns": [names[i] for i in np.flatnonzero(per_col)][:20]},
+            f"X has {int(bad.sum())} {what} values in {int((per_col > 0).sum())} column(s) "
+            f"({_counts(names, per_col)}); training cannot use them.",
+            "Replace the infinite values with finite numbers (or drop those rows)." if fills else
+            "Use missing='auto' (training medians plus a missing indicator), or drop those rows or impute the "
+            "values (e.g. sklearn.impute.SimpleImputer) before fitting.",
+            {"n_missing": int(nan.sum()), "n_infinite": int(inf.sum()),
+             "columns": [names[i] for i in np.flatnonzero(per_col)][:20]},
         ))
+    if fills and nan.any():
+        findings += _filled(names, nan.sum(axis=0), len(X))
     if y is not None:
         y_arr = np.asarray(y)
         if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
@@ -74,13 +95,49 @@ def missing_values(X: np.ndarray, names: list[str], y: Any = None) -> list[Findi
     return findings
 
 
+def _filled(names: list[str], per_col: np.ndarray, n_rows: int | None, where: str = "X has") -> list[Finding]:
+    n_cols = int((per_col > 0).sum())
+    rows = f" of {n_rows} rows" if n_rows else ""
+    return [Finding(
+        "missing_filled", "info",
+        f"{where} {int(per_col.sum())} missing (NaN) values{rows} in {n_cols} numeric column(s) "
+        f"({_counts(names, per_col)}); missing='auto' fills each with its column's training median and gives "
+        "the network a 0/1 input per such column saying the value was missing.",
+        "Nothing to do; pass missing='error' to refuse gaps instead, or impute them your own way before fitting.",
+        {"counts": {names[i]: int(per_col[i]) for i in np.flatnonzero(per_col)}},
+    )]
+
+
+def filled_gaps(transform: Any) -> list[Finding]:
+    """The gaps a fitted feature transform filled in its training rows, counted per column.
+
+    Parameters
+    ----------
+    transform : trainwell.data.FeatureTransform
+        Fitted with ``missing="auto"``; its ``n_missing`` holds the counts.
+
+    Returns
+    -------
+    list of Finding
+        One ``missing_filled`` information finding, or none when there were no gaps.
+    """
+    counts = getattr(transform, "n_missing", None) or {}
+    if not counts:
+        return []
+    names = list(counts)
+    return _filled(names, np.array([counts[n] for n in names]), None, where="The training rows have")
+
+
 STATS_ROWS = 10_000  # means and deviations from this many rows are plenty to judge the scale
 
 
 def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and deviation per column over the values present (missing ones, NaN, left out)."""
     if len(X) > STATS_ROWS:
         X = X[np.random.default_rng(0).choice(len(X), STATS_ROWS, replace=False)]
-    return X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
+    with warnings.catch_warnings():  # a column with no value at all: NaN, which no comparison flags
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(X, axis=0, dtype=np.float64), np.nanstd(X, axis=0, dtype=np.float64)
 
 
 def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = None,
@@ -101,7 +158,9 @@ def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = No
     """
     if X.size == 0:
         return []
-    constant = X.max(axis=0) == X.min(axis=0)  # over every row: a sample could miss the odd value
+    with warnings.catch_warnings():  # over every row (a sample could miss the odd value), gaps left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        constant = np.nanmax(X, axis=0) == np.nanmin(X, axis=0)
     mean, std = _moments(X)
     findings = []
     if constant.any():

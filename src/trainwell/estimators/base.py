@@ -81,9 +81,10 @@ def as_table_or_array(X: Any) -> Any:
     return X
 
 
-def _refuse_non_finite(X: Any) -> None:
-    """One sentence naming the NaN and infinite values of all of ``X`` (row as the user numbers it)."""
-    found = find_non_finite(X)
+def _refuse_non_finite(X: Any, nan: bool = True) -> None:
+    """One sentence naming the NaN and infinite values of all of ``X`` (row as the user numbers it);
+    ``nan=False`` names only the infinite ones (NaN is a missing value that will be filled in)."""
+    found = find_non_finite(X, nan=nan)
     if found is not None:
         raise DataError(non_finite_message(found))
 
@@ -357,7 +358,7 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             raise DataError(f"Got {n} sample (n_samples = 1); training needs at least 2 samples.")
         w = check_sample_weight(sample_weight, n)
         self.sample_weight_ = describe_weights(w)
-        _refuse_non_finite(X)  # all rows, before any split, so the row named is the user's
+        _refuse_non_finite(X, nan=not self._imputes(X))  # all rows, before any split: the row named is the user's
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.device_ = building.resolve_device(self.device)
         # Under torchrun: join the process group; every rank uses rank 0's seed, so all draw
@@ -394,7 +395,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         stats_idx = statistics_rows(split.train_idx, split.seed) if split.mapped else split.train_idx
         X_train_raw = rows[stats_idx]
         if source is None:
-            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling,
+            missing = "auto" if self._imputes(split.X) else "error"
+            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling, missing=missing,
                                                      sample_weight=split.weights(stats_idx))
         else:  # the body was trained on inputs scaled the source's way: keep its statistics
             self.transform_ = copy.deepcopy(source.transform_)
@@ -464,9 +466,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         self.n_iter_ = run.epoch
         self.findings_ = Findings()
         if self.diagnostics:
-            from ..diagnose import advise
+            from ..diagnose import advise, rank
+            from ..diagnose.datachecks import filled_gaps
 
-            self.findings_ = advise(self, run)
+            self.findings_ = rank(filled_gaps(self.transform_) + advise(self, run))
 
     # ------------------------------------------------------------ helpers of a fit
     def _make_spec(self, sample_shape: tuple[int, ...], n_outputs: int, n_train: int, loss: str) -> NetworkSpec:
@@ -485,6 +488,16 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
             return None  # a GPU step does not run on CPU threads; convolutions split well
         sizes = (self.spec_.input_shape[0], *self.spec_.hidden, self.spec_.n_outputs)
         return auto_threads(step_macs(sizes, self.train_config_.batch_size))
+
+    def _imputes(self, X: Any) -> bool:
+        """Whether NaN in ``X`` is a missing value to fill (``missing="auto"``) rather than an error.
+
+        Only in a 2-D table for an MLP held in memory: NaN in images and signals, in the input
+        of a CNN, and in a memory-mapped array (trained in place, scaled per batch on the
+        device, never filled) stays an error.
+        """
+        return (is_auto(self.missing) and getattr(X, "ndim", 2) == 2 and str(self.kind).lower() != "cnn"
+                and not is_memory_mapped(X))
 
     def _pretrained_source(self) -> NeuralNetBase | None:
         """The fitted model to transfer from, or ``None``."""
@@ -563,7 +576,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
     @torch.no_grad()
     def _scores(self, X: Any) -> torch.Tensor:
         if is_memory_mapped(X) and X.shape[0] > CHUNK_ROWS:  # predicted chunk by chunk, never loaded whole
-            _refuse_non_finite(X)  # first, so a bad row is named as in the file, not within its chunk
+            # first, so a bad row is named as in the file, not within its chunk
+            _refuse_non_finite(X, nan=self.transform_.fill is None)
             return torch.cat([self._scores(X[start:start + CHUNK_ROWS]) for start in range(0, X.shape[0], CHUNK_ROWS)])
         chunk = dense_chunk_rows(X.shape[1], 4096) if is_sparse(X) else 0
         if chunk and X.shape[0] > chunk:  # sparse rows are densified a chunk at a time, never all at once
@@ -585,7 +599,8 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        # missing="auto" fills NaN in tables (their medians, plus an indicator); "error" refuses it
+        tags.input_tags.allow_nan = is_auto(getattr(self, "missing", "auto"))
         tags.input_tags.sparse = True
         return tags
 

@@ -54,9 +54,20 @@ _COMMON_DOC = """
     patience : int, default=20
     validation_fraction : float or "auto", default="auto"
         Share of the rows held out for early stopping. ``"auto"``: 0.2 below 1,000 rows, else 0.1.
-    {extra_doc}scaling : {"auto", "feature", "global", "none"}, default="auto"
+    {extra_doc}scaling : {"auto", "feature", "global", "robust", "none"}, default="auto"
         Input standardisation with training statistics: per feature, or one mean and deviation for all
         (per channel for images). ``"auto"``: global for images and pixel-like tables, per feature otherwise.
+        ``"robust"`` (tables): median and interquartile range per numeric column, as scikit-learn's
+        ``RobustScaler``, then smooth clipping ``x / sqrt(1 + (x/3)**2)`` (RealMLP's); measured in
+        ``bench/tabular.md``, where it did not beat ``"feature"``, so it is not the default.
+    missing : {"auto", "error"}, default="auto"
+        Gaps (NaN) in the numeric columns of a table. ``"auto"``: each is filled with its column's median
+        over the training rows, and every column with gaps in training gets a 0/1 missing-indicator input
+        (as ``SimpleImputer(strategy="median", add_indicator=True)``); a column with gaps only at predict
+        time is filled with its median, with no indicator. Saved with the model. Missing values in text
+        or category columns are a category of their own either way. ``"error"``: NaN is refused. NaN in
+        images, signals, a CNN's input or a memory-mapped array, and infinite values anywhere, are
+        always refused.
     augment : str or None, default="auto"
         Augmentation of training batches, done on the device: ``"auto"`` shifts images (X shaped
         (n, H, W) or (n, C, H, W), for a CNN or an MLP) at random by up to about 7 % of their size

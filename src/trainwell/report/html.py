@@ -49,7 +49,7 @@ EVIDENCE: dict[str, str] = {
     "sigmoid_hidden_activation": "activations",
     "symmetric_weights": "first_layer",
     "class_imbalance": "test", "targets_out_of_range": "test", "train_test_overlap": "data",
-    "missing_values": "data", "constant_features": "data", "inputs_not_scaled": "data",
+    "missing_values": "data", "missing_filled": "data", "constant_features": "data", "inputs_not_scaled": "data",
 }
 
 NO_MONITORS = ("No per-layer statistics were recorded for this run: they come from the diagnostics "
