@@ -99,6 +99,8 @@ def resolved_settings(est: Any, n_train: int | None = None, n_val: int | None = 
            "validation_fraction": round(n_val / n_fit, 4) if n_fit else None}
     if train is not None:
         out.update(batch_size=train.batch_size, lr_schedule=train.lr_schedule)
+    if hasattr(est, "transform_"):  # missing="auto" became: fill gaps with training medians, or refuse NaN
+        out["missing"] = "median" if getattr(est.transform_, "fill", None) is not None else "error"
     if getattr(est, "threads_", None) is not None or est.device_.type == "cpu":
         import torch
 
