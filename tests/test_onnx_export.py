@@ -136,6 +136,10 @@ def test_cli_export_of_a_fit_run_is_recorded(tmp_path, capsys):
     _, (label, proba) = _run(out, est, test)
     np.testing.assert_allclose(proba, est.predict_proba(test), rtol=0, atol=1e-5)
     assert list(label) == list(est.predict(test))
+    assert main(["info", str(run), "--json"]) == 0  # info shows the recorded export
+    assert json.loads(capsys.readouterr().out)["onnx"] == recorded
+    assert main(["info", str(run)]) == 0
+    assert f"ONNX export: {out.resolve()} (opset 18)" in capsys.readouterr().out
 
 
 def test_cli_export_errors_write_nothing(tmp_path, capsys):

@@ -31,11 +31,13 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         ``stop_reason``, ``input_shape``, ``hidden``, ``n_outputs``, ``activation``, ``init``,
         ``batchnorm``, ``dropout``, ``parameters``, ``classes`` (``None`` for a regressor),
         ``metrics`` (``metrics.json``, or ``None``), ``findings`` (``diagnostics.json``'s, as
-        code/severity/message/advice) and ``speed`` (sentences).
+        code/severity/message/advice), ``speed`` (sentences) and ``onnx`` (the export
+        ``trainwell export`` recorded in ``model.json``: path, opset; or ``None``).
     """
     import numpy as np
 
     from ..diagnose.speed import step_time_advice
+    from ..model_folder import find_model_folder, read_description
     from ..persist import load
 
     run = Path(run_dir)
@@ -63,6 +65,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None,
         "findings": [finding_record(f) for f in diagnostics.get("findings", [])],
         "speed": step_time_advice(diagnostics.get("run", {}).get("step_time")),
+        "onnx": read_description(find_model_folder(run)).get("onnx"),
     })
 
 
@@ -86,6 +89,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("test metrics: " + json.dumps(info["metrics"]))
     if info["speed"]:
         lines.append("speed: " + " ".join(info["speed"]))
+    if info["onnx"]:
+        lines.append(f"ONNX export: {info['onnx'].get('path')} (opset {info['onnx'].get('opset')})")
     print("\n".join(lines))
     return 0
 
