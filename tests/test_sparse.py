@@ -154,3 +154,14 @@ def test_text_classification_next_to_logistic_regression():
     ours = clf.score(X_test, y_test)
     theirs = LogisticRegression(C=10.0, max_iter=2000).fit(X_train, y_train).score(X_test, y_test)
     assert ours > 0.7 and ours > theirs - 0.08, (ours, theirs)
+
+
+def test_check_runs_the_sanity_checks_on_a_sparse_matrix():
+    import trainwell
+
+    rng = np.random.default_rng(0)
+    X = scipy.sparse.random(300, 500, density=0.02, format="csr", random_state=0)
+    y = rng.integers(0, 3, 300)
+    codes = {f.code: f.severity for f in trainwell.check(NeuralNetClassifier(max_epochs=2), X, y)}
+    # loss at init near ln 3 on uncentred sparse rows, and 20 rows overfit: the sanity checks ran and passed
+    assert codes.get("init_loss_ok") == "info" and codes.get("overfit_small_batch_ok") == "info"

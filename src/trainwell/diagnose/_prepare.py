@@ -37,9 +37,11 @@ class Prepared:
 
 
 def rows(X: Any, index: np.ndarray) -> Any:
-    """Select rows of an array or DataFrame."""
+    """Select rows of an array, a DataFrame or a scipy.sparse matrix (which stays sparse)."""
     if isinstance(X, pd.DataFrame):
         return X.iloc[index]
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        return X.tocsr()[index]
     return np.asarray(X)[index]
 
 
