@@ -186,6 +186,24 @@ def test_the_bank_names_the_faults_and_leaves_healthy_runs_alone(fast_bank):
     assert all(math.isfinite(v) for r in fast_bank for v in r["stats"].values() if isinstance(v, float))
 
 
+def test_the_fresh_part_is_new_data_in_a_column_of_its_own():
+    from bench.scenarios import CALIBRATION, FRESH, SCENARIOS, VALIDATION, data, main, summary_table
+
+    assert not set(FRESH) & (set(CALIBRATION) | set(VALIDATION))
+    fresh = [s for s in SCENARIOS if s.part == "fresh"]
+    assert {s.dataset for s in fresh} == set(FRESH)
+    assert sum(bool(s.expected) for s in fresh) >= 14 and sum(not s.expected for s in fresh) >= 6
+    X_train, X_test, y_train, y_test = data("fair")  # read from the statsmodels wheel
+    assert len(y_train) + len(y_test) == 6366 and set(np.unique(y_train)) == {0, 1}
+    assert list(data("grunfeld")[0].columns) == ["value", "capital", "year", "firm"]
+    row = {"expected": ["lr_too_high"], "hit1": True, "hit2": True, "alarms": [], "contradictions": [],
+           "self_advice": [], "findings": [], "fix_trial": None}
+    table = summary_table([{**row, "part": "validation"}, {**row, "part": "fresh"}])
+    assert table.splitlines()[0] == "| | validation | fresh validation (blind) |"
+    with pytest.raises(SystemExit, match="not a part"):
+        main(["--part=nope"])
+
+
 @pytest.mark.slow
 def test_the_whole_bank_meets_its_validation_targets():
     from bench.scenarios import SCENARIOS, run, summary
