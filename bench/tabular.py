@@ -313,6 +313,7 @@ TRAINWELL_VARIANTS: dict[str, Callable[[int], dict]] = {
     "trainwell_p10_plateau": lambda n: {"patience": 10, "lr_schedule": {"name": "plateau", "patience": 3}},
     "trainwell_p5": lambda n: {"patience": 5},
     "trainwell_p10_nodiag": lambda n: {"patience": 10, "diagnostics": False},
+    "trainwell_nodiag": lambda n: {"diagnostics": False},
     "trainwell_p10_dropout": lambda n: {"patience": 10, "dropout": 0.2},
     "trainwell_dropout": lambda n: {"dropout": 0.2},
     "trainwell_lr3e4": lambda n: {"lr": 3e-4},
