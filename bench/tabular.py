@@ -295,6 +295,35 @@ class _RobustFirst:
         return self.model.predict_proba(self._scaled(X))
 
 
+def _fit_rows(n_rows: int) -> int:
+    """The rows trainwell trains on out of ``n_rows`` (after its ``"auto"`` validation share)."""
+    return int(n_rows * (0.8 if n_rows < 1000 else 0.9))
+
+
+def _larger_batch(n_rows: int) -> int:
+    """The experiment's batch size: at least ~20 steps an epoch (the default aims at ~40), 16 to 512."""
+    return int(min(512, max(16, 2 ** math.floor(math.log2(max(_fit_rows(n_rows) // 20, 1))))))
+
+
+#: Changed defaults tried on the calibration half (#20), each a function of the training rows
+#: to trainwell's parameters; named on the command line with ``--models``.
+TRAINWELL_VARIANTS: dict[str, Callable[[int], dict]] = {
+    "trainwell_p10": lambda n: {"patience": 10},
+    "trainwell_p10_batch": lambda n: {"patience": 10, "batch_size": _larger_batch(n)},
+    "trainwell_p10_plateau": lambda n: {"patience": 10, "lr_schedule": {"name": "plateau", "patience": 3}},
+    "trainwell_p5": lambda n: {"patience": 5},
+    "trainwell_p10_nodiag": lambda n: {"patience": 10, "diagnostics": False},
+    "trainwell_nodiag": lambda n: {"diagnostics": False},
+    "trainwell_p10_dropout": lambda n: {"patience": 10, "dropout": 0.2},
+    "trainwell_dropout": lambda n: {"dropout": 0.2},
+    "trainwell_lr3e4": lambda n: {"lr": 3e-4},
+    "trainwell_lr2e3": lambda n: {"lr": 2e-3},
+    "trainwell_lr3e3": lambda n: {"lr": 3e-3},
+    "trainwell_plateau": lambda n: {"lr_schedule": "plateau"},
+    "trainwell_wide": lambda n: {"hidden": (512, 256) if _fit_rows(n) >= 10_000 else "auto"},
+}
+
+
 def make_model(name: str, task: str, seed: int, X: pd.DataFrame):
     """A fresh model ``name`` for ``task``, seeded with ``seed``, with its library's defaults."""
     classify = task == "classification"
@@ -304,6 +333,8 @@ def make_model(name: str, task: str, seed: int, X: pd.DataFrame):
         cls = NeuralNetClassifier if classify else NeuralNetRegressor
         if name == "trainwell_scaling_robust":  # the same change inside trainwell: scaling="robust"
             return cls(random_state=seed, device="cpu", scaling="robust")
+        if name in TRAINWELL_VARIANTS:
+            return cls(random_state=seed, device="cpu", **TRAINWELL_VARIANTS[name](len(X)))
         model = cls(random_state=seed, device="cpu")
         return model if name == "trainwell" else _RobustFirst(model)
     if name == "sklearn_mlp":

@@ -9,7 +9,10 @@ from bench.tabular import (
     COLUMNS,
     QUICK_TABLES,
     TABLES,
+    TRAINWELL_VARIANTS,
+    load_table,
     main,
+    make_model,
     markdown,
     run,
     summarise,
@@ -69,3 +72,12 @@ def test_a_change_to_the_defaults_is_judged_half_by_half(results):
     assert "| calibration | iris |" in text and "| validation | wine |" in text
     assert "- calibration (1 tables): changed better on 1, worse on 0" in text
     assert "- validation (1 tables): changed better on 0, worse on 1" in text
+
+
+def test_every_tried_variant_is_a_valid_trainwell_model():
+    # the changed defaults of bench/tabular.md's "tried next" section: each builds and fits (one epoch)
+    iris = load_table("iris")
+    for name in TRAINWELL_VARIANTS:
+        model = make_model(name, "classification", 0, iris.X).set_params(max_epochs=1)
+        assert model.fit(iris.X, iris.y).n_iter_ == 1, name
+    assert make_model("trainwell_p5", "regression", 0, iris.X).patience == 5
