@@ -17,7 +17,7 @@ __all__ = ["CONTENDED_BELOW", "step_time_advice"]
 #: Share of its threads' time a CPU step got on the cores (``cpu_share``) below which other
 #: processes are named as the cause of a slow step. Measured (bench/threads.md, 2-core EPYC):
 #: a busy spinning process per core brought it to 0.10-0.15 and with six other jobs sharing
-#: the machine 0.20-0.63; a step alone on its cores spins at close to 1.
+#: the machine 0.20-0.63; on the quiet machine (load 0.1) 1.00 on one thread, 0.88-0.98 on two.
 CONTENDED_BELOW = 0.7
 
 
