@@ -261,6 +261,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise DataError("--target is required for a CSV file: name the column to predict.")
     X, y_values, task, weights = read_weighted_csv_args(args)
     fitted: list[Any] = []
+    if args.fix:  # refuse an --out-fixed this run could not write before training the first run, not after
+        check_out_dir(f"{args.out}-fixed", False, args.overwrite)
     common = {"task": task, "test_fraction": args.test_fraction, "seed": args.seed, "quiet": args.quiet,
               "source": args.data, "report": not args.no_report, "tensorboard": args.tensorboard,
               "overwrite": args.overwrite, "as_json": args.json, "mlflow": args.mlflow, "sample_weight": weights}

@@ -21,9 +21,6 @@ __all__ = ["add_parser", "cmd_predict", "unseen_categories"]
 
 #: Unseen values quoted in the note, per column.
 _EXAMPLES = 3
-#: Rows above which a .npy file is predicted by the estimator, chunk by chunk, as memory-mapped
-#: (the value of trainwell.data.mapped.CHUNK_ROWS, which imports PyTorch).
-CHUNK_ROWS = 65_536
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -62,6 +59,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _model(args: argparse.Namespace, n_rows: int) -> Any:
     """What predicts: an MLP on the CPU predicts with NumPy (no PyTorch or scikit-learn to import,
     the bulk of a short command's time; see trainwell.predictor), anything else as loaded."""
+    # more rows than CHUNK_ROWS (a large .npy): the estimator predicts them chunk by chunk
+    from ..data.mapped import CHUNK_ROWS
+
     if args.device in ("auto", "cpu") and n_rows <= CHUNK_ROWS:
         from ..predictor import NumpyPredictor
 

@@ -11,10 +11,12 @@ stays small whatever the file's size; the page cache holds what fits.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: Rows of a mapped array that the scaling statistics are computed from (a random sample of
 #: the training rows: mean and deviation estimates from 100,000 rows are accurate to ~0.3 %).
@@ -38,6 +40,8 @@ def statistics_rows(train_idx: np.ndarray, seed: int, limit: int = STATISTICS_RO
 
 def mapped_tensor(X: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
     """A CPU tensor that shares the mapping's memory (no copy), reshaped to ``shape``."""
+    import torch  # here, not above: `trainwell predict` reads CHUNK_ROWS without PyTorch
+
     array = np.asarray(X)  # the plain ndarray view of the memmap: same memory
     with warnings.catch_warnings():
         # read-only mappings: torch warns that writing would be undefined; nothing writes to it
