@@ -285,3 +285,43 @@ def test_monitors_on_a_cnn_record_per_channel_dead_fractions():
     assert set(layers) == {"conv1", "dense1", "output"}
     assert 0.0 <= layers["conv1"]["dead_fraction"] <= 1.0
     assert layers["conv1"]["grad_norm"] > 0
+
+
+# ---------------------------------------------------------------- which epochs are watched
+def test_epoch_stride_keeps_watched_steps_near_their_share():
+    from trainwell.diagnose.probes.base import MAX_EPOCH_STRIDE, WATCH_SHARE, epoch_stride
+
+    assert epoch_stride(2, 200, 200) == 1  # long epochs: every epoch
+    assert epoch_stride(2, 40, 200) == 1  # exactly the share
+    assert epoch_stride(2, 8, 200) == 5  # load_wine: 2 of 8 steps -> every 5th epoch
+    assert epoch_stride(2, 3, 200) == MAX_EPOCH_STRIDE  # capped
+    assert epoch_stride(2, 3, 20) == 2  # at least a tenth of max_epochs watched
+    assert epoch_stride(2, 3, 9) == 1  # a short run: every epoch
+    for steps in range(1, 100):
+        stride = epoch_stride(2, steps, 200)
+        share = min(2, steps) / (steps * stride)
+        assert share <= WATCH_SHARE or stride == MAX_EPOCH_STRIDE
+
+
+def test_short_epochs_are_watched_every_few_epochs_and_the_rules_still_read_them():
+    from sklearn.datasets import load_wine
+
+    from trainwell.diagnose.probes.base import epoch_stride
+
+    X, y = load_wine(return_X_y=True)
+    est = NeuralNetClassifier(max_epochs=40, early_stopping=False, random_state=0)
+    est.fit(X, y)
+    steps = est.run_.steps_per_epoch
+    stride = epoch_stride(2, steps, 40)
+    assert stride > 1  # a small table's short epochs
+    watched = [i for i, row in enumerate(est.history_) if "layers" in row]
+    assert watched == list(range(0, 40, stride))  # the first epoch, then every stride-th
+    for i in watched:  # a watched epoch has the whole record
+        layers = est.history_[i]["layers"]
+        assert {"act_mean", "dead_fraction", "grad_rms", "update_ratio", "weight_rms"} <= set(layers["dense1"])
+    assert est.run_.initial_grad_rms  # from the first watched step: the untrained network
+    # the same training as without monitors, up to float rounding (a watched step runs on autograd,
+    # which sums in another order than the fast step; the drift grows chaotically over the epochs)
+    plain = NeuralNetClassifier(max_epochs=40, early_stopping=False, random_state=0, diagnostics=False).fit(X, y)
+    np.testing.assert_allclose(est.history_.column("train_loss")[:10], plain.history_.column("train_loss")[:10],
+                               rtol=1e-4)

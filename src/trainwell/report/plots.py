@@ -52,6 +52,19 @@ def _finite(values: Sequence[float]) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
+def _line(ax, epochs: Sequence[int], values: Sequence[float], **style: Any) -> None:
+    """Plot ``values`` against ``epochs`` through the epochs that have a finite value.
+
+    On short epochs the monitors record every few epochs (``diagnose/probes/base.py``);
+    the epochs in between are NaN, and a plain ``ax.plot`` would break the line at each.
+    """
+    x, y = np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
+    keep = np.isfinite(y)
+    if keep.sum() < 30:  # few points: show where they are
+        style.setdefault("marker", ".")
+    ax.plot(x[keep], y[keep], **style)
+
+
 def _mark_best(ax, best_epoch: int | None) -> None:
     if best_epoch is not None:
         ax.axvline(best_epoch, color=BEST, linestyle="--", linewidth=1.2, label=f"best epoch {best_epoch}")
@@ -199,7 +212,7 @@ def update_ratios(epochs: Sequence[int], ratios: Mapping[str, Sequence[float]],
     ax.axhline(target, color=BAND, linewidth=1, alpha=0.8)
     colors = _layer_colors(list(ratios))
     for name, values in ratios.items():
-        ax.plot(epochs, values, color=colors[name], label=name, linewidth=1.5, marker="." if len(epochs) < 30 else None)
+        _line(ax, epochs, values, color=colors[name], label=name, linewidth=1.5)
     if limits is not None:
         for value in limits:
             ax.axhline(value, color=LIMIT, linestyle=":", linewidth=1)
@@ -226,7 +239,7 @@ def gradient_weight_scale(epochs: Sequence[int], grad_rms: Mapping[str, Sequence
     for ax, series, title in ((axes[0], grad_rms, "gradient rms"), (axes[1], weight_rms, "weight rms")):
         for name, values in series.items():
             if _finite(values).size:
-                ax.plot(epochs, values, color=colors[name], label=name, linewidth=1.5)
+                _line(ax, epochs, values, color=colors[name], label=name, linewidth=1.5)
         _log_if_wide(ax, [v for vs in series.values() for v in vs], ratio=10.0)
         ax.set_title(title, fontsize=9)
         _epoch_axis(ax)
@@ -283,7 +296,7 @@ def distributions(hists: Mapping[str, Sequence[Mapping[str, Any]]], value_label:
         top = max(float(image.max()), 1e-9)
         ax.pcolormesh(bounds, grid, np.maximum(image, top * 1e-3), cmap="magma", norm=LogNorm(top * 1e-3, top), shading="flat")
         if means and name in means and epochs is not None:
-            ax.plot(epochs, means[name], color="#7fdbff", linewidth=1.2, label="mean")
+            _line(ax, epochs, means[name], color="#7fdbff", linewidth=1.2, label="mean")
         ax.set_ylim(lo, hi)
         _few_yticks(ax)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))  # no offset text over the title
@@ -304,10 +317,10 @@ def unit_health(epochs: Sequence[int], dead: Mapping[str, Sequence[float]], satu
     ax = fig.add_subplot()
     colors = _layer_colors(list(dead) + list(saturated))
     for name, values in dead.items():
-        ax.plot(epochs, 100 * np.asarray(values, dtype=float), color=colors[name], label=f"{name} dead", linewidth=1.6)
+        _line(ax, epochs, 100 * np.asarray(values, dtype=float), color=colors[name], label=f"{name} dead", linewidth=1.6)
     for name, values in saturated.items():
-        ax.plot(epochs, 100 * np.asarray(values, dtype=float), color=colors[name], linestyle="--",
-                label=f"{name} saturated", linewidth=1.6)
+        _line(ax, epochs, 100 * np.asarray(values, dtype=float), color=colors[name], linestyle="--",
+              label=f"{name} saturated", linewidth=1.6)
     if dead:
         ax.axhline(100 * dead_limit, color=VAL, linestyle=":", linewidth=1, label=f"dead limit {dead_limit:.0%}")
     if saturated:

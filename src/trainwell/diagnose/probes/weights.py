@@ -24,7 +24,7 @@ import math
 import torch
 
 from ...train.callbacks import Callback, RunState
-from .base import layer_row
+from .base import layer_row, watched_epoch
 from .layers import Layer, find_layers
 
 
@@ -46,7 +46,11 @@ def row_spread(weight: torch.Tensor) -> torch.Tensor:
 
 
 class WeightProbe(Callback):
-    """Per-layer weight norms and unit symmetry at the end of every epoch."""
+    """Per-layer weight norms and unit symmetry at the end of every epoch the sampled probes watch.
+
+    Every epoch on long epochs; on short ones every few (:func:`.base.epoch_stride`), with
+    the activation and gradient records they are compared with.
+    """
 
     def __init__(self) -> None:
         self._layers: list[Layer] = []
@@ -67,7 +71,7 @@ class WeightProbe(Callback):
             }
 
     def on_epoch_end(self, run: RunState) -> None:
-        if not self._layers:
+        if not self._layers or not watched_epoch(run):
             return
         stats = []
         for layer in self._layers:
