@@ -64,6 +64,23 @@ def test_mlp_on_a_table_with_categorical_columns(tmp_path):
     assert json.loads(meta["classes"]) == ["buy", "leave", "wait"]
 
 
+@pytest.mark.parametrize("scaling", ["auto", "robust"])
+def test_gaps_piecewise_bins_and_robust_scaling_are_in_the_graph(tmp_path, scaling):
+    # 1,300 rows: numeric_encoding="auto" bins the numeric columns; gaps in training give indicators
+    X, y = _table(n=1300)
+    X.loc[X.index[::9], "income"] = np.nan
+    clf = NeuralNetClassifier(hidden=(16,), max_epochs=4, scaling=scaling, random_state=0, device="cpu").fit(X, y)
+    assert clf.transform_.bins and clf.transform_.indicate  # both in play
+    path = clf.to_onnx(str(tmp_path / "gaps.onnx"))
+    test, _ = _table(n=80, seed=1)
+    test.loc[test.index[::5], "income"] = np.nan
+    test.loc[test.index[::7], "age"] = np.nan  # gaps where training had none: filled, no indicator
+    test.loc[test.index[1], "age"] = 400.0  # far outside the training range: the last bin extrapolates
+    _, (label, proba) = _run(path, clf, test)
+    np.testing.assert_allclose(proba, clf.predict_proba(test), rtol=0, atol=1e-5)
+    assert list(label) == list(clf.predict(test))
+
+
 def test_cnn_on_images_one_row_and_many(tmp_path):
     X, y = load_digits(return_X_y=True)
     X = X.reshape(-1, 8, 8)  # grey images, as predict takes them

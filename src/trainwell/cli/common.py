@@ -510,6 +510,8 @@ TRAINING_FLAGS: tuple[Flag, ...] = (
          means="range with --output-activation, else standard"),
     Flag("scaling", _word, "input scaling: auto, feature, global, robust or none", _A,
          means="global for images and pixel-like tables, else feature"),
+    Flag("numeric_encoding", _word, "numeric table columns: auto, piecewise (plus tree-placed piecewise-linear bins) "
+                                    "or none", _A, means="piecewise for tables of 1,000 training rows or more"),
     Flag("missing", _word, "empty numeric cells: auto (training median plus a missing indicator) or error", _A),
     Flag("augment", _word, "training augmentation on the device: auto, none, shift, shift=N, flip, shift+flip", _A,
          means="random shifts for images of 16 px or more"),

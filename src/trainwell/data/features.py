@@ -5,7 +5,9 @@ and boolean columns of a DataFrame are one-hot encoded with the categories seen 
 training (an unseen category at predict time becomes all zeros, not a crash; a missing
 one is a category of its own). With ``missing="auto"`` numeric gaps (NaN) of a table are
 filled with the training medians, plus a missing-indicator column for each column that
-had gaps in training. Image and signal arrays are scaled per channel. Everything learned here is plain numbers and
+had gaps in training. With ``numeric_encoding`` ``"piecewise"`` each numeric column of a table
+also gets its piecewise-linear encoding (bins from a small tree on the column and the target,
+:mod:`.piecewise`), appended last. Image and signal arrays are scaled per channel. Everything learned here is plain numbers and
 strings, stored in ``model.json``.
 
 scikit-learn's ``OneHotEncoder``/``SimpleImputer``/``StandardScaler`` do the same arithmetic, but their
@@ -21,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from . import piecewise
+from .arrays import as_float_array
 from .finite import find_non_finite, is_categorical, non_finite_message
 from .sparse import as_csr, is_sparse, sparse_scale
 from .statistics import (
@@ -32,51 +36,7 @@ from .statistics import (
 )
 from .targets import plain
 
-
-def as_float_array(X: Any, *, allow_nd: bool = True, name: str = "X") -> np.ndarray:
-    """Check and convert array-like features to ``float32`` with one-sentence errors.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, ...)
-    allow_nd : bool
-        Accept image/signal arrays with more than two dimensions.
-
-    Returns
-    -------
-    ndarray of dtype float32
-    """
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise DataError(f"{name} is a sparse matrix; trainwell needs dense input: pass {name}.toarray().")
-    arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
-    if arr.ndim == 1:
-        raise DataError(
-            f"{name} is 1-D with shape {arr.shape}; it must be 2-D (n_samples, n_features): "
-            "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample."
-        )
-    if arr.ndim == 0:
-        raise DataError(f"{name} is a scalar; pass a 2-D array of shape (n_samples, n_features).")
-    if arr.dtype.kind in "OUS":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            if arr.dtype.kind in "US" or any(isinstance(v, str) for v in arr.ravel()[:1000]):
-                raise DataError(
-                    f"{name} contains text ({exc}); pass a pandas DataFrame so text columns are one-hot encoded, "
-                    "or convert them to numbers."
-                ) from None
-            raise
-    # imported here: `trainwell predict` runs without scikit-learn (trainwell.predictor)
-    from sklearn.utils.validation import check_array
-
-    try:
-        arr = check_array(arr, dtype=np.float32, allow_nd=allow_nd, ensure_all_finite=False,
-                          ensure_min_samples=1, ensure_min_features=1, input_name=name)
-    except ValueError as exc:
-        if "Complex data not supported" in str(exc):
-            raise  # scikit-learn's own wording, which its estimator checks expect
-        raise DataError(" ".join(str(exc).split())) from None
-    return arr
+__all__ = ["FeatureTransform", "as_float_array"]
 
 
 class FeatureTransform:
@@ -101,6 +61,9 @@ class FeatureTransform:
         self.indicate: list[int] = []
         #: Gaps per encoded column in the training rows (the columns that had any).
         self.n_missing: dict[str, int] = {}
+        #: Piecewise-linear bins: encoded column -> its edges (empty: no encoding); the bins'
+        #: columns come after the indicators, unscaled (each is within [0, 1] on training data).
+        self.bins: dict[int, list[float]] = {}
 
     # ----------------------------------------------------------------- fitting
         #: Fitted on a sparse matrix: columns scaled without centring (mean 0), output kept sparse.
@@ -108,7 +71,8 @@ class FeatureTransform:
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Any, *, scaling: str = "auto", missing: str = "error",
-            sample_weight: np.ndarray | None = None) -> FeatureTransform:
+            sample_weight: np.ndarray | None = None, numeric_encoding: str = "none",
+            y: np.ndarray | None = None, classification: bool = True) -> FeatureTransform:
         """Learn columns, categories and TRAINING statistics from ``X``.
 
         Parameters
@@ -130,6 +94,16 @@ class FeatureTransform:
             :class:`sklearn.impute.SimpleImputer` with ``add_indicator=True`` does. ``"error"``,
             and any array with more than two dimensions (images, signals): NaN is refused.
             Infinite values are refused either way.
+        numeric_encoding : {"auto", "piecewise", "none"}, default="none"
+            ``"piecewise"`` appends the piecewise-linear encoding of each numeric column of a
+            table (:func:`.piecewise.fit_edges`: bins from a small decision tree on the column
+            and ``y``); ``"auto"`` does so for tables of at least 1,000 rows
+            (:func:`.piecewise.resolve_encoding`). Never for images, signals, pixel-like
+            tables or sparse matrices.
+        y : ndarray, optional
+            The rows' class codes or targets: needed by ``numeric_encoding``.
+        classification : bool, default=True
+            Whether ``y`` holds class codes (else values).
         """
         if is_sparse(X):
             return self._fit_sparse(as_csr(X), scaling.lower(), sample_weight)
@@ -146,6 +120,8 @@ class FeatureTransform:
         if raw.ndim == 2 and missing.lower() == "auto":
             self._fit_fill(raw)
         Xf = self._fill(raw)
+        self._fit_bins(Xf, raw.shape[1], scaling, numeric_encoding, y, classification, sample_weight)
+        Xf = self._append_bins(Xf)
         self.sample_shape = tuple(Xf.shape[1:])
         self.per_channel = Xf.ndim > 2
         w = sample_weight
@@ -213,6 +189,30 @@ class FeatureTransform:
         Xs.data /= self.scale[Xs.indices]  # (x - 0) / scale, the dense path's arithmetic on the stored values
         return Xs
 
+    def _fit_bins(self, Xf: np.ndarray, width: int, scaling: str, encoding: str, y: np.ndarray | None,
+                  classification: bool, sample_weight: np.ndarray | None) -> None:
+        """Find the piecewise-linear bins of the numeric columns (``width`` encoded columns)."""
+        self.bins = {}
+        if Xf.ndim != 2:
+            return
+        binary = np.concatenate([self._onehot_mask(width), np.ones(Xf.shape[1] - width, dtype=bool)])
+        is_table = not (scaling.lower() in ("auto", "global") and looks_like_pixels(Xf, binary if binary.any() else None))
+        if y is None or piecewise.resolve_encoding(encoding, len(Xf), is_table) != "piecewise":
+            return
+        numeric = np.flatnonzero(~self._onehot_mask(width))
+        self.bins = piecewise.fit_edges(Xf, np.asarray(y), numeric, classification, sample_weight)
+
+    def _append_bins(self, Xf: np.ndarray) -> np.ndarray:
+        """``Xf`` (filled, with its indicators) and the piecewise-linear encoding after it."""
+        if not self.bins:
+            return Xf
+        return np.concatenate([Xf, piecewise.encode(Xf, self.bins)], axis=1)
+
+    @property
+    def n_bin_columns(self) -> int:
+        """Columns of the piecewise-linear encoding (0 without it)."""
+        return piecewise.n_encoded_columns(self.bins)
+
     def _onehot_mask(self, width: int) -> np.ndarray:
         """Which of the ``width`` encoded columns (before any indicator) are one-hot."""
         if self.columns is None:
@@ -226,9 +226,10 @@ class FeatureTransform:
         return np.array(mask, dtype=bool)
 
     def _binary_mask(self) -> np.ndarray:
-        """Which columns of the final matrix are 0/1 (one-hot, missing indicators): never scaled."""
-        width = self.sample_shape[0] - len(self.indicate)
-        return np.concatenate([self._onehot_mask(width), np.ones(len(self.indicate), dtype=bool)])
+        """Which columns of the final matrix are never scaled: one-hot, missing indicators, and
+        the piecewise-linear bins (already within [0, 1])."""
+        width = self.sample_shape[0] - len(self.indicate) - self.n_bin_columns
+        return np.concatenate([self._onehot_mask(width), np.ones(len(self.indicate) + self.n_bin_columns, dtype=bool)])
 
     def _fit_fill(self, raw: np.ndarray) -> None:
         """Training medians of the numeric columns, and which columns get a missing indicator.
@@ -339,7 +340,7 @@ class FeatureTransform:
             if self.sparse:
                 return self._transform_sparse(X)
             X = as_csr(X).toarray()
-        Xf = self._fill(self._encode(X, nan=self.fill is not None))
+        Xf = self._append_bins(self._fill(self._encode(X, nan=self.fill is not None)))
         if tuple(Xf.shape[1:]) != self.sample_shape:
             raise DataError(
                 f"X has samples of shape {tuple(Xf.shape[1:])} but the model was trained on shape "
@@ -376,6 +377,7 @@ class FeatureTransform:
             "fill": None if self.fill is None else self.fill.tolist(),
             "indicate": list(self.indicate),
             "n_missing": dict(self.n_missing),
+            "bins": {str(j): list(e) for j, e in self.bins.items()},
         }
 
     @classmethod
@@ -393,4 +395,5 @@ class FeatureTransform:
         t.fill = None if fill is None else np.asarray(fill, dtype=np.float32)
         t.indicate = [int(i) for i in d.get("indicate", [])]
         t.n_missing = {str(k): int(v) for k, v in d.get("n_missing", {}).items()}
+        t.bins = {int(j): [float(v) for v in e] for j, e in d.get("bins", {}).items()}  # absent before the encoding
         return t

@@ -15,8 +15,9 @@ from .features import FeatureTransform
 
 
 def keeps_raw_bytes(X: object, transform: FeatureTransform) -> bool:
-    """Whether ``X`` can stay resident as ``uint8``: a plain uint8 array with no categories."""
-    return isinstance(X, np.ndarray) and X.dtype == np.uint8 and not transform.categories
+    """Whether ``X`` can stay resident as ``uint8``: a plain uint8 array with no categories
+    and no piecewise-linear bins (the device applies the mean and scale only)."""
+    return isinstance(X, np.ndarray) and X.dtype == np.uint8 and not transform.categories and not transform.bins
 
 
 def full_statistics(transform: FeatureTransform) -> tuple[np.ndarray, np.ndarray]:

@@ -396,8 +396,11 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         X_train_raw = rows[stats_idx]
         if source is None:
             missing = "auto" if self._imputes(split.X) else "error"
-            self.transform_ = FeatureTransform().fit(X_train_raw, scaling=self.scaling, missing=missing,
-                                                     sample_weight=split.weights(stats_idx))
+            target = split.y_codes if self._classification else split.y
+            self.transform_ = FeatureTransform().fit(
+                X_train_raw, scaling=self.scaling, missing=missing, sample_weight=split.weights(stats_idx),
+                numeric_encoding=self._numeric_encoding(split.X), y=None if target is None else target[stats_idx],
+                classification=self._classification)
         else:  # the body was trained on inputs scaled the source's way: keep its statistics
             self.transform_ = copy.deepcopy(source.transform_)
         # 8-bit images stay 8-bit on the device and are scaled per batch there (a quarter of
@@ -498,6 +501,15 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         """
         return (is_auto(self.missing) and getattr(X, "ndim", 2) == 2 and str(self.kind).lower() != "cnn"
                 and not is_memory_mapped(X))
+
+    def _numeric_encoding(self, X: Any) -> str:
+        """``numeric_encoding`` for this fit: ``"none"`` where the features are not a table held in
+        memory for an MLP (a CNN's input, a memory-mapped or uint8 array, both scaled per batch
+        on the device, where only the mean and scale are applied)."""
+        if (str(self.kind).lower() == "cnn" or is_memory_mapped(X)
+                or (isinstance(X, np.ndarray) and X.dtype == np.uint8)):
+            return "none"
+        return str(self.numeric_encoding)
 
     def _pretrained_source(self) -> NeuralNetBase | None:
         """The fitted model to transfer from, or ``None``."""

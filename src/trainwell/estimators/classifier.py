@@ -35,7 +35,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
                  batchnorm=True, dropout="auto", loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="auto", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", class_weight=None,
-                 scaling="auto", missing="auto", augment="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
+                 scaling="auto", numeric_encoding="auto", missing="auto", augment="auto", device="auto", random_state=None, verbose=0, grad_clip=None,
                  bf16=False, cuda_graphs=True,
                  callbacks=None, checkpoint_dir=None, pretrained=None, freeze="features", fine_tune=0.1,
                  diagnostics=True, report=None, tensorboard=False, mlflow=False, sync_batchnorm=False,

@@ -60,6 +60,15 @@ _COMMON_DOC = """
         ``"robust"`` (tables): median and interquartile range per numeric column, as scikit-learn's
         ``RobustScaler``, then smooth clipping ``x / sqrt(1 + (x/3)**2)`` (RealMLP's); measured in
         ``bench/tabular.md``, where it did not beat ``"feature"``, so it is not the default.
+    numeric_encoding : {"auto", "piecewise", "none"}, default="auto"
+        ``"piecewise"``: each numeric column of a table with at least 10 distinct values also enters the
+        network as its piecewise-linear encoding (Gorishniy et al., NeurIPS 2022): a small decision tree
+        on that column and the target places up to 8 bins, and the value becomes one number per bin
+        (1 below the value, 0 above it, the fraction inside its own bin), appended after the column
+        itself. The network then sees the thresholds a tree would split on. ``"auto"``: ``"piecewise"``
+        for tables of at least 1,000 training rows, ``"none"`` below (measured: Adult 85.5 % to 86.1 %,
+        breast cancer 97.7 % to 96.2 %). Images, signals, pixel-like tables and sparse input are never
+        encoded. The bin edges are fitted on the training rows only and saved with the model.
     missing : {"auto", "error"}, default="auto"
         Gaps (NaN) in the numeric columns of a table. ``"auto"``: each is filled with its column's median
         over the training rows, and every column with gaps in training gets a 0/1 missing-indicator input

@@ -44,6 +44,7 @@ from torch import nn
 from .._files import write_file_atomic
 from .._version import __version__
 from ..data.features import as_float_array
+from ..data.piecewise import encode_torch
 from ..exceptions import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -64,8 +65,11 @@ _LABEL_INDEX = "tw_label_index"
 class _ScaledNetwork(nn.Module):
     """The network between the feature scaling and the probabilities (or the unscaled targets).
 
-    The scaling is trainwell's (:meth:`FeatureTransform.transform`): ``(x - mean) / scale`` in
-    float32, with the statistics broadcast over the raw sample shape, then the network's input
+    The preparation is trainwell's (:meth:`FeatureTransform.transform`), from the encoded columns
+    (numbers and one-hot, before any gap is filled): gaps filled with the training medians and
+    the missing indicators appended (``missing="auto"``), the piecewise-linear bins appended
+    (``numeric_encoding``), then ``(x - mean) / scale`` in float32 with the statistics broadcast
+    over the sample shape (smoothly clipped for ``scaling="robust"``), then the network's input
     shape.
     """
 
@@ -79,6 +83,13 @@ class _ScaledNetwork(nn.Module):
             shape = (1, -1)
         self.register_buffer("mean", torch.from_numpy(transform.mean.reshape(shape).copy()))
         self.register_buffer("scale", torch.from_numpy(transform.scale.reshape(shape).copy()))
+        self.fills = transform.fill is not None and ndim == 2
+        if self.fills:
+            self.register_buffer("fill", torch.from_numpy(np.asarray(transform.fill, np.float32).copy()))
+        self.indicate = list(transform.indicate)
+        self.bins = dict(transform.bins)
+        self.register_buffer("clip", torch.from_numpy(~transform._binary_mask())
+                             if transform.scaling == "robust" and ndim == 2 else None)
         self.input_shape = tuple(est.spec_.input_shape)
         self.net = copy.deepcopy(est.network_).float().cpu().eval()  # batch norm's running statistics, no dropout
         self.classification = bool(est._classification)
@@ -89,7 +100,17 @@ class _ScaledNetwork(nn.Module):
             self.flat = est.y_ndim_ == 1
 
     def forward(self, x: torch.Tensor) -> Any:
+        if self.fills:
+            gaps = torch.isnan(x)
+            missing = gaps[:, self.indicate].to(x.dtype)
+            x = torch.where(gaps, self.fill, x)
+            if self.indicate:
+                x = torch.cat([x, missing], dim=1)
+        if self.bins:
+            x = torch.cat([x, encode_torch(x, self.bins)], dim=1)
         z = (x - self.mean) / self.scale
+        if self.clip is not None:  # data/statistics.py's smooth_clip on the numeric columns
+            z = torch.where(self.clip, z / torch.sqrt(1 + (z / 3) ** 2), z)
         scores = self.net(z.reshape(z.shape[0], *self.input_shape))
         if not self.classification:
             y = scores * self.y_scale + self.y_offset
@@ -128,7 +149,9 @@ def _import_onnx() -> Any:
 def _export_network(est: Any) -> onnx.ModelProto:
     """The network with its scaling and probabilities (or unscaling), as exported by torch."""
     module = _ScaledNetwork(est)
-    example = torch.zeros((2, *est.transform_.sample_shape), dtype=torch.float32)
+    transform = est.transform_
+    width = transform.sample_shape[0] - len(transform.indicate) - transform.n_bin_columns  # before fill and bins
+    example = torch.zeros((2, width, *transform.sample_shape[1:]), dtype=torch.float32)
     categorical = bool(est.transform_.categories)
     outputs = [_LABEL_INDEX, "probabilities"] if module.classification else ["predictions"]
     batch = torch.export.Dim("batch")

@@ -222,6 +222,8 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "validation_fraction": Constraint(_or_auto(_real_in(0, 1)), "validation_fraction={value!r} must be in [0, 1) or 'auto'."),
     "scaling": Constraint(one_of("auto", "feature", "global", "robust", "none"),
                           "Unknown scaling {value!r}; choose 'auto', 'feature', 'global', 'robust' or 'none'."),
+    "numeric_encoding": Constraint(one_of("auto", "piecewise", "none"),
+                                   "Unknown numeric_encoding {value!r}; choose 'auto', 'piecewise' or 'none'."),
     "missing": Constraint(one_of("auto", "error"),
                           "Unknown missing {value!r}; choose 'auto' (fill gaps with training medians) or 'error'."),
     "grad_clip": Constraint(lambda v: v is None or _real_in(0, math.inf, low_open=True)(v),

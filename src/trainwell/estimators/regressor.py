@@ -44,7 +44,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
                  batchnorm=True, dropout="auto", loss="auto", optimizer="adam", lr=1e-3, momentum=0.9,
                  l2=1e-4, l1=0.0, lr_schedule="auto", batch_size="auto", max_epochs=200,
                  early_stopping=True, patience=20, validation_fraction="auto", output_activation=None,
-                 target_scaling="auto", scaling="auto", missing="auto", augment="auto", device="auto", random_state=None, verbose=0,
+                 target_scaling="auto", scaling="auto", numeric_encoding="auto", missing="auto", augment="auto", device="auto", random_state=None, verbose=0,
                  grad_clip=None, bf16=False, cuda_graphs=True, callbacks=None, checkpoint_dir=None, pretrained=None,
                  freeze="features", fine_tune=0.1, diagnostics=True,
                  report=None, tensorboard=False, mlflow=False, sync_batchnorm=False,
