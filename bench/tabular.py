@@ -321,7 +321,17 @@ TRAINWELL_VARIANTS: dict[str, Callable[[int], dict]] = {
     "trainwell_lr3e3": lambda n: {"lr": 3e-3},
     "trainwell_plateau": lambda n: {"lr_schedule": "plateau"},
     "trainwell_wide": lambda n: {"hidden": (512, 256) if _fit_rows(n) >= 10_000 else "auto"},
+    "trainwell_b32": lambda n: {"batch_size": max(32, _auto_batch(n))},
+    "trainwell_b32_p10": lambda n: {"batch_size": max(32, _auto_batch(n)), "patience": 10},
+    "trainwell_p10_nopw": lambda n: {"patience": 10},
 }
+
+
+def _auto_batch(n_rows: int) -> int:
+    """trainwell's own ``batch_size="auto"`` for a table of ``n_rows`` (before its validation split)."""
+    from trainwell.estimators.params import auto_batch_size
+
+    return auto_batch_size(_fit_rows(n_rows))
 
 
 def make_model(name: str, task: str, seed: int, X: pd.DataFrame):

@@ -292,8 +292,9 @@ def test_epoch_stride_keeps_watched_steps_near_their_share():
     from trainwell.diagnose.probes.base import MAX_EPOCH_STRIDE, WATCH_SHARE, epoch_stride
 
     assert epoch_stride(2, 200, 200) == 1  # long epochs: every epoch
-    assert epoch_stride(2, 40, 200) == 1  # exactly the share
-    assert epoch_stride(2, 8, 200) == 5  # load_wine: 2 of 8 steps -> every 5th epoch
+    assert epoch_stride(2, 80, 200) == 1  # exactly the share (2.5 %)
+    assert epoch_stride(2, 79, 200) == 2
+    assert epoch_stride(2, 16, 200) == 5  # Auto MPG: 2 of 16 steps -> every 5th epoch
     assert epoch_stride(2, 3, 200) == MAX_EPOCH_STRIDE  # capped
     assert epoch_stride(2, 3, 20) == 2  # at least a tenth of max_epochs watched
     assert epoch_stride(2, 3, 9) == 1  # a short run: every epoch
