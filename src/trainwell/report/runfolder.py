@@ -101,6 +101,8 @@ def resolved_settings(est: Any, n_train: int | None = None, n_val: int | None = 
         out.update(batch_size=train.batch_size, lr_schedule=train.lr_schedule)
     if hasattr(est, "transform_"):  # missing="auto" became: fill gaps with training medians, or refuse NaN
         out["missing"] = "median" if getattr(est.transform_, "fill", None) is not None else "error"
+        # numeric_encoding="auto" became: bins on some columns, or none
+        out["numeric_encoding"] = "piecewise" if getattr(est.transform_, "bins", None) else "none"
     if getattr(est, "threads_", None) is not None or est.device_.type == "cpu":
         import torch
 
