@@ -321,8 +321,46 @@ def test_short_epochs_are_watched_every_few_epochs_and_the_rules_still_read_them
         layers = est.history_[i]["layers"]
         assert {"act_mean", "dead_fraction", "grad_rms", "update_ratio", "weight_rms"} <= set(layers["dense1"])
     assert est.run_.initial_grad_rms  # from the first watched step: the untrained network
-    # the same training as without monitors, up to float rounding (a watched step runs on autograd,
-    # which sums in another order than the fast step; the drift grows chaotically over the epochs)
+    # a watched step is the same fast step (the monitors' hooks only read): bit for bit the same run
+    assert est.run_.fast_path["used"]
     plain = NeuralNetClassifier(max_epochs=40, early_stopping=False, random_state=0, diagnostics=False).fit(X, y)
-    np.testing.assert_allclose(est.history_.column("train_loss")[:10], plain.history_.column("train_loss")[:10],
-                               rtol=1e-4)
+    assert est.history_.column("train_loss") == plain.history_.column("train_loss")
+    assert est.history_.column("val_loss") == plain.history_.column("val_loss")
+    mine, theirs = est.network_.state_dict(), plain.network_.state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+def test_a_hook_that_is_not_an_observer_sends_the_watched_step_to_autograd():
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    calls = []
+
+    class LinearHook(Callback):  # a hook on a Linear module: the fast step cannot call it
+        def wants_step(self, run):
+            return run.step == 0
+
+        def on_step_begin(self, run):
+            self.handle = run.net.features[0].register_forward_hook(lambda m, i, o: calls.append(o.shape))
+
+        def on_step_end(self, run):
+            self.handle.remove()
+
+    NeuralNetClassifier(max_epochs=1, random_state=0, diagnostics=False, callbacks=[LinearHook()]).fit(X, y)
+    assert calls and calls[0][1] == 128  # the module ran: the step went through autograd
+
+    # which hooks the fast step honours: observer forward hooks on its activation modules, nothing else
+    from trainwell.train.fast_mlp import has_hooks, observer, parse_mlp
+
+    net = NeuralNetClassifier(max_epochs=1, random_state=0).fit(X, y).network_
+    blocks = parse_mlp(net)
+    observed = frozenset(id(b.act_module) for b in blocks[:-1])
+    relu, linear = blocks[0].act_module, blocks[0].linear
+    assert not has_hooks(net, observed)
+    for module, hook, honoured in ((relu, observer(lambda m, i, o: None), True),
+                                   (relu, lambda m, i, o: None, False),  # might return a new output
+                                   (linear, observer(lambda m, i, o: None), False)):  # the step calls no Linear
+        handle = module.register_forward_hook(hook)
+        assert has_hooks(net, observed) is not honoured
+        assert has_hooks(net)  # graphs honour none
+        handle.remove()

@@ -225,18 +225,25 @@ class EpochRunner:
 
     def _begin_watched_step(self, watchers: list[Callback], perm: torch.Tensor, start: int,
                             stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run a watched step on autograd: the watchers see the batch before it and the loss after."""
-        run = self.run
-        if self.steps.fast is not None:
-            self.steps.fast.flush()
+        """Run a watched step: the watchers see the batch before it and the loss after.
+
+        It is the fast MLP step when that step can honour what the watchers attached (nothing,
+        or :func:`~trainwell.train.fast_mlp.observer` hooks on the activations, as trainwell's
+        monitors attach): then a watched run trains exactly as an unwatched one. Any other
+        hook, or a network the fast step does not take, runs the step on autograd.
+        """
+        run, fast = self.run, self.steps.fast
+        if fast is not None:
+            fast.flush()
         # fresh tensors: a callback may keep the batch beyond the step
         xb, yb = self.network_input(self.X[perm[start:stop]]), self.buf_y[start:stop].clone()
         run.batch = (xb, yb)
         for cb in watchers:
             cb.on_step_begin(run)
+        step = fast if fast is not None and fast.ready() else self.steps.general
         if self.buf_w is None:
-            return self.steps.general(xb, yb)
-        return self.steps.general(xb, yb, self.buf_w[start:stop])
+            return step(xb, yb)
+        return step(xb, yb, self.buf_w[start:stop])
 
     def _end_watched_step(self, watchers: list[Callback], loss: torch.Tensor) -> None:
         run = self.run

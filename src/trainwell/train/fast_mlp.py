@@ -15,7 +15,11 @@ from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on th
 ``tests/test_fast_path.py`` checks every gradient against ``torch.autograd``.
 
 Anything else (other layers, losses, frozen or shared parameters, hooks) is refused by
-:func:`fast_mlp_support` and trained by the general autograd step.
+:func:`fast_mlp_support` and trained by the general autograd step. One kind of hook is run here:
+a forward hook on an activation module marked with :func:`observer` (it reads the activations
+and returns nothing), which the step calls with the activation's output, as the module would.
+trainwell's monitors watch steps that way, so a watched step is the same fast step, and a
+monitored run trains exactly like an unmonitored one.
 
 Over 400 lines as one module on purpose: it is one hand-derived step, whose forward and
 backward passes must be read side by side (each gradient next to the forward operation
@@ -45,6 +49,8 @@ class _Block:
     linear: nn.Linear
     bn: nn.BatchNorm1d | None = None
     activation: str | None = None
+    #: The activation module (its observer hooks are called with the activation's output)
+    act_module: nn.Module | None = None
     slope: float = 0.0
     dropout: float = 0.0
     #: On CUDA with fewer than NARROW outputs: other formulations of its products (see NARROW)
@@ -123,6 +129,7 @@ def parse_mlp(net: nn.Module) -> list[_Block] | None:
             i += 1
         if i < len(mods) and type(mods[i]) in _ACTIVATIONS:
             block.activation = _ACTIVATIONS[type(mods[i])]
+            block.act_module = mods[i]
             if block.activation == "leaky_relu":
                 block.slope = float(mods[i].negative_slope)
                 if block.slope < 0:
@@ -138,14 +145,42 @@ def parse_mlp(net: nn.Module) -> list[_Block] | None:
     return blocks
 
 
-def has_hooks(net: nn.Module) -> bool:
+#: The attribute that marks a forward hook as an observer (:func:`observer`).
+OBSERVER = "_trainwell_observer"
+
+
+def observer(hook: Callable) -> Callable:
+    """Mark a forward hook as one that only reads the module's output and returns ``None``.
+
+    On an activation module of an MLP, such a hook does not send the step to autograd: the
+    fast step calls it with the activation's output (``hook(module, (output,), output)``;
+    the activations are computed in place, so the input is the output). Any other hook
+    does, as Python in the middle of the step is something the hand-written pass cannot know.
+    """
+    setattr(hook, OBSERVER, True)
+    return hook
+
+
+def _observed_only(mod: nn.Module, observed: frozenset[int]) -> bool:
+    """Whether ``mod``'s hooks are all observer forward hooks the fast step calls (``id(mod)`` in ``observed``)."""
+    return (id(mod) in observed and not mod._forward_pre_hooks and not mod._forward_hooks_with_kwargs
+            and not getattr(mod, "_forward_hooks_always_called", None)
+            and all(getattr(h, OBSERVER, False) for h in mod._forward_hooks.values()))
+
+
+def has_hooks(net: nn.Module, observed: frozenset[int] = frozenset()) -> bool:
+    """Whether Python hooks are attached to ``net`` (or globally) that a fast step cannot honour.
+
+    ``observed``: ids of the modules whose :func:`observer` forward hooks the step calls itself.
+    """
     from torch.nn.modules import module as _m
 
     if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks:
         return True
     for mod in net.modules():
-        if (mod._forward_hooks or mod._forward_pre_hooks or mod._backward_hooks
-                or getattr(mod, "_backward_pre_hooks", None)):
+        if mod._forward_hooks and not _observed_only(mod, observed):
+            return True
+        if mod._forward_pre_hooks or mod._backward_hooks or getattr(mod, "_backward_pre_hooks", None):
             return True
         for p in mod.parameters(recurse=False):
             if getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks", None):
@@ -252,16 +287,20 @@ class FastMLPStep:
                 b.weight_t_copy = torch.empty_like(b.weight_t, memory_format=torch.contiguous_format)
         self.hidden = blocks[:-1]
         self.head = blocks[-1]
+        #: The activation modules whose observer hooks the step calls (see :func:`observer`).
+        self.observed = frozenset(id(b.act_module) for b in self.hidden if b.act_module is not None)
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
         self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._unflushed = 0
 
     def ready(self) -> bool:
-        """Whether the next step may run here: parameters still flat, training mode, no hooks."""
+        """Whether the next step may run here: parameters still flat, training mode, no hooks
+        but observer hooks on the activations."""
         if not self.flat.intact():
             self.flat.bind()
-        return self.net.training and all(m.training for m in self.net.modules()) and not has_hooks(self.net)
+        return (self.net.training and all(m.training for m in self.net.modules())
+                and not has_hooks(self.net, self.observed))
 
     def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
         bufs = self._buffers.get(m)
@@ -327,6 +366,9 @@ class FastMLPStep:
                 torch.native_batch_norm(buf.z, b.gamma, b.beta, bn.running_mean, bn.running_var, True,
                                         bn.momentum, bn.eps, out=(buf.a, buf.mean, buf.invstd))
             _activate(b, buf.a)
+            if b.act_module is not None and b.act_module._forward_hooks:  # observers (a watched step)
+                for hook in tuple(b.act_module._forward_hooks.values()):
+                    hook(b.act_module, (buf.a,), buf.a)
             if b.dropout and self.fused_dropout:
                 # nn.Dropout's kernel on CUDA (ATen's dropout takes native_dropout there)
                 _aten.native_dropout.out(buf.a, b.dropout, True, out0=buf.h, out1=buf.noise)

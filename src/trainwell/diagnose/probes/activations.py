@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from ...train.callbacks import RunState
+from ...train.fast_mlp import observer
 from .base import LayerHistogramProbe, histogram, layer_row, subsample
 from .layers import Layer, find_layers
 
@@ -65,7 +66,8 @@ class ActivationProbe(LayerHistogramProbe):
             self._moments[layer.name].append(torch.stack([a.mean(), a.std(), saturated]))
             self._samples[layer.name].append(subsample(a, self.sample_size))
 
-        return hook
+        # it only reads: the fast MLP step calls it itself, so a watched step stays fast
+        return observer(hook)
 
     def on_epoch_end(self, run: RunState) -> None:
         names = [layer.name for layer in self._layers if self._moments.get(layer.name)]

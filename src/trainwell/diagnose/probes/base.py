@@ -6,8 +6,9 @@ before each step, so the steps nobody watches stay on the fast path (see
 ``docs/architecture.md``, "The hot loop").
 
 Every epoch is watched when epochs are long. When they are short (a small table: 3 to 20
-steps an epoch), two watched steps would be a large share of the run: a watched step runs
-on autograd with hooks, 3-4x a fast step, and its epoch then builds histograms. There the
+steps an epoch), two watched steps would be a large share of the run: a watched step's
+records cost several times the step (and on a network the fast step does not take, it runs
+on autograd with hooks), and its epoch then builds histograms. There the
 probes watch every ``stride``-th epoch (:func:`epoch_stride`), always the first, so the
 watched steps stay near :data:`WATCH_SHARE` (2.5 %) of all steps; epochs in between have no
 per-layer record, and the advice and the report read the epochs that have one.
