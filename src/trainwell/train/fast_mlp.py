@@ -168,16 +168,18 @@ def _observed_only(mod: nn.Module, observed: frozenset[int]) -> bool:
             and all(getattr(h, OBSERVER, False) for h in mod._forward_hooks.values()))
 
 
-def has_hooks(net: nn.Module, observed: frozenset[int] = frozenset()) -> bool:
+def has_hooks(net: nn.Module, observed: frozenset[int] = frozenset(),
+              modules: list[nn.Module] | None = None) -> bool:
     """Whether Python hooks are attached to ``net`` (or globally) that a fast step cannot honour.
 
     ``observed``: ids of the modules whose :func:`observer` forward hooks the step calls itself.
+    ``modules``: ``list(net.modules())`` when the caller keeps it (the walk is Python).
     """
     from torch.nn.modules import module as _m
 
     if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks:
         return True
-    for mod in net.modules():
+    for mod in net.modules() if modules is None else modules:
         if mod._forward_hooks and not _observed_only(mod, observed):
             return True
         if mod._forward_pre_hooks or mod._backward_hooks or getattr(mod, "_backward_pre_hooks", None):
@@ -289,6 +291,7 @@ class FastMLPStep:
         self.head = blocks[-1]
         #: The activation modules whose observer hooks the step calls (see :func:`observer`).
         self.observed = frozenset(id(b.act_module) for b in self.hidden if b.act_module is not None)
+        self._modules = list(net.modules())  # parse_mlp accepted a fixed structure: walked once
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
         self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
@@ -299,8 +302,8 @@ class FastMLPStep:
         but observer hooks on the activations."""
         if not self.flat.intact():
             self.flat.bind()
-        return (self.net.training and all(m.training for m in self.net.modules())
-                and not has_hooks(self.net, self.observed))
+        return (all(m.training for m in self._modules)
+                and not has_hooks(self.net, self.observed, self._modules))
 
     def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
         bufs = self._buffers.get(m)

@@ -32,6 +32,7 @@ class DivergenceGuard(Callback):
 
     def __init__(self) -> None:
         self._good: dict[str, torch.Tensor] = {}
+        self._live: list[torch.Tensor] = []
         self._good_epoch = 0
         self._first_step: int | None = None
         self._first_loss: torch.Tensor | None = None
@@ -41,6 +42,9 @@ class DivergenceGuard(Callback):
         # The starting weights are the fallback if the very first epoch diverges; the
         # buffers are allocated once and copied into, so an epoch costs one memcpy.
         self._good = {k: v.detach().clone() for k, v in run.net.state_dict().items()}
+        # the parameters and buffers themselves (not detached copies), read once: state_dict()
+        # walks the modules in Python, which a small table's short epochs would pay every epoch
+        self._live = list(run.net.state_dict(keep_vars=True).values())
         self._good_epoch = run.epoch
         # a continued fit keeps the reference of the run's first fit (run.initial_loss)
         self._reference = run.initial_loss
@@ -64,8 +68,7 @@ class DivergenceGuard(Callback):
         blown = math.isfinite(loss) and self._blown_up(loss)
         if math.isfinite(loss) and not blown:
             with torch.no_grad():  # one fused copy: a small table pays this every epoch
-                state = run.net.state_dict()
-                torch._foreach_copy_([self._good[k] for k in state], list(state.values()))
+                torch._foreach_copy_(list(self._good.values()), self._live)
             self._good_epoch = run.epoch
             return
         run.net.load_state_dict(self._good)
