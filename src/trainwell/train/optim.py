@@ -69,21 +69,50 @@ def optimizer_for_groups(name: str, decay: list[torch.Tensor], no_decay: list[to
     ]
     groups = [g for g in groups if g["params"]]
     name = name.lower()  # names in any case: "Adam" is adam
+    optim = torch.optim
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, **_fast_kwargs())
+        return _without_dynamo_import(optim.Adam)(groups, lr=lr, **_fast_kwargs())
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, **_fast_kwargs())
+        return _without_dynamo_import(optim.SGD)(groups, lr=lr, **_fast_kwargs())
     if name == "momentum":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, **_fast_kwargs())
+        return _without_dynamo_import(optim.SGD)(groups, lr=lr, momentum=momentum, **_fast_kwargs())
     if name == "nesterov":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True, **_fast_kwargs())
+        return _without_dynamo_import(optim.SGD)(groups, lr=lr, momentum=momentum, nesterov=True, **_fast_kwargs())
     if name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr, foreach=True)
+        return _without_dynamo_import(optim.Adagrad)(groups, lr=lr, foreach=True)
     if name == "adadelta":
-        return torch.optim.Adadelta(groups, lr=lr, foreach=True)
+        return _without_dynamo_import(optim.Adadelta)(groups, lr=lr, foreach=True)
     if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, foreach=True)
+        return _without_dynamo_import(optim.RMSprop)(groups, lr=lr, foreach=True)
     raise ConfigError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
+
+
+def _add_param_group(self: torch.optim.Optimizer, param_group: dict[str, Any]) -> None:
+    """``Optimizer.add_param_group`` itself, without the ``torch._disable_dynamo`` wrapper around it.
+
+    That wrapper imports ``torch._dynamo`` on its first call, in ``Optimizer.__init__``: about
+    1 s (1.0-1.5 s on the 2-core EPYC), the whole of the first fit's extra cost in a fresh process
+    (``bench/startup.md``), paid by every ``trainwell fit`` of a small table. trainwell never
+    compiles, so the wrapper (which keeps ``torch.compile`` from tracing into the method) does
+    nothing for it; the function it wraps (``__wrapped__``, set by ``functools.wraps``) does the
+    work. Where a torch version has no ``__wrapped__`` there, the wrapper is called as before.
+    """
+    method = torch.optim.Optimizer.add_param_group
+    return getattr(method, "__wrapped__", method)(self, param_group)
+
+
+_NO_DYNAMO_IMPORT: dict[type, type] = {}
+
+
+def _without_dynamo_import(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``cls`` with :func:`_add_param_group` (a subclass: ``isinstance(opt, cls)`` holds, the
+    schedulers and ``state_dict`` work as on ``cls``)."""
+    sub = _NO_DYNAMO_IMPORT.get(cls)
+    if sub is None:
+        sub = _NO_DYNAMO_IMPORT[cls] = type(cls.__name__, (cls,), {
+            "add_param_group": _add_param_group, "__module__": __name__,
+            "__doc__": f"``torch.optim.{cls.__name__}`` whose construction does not import ``torch._dynamo``."})
+    return sub
 
 
 def _fast_kwargs() -> dict[str, bool]:
