@@ -123,31 +123,41 @@ def _tables(names: tuple[str, ...] | None = None, mlp: bool = True) -> list[tupl
     return tables
 
 
-def _budget(seconds: float):
-    """A callback that stops a fit once it has run ``seconds``, counting the epochs it ran.
+class _OutOfBudget(Exception):
+    """Raised by :func:`_budget`'s callback to end a fit that has run out of time."""
 
-    Written here rather than kept in trainwell: it is a benchmark's guard (two threads on busy
-    cores can take 50x as long as one), not a training feature.
+
+def _budget(seconds: float):
+    """A callback that ends a fit once it has run ``seconds`` (raising :class:`_OutOfBudget`), counting its steps.
+
+    It checks before every step (``before_step``, which leaves the step's path unchanged), so
+    even a fit whose single epoch takes minutes stops in time. Written here rather than kept in
+    trainwell: it is a benchmark's guard (two threads on busy cores can take 50x as long as
+    one), not a training feature.
     """
     from trainwell.train import Callback
 
     class Budget(Callback):
         def __init__(self) -> None:
-            self.start, self.epochs = 0.0, 0
+            self.start, self.steps, self.steps_per_epoch = 0.0, 0, 0
 
         def on_fit_begin(self, run) -> None:
-            self.start, self.epochs = time.perf_counter(), 0
+            self.start, self.steps = time.perf_counter(), 0
 
-        def on_epoch_end(self, run) -> None:
-            self.epochs += 1
-            if time.perf_counter() - self.start > seconds:
-                run.stop_requested, run.stop_reason = True, "the benchmark's time budget ran out"
+        def before_step(self, run, index: int, watched: bool) -> None:
+            if self.steps and time.perf_counter() - self.start > seconds:
+                raise _OutOfBudget
+            self.steps, self.steps_per_epoch = self.steps + 1, run.steps_per_epoch
 
     return Budget()
 
 
-def _fit_seconds(X, y, threads, epochs: int = 10, budget_s: float = math.inf) -> tuple[float, int]:
-    """Seconds of one fit of the default classifier and the epochs it ran (fewer if it ran out of budget)."""
+def _fit_seconds(X, y, threads, epochs: int = 10, budget_s: float = math.inf) -> tuple[float, float, int | None]:
+    """One fit of the default classifier: its seconds, the share of its steps it ran, and its ``threads_``.
+
+    A fit stopped by ``budget_s`` reports the seconds scaled to the whole fit from the steps it
+    ran (its share under 1).
+    """
     from trainwell import NeuralNetClassifier
 
     hidden = (256, 128) if getattr(X, "shape", (0, 0))[1] == 784 else "auto"
@@ -155,8 +165,12 @@ def _fit_seconds(X, y, threads, epochs: int = 10, budget_s: float = math.inf) ->
     est = NeuralNetClassifier(hidden=hidden, max_epochs=epochs, early_stopping=False, diagnostics=False, device="cpu",
                               random_state=0, threads=threads, callbacks=[budget])
     start = time.perf_counter()
-    est.fit(X, y)
-    return time.perf_counter() - start, budget.epochs
+    try:
+        est.fit(X, y)
+    except _OutOfBudget:
+        seconds, share = time.perf_counter() - start, budget.steps / (epochs * budget.steps_per_epoch)
+        return seconds / share, share, threads
+    return time.perf_counter() - start, 1.0, est.threads_
 
 
 @dataclass
@@ -167,8 +181,8 @@ class PolicyRow:
     one: float
     many: float
     auto: float
-    many_epochs: int
-    epochs: int
+    many_share: float
+    auto_threads: int | None = None
     load: list[float] = field(default_factory=list)
 
     @property
@@ -188,8 +202,8 @@ def policy_rows(cores: int, *, tables: tuple[str, ...] | None = None, mlp: bool 
     The settings take turns within each round, so a change of load hits them alike. Every core
     (``cores`` threads) can be given fewer rounds (``many_repeats``) and a time budget per fit
     (``many_budget_s``): on a loaded machine it is the slow one, and a fit stopped by the budget
-    is scaled to the full ``epochs`` from its seconds per epoch (:attr:`PolicyRow.many_epochs`
-    says how many it ran). One untimed fit of each setting comes first (a process's first fit
+    is scaled to the whole fit from the steps it ran (:attr:`PolicyRow.many_share` says what
+    share of them). One untimed fit of each setting comes first (a process's first fit
     pays for imports and thread pools).
 
     Returns
@@ -204,17 +218,19 @@ def policy_rows(cores: int, *, tables: tuple[str, ...] | None = None, mlp: bool 
             for threads in (1, cores, "auto"):
                 _fit_seconds(X, y, threads, 1, many_budget_s if threads == cores else math.inf)
         times: dict[object, list[float]] = {1: [], cores: [], "auto": []}
-        ran = []
+        ran, chose = [], None
         for round_ in range(repeats):
             for threads in times:
                 if threads == cores and round_ >= many_repeats:
                     continue
-                seconds, done = _fit_seconds(X, y, threads, epochs, many_budget_s if threads == cores else math.inf)
+                seconds, share, used = _fit_seconds(X, y, threads, epochs,
+                                                    many_budget_s if threads == cores else math.inf)
                 if threads == cores:
-                    ran.append(done)
-                    seconds *= epochs / max(done, 1)
+                    ran.append(share)
+                if threads == "auto":
+                    chose = used
                 times[threads].append(seconds)
-        row = PolicyRow(name, *(statistics.median(times[k]) for k in (1, cores, "auto")), min(ran), epochs,
+        row = PolicyRow(name, *(statistics.median(times[k]) for k in (1, cores, "auto")), min(ran), chose,
                         [os.getloadavg()[0]])
         if log:
             log(f"  {name}: 1 thread {row.one:.2f} s, {cores} threads {row.many:.2f} s, auto {row.auto:.2f} s")
@@ -226,9 +242,12 @@ def policy_markdown(rows: list[PolicyRow], cores: int) -> str:
     """The rows of :func:`policy_rows` as a markdown table (seconds per fit)."""
     cells = []
     for r in rows:
-        many = f"{r.many:.2f}" if r.many_epochs >= r.epochs else f"~{r.many:.2f} ({r.many_epochs} of {r.epochs} epochs, scaled)"
-        cells.append([r.table, f"{r.one:.2f}", many, f"{r.auto:.2f}", f"{r.auto_vs_one:.2f}", f"{r.auto_vs_many:.2f}"])
-    return table(["table", "1 thread (s)", f"{cores} threads (s)", "auto (s)", "auto / 1", f"auto / {cores}"], cells)
+        many = f"{r.many:.2f}" if r.many_share >= 1 else f"~{r.many:.2f} ({r.many_share:.0%} of the fit, scaled)"
+        chose = "torch's default" if r.auto_threads is None else str(r.auto_threads)
+        cells.append([r.table, f"{r.one:.2f}", many, f"{r.auto:.2f}", chose, f"{r.auto_vs_one:.2f}",
+                      f"{r.auto_vs_many:.2f}"])
+    return table(["table", "1 thread (s)", f"{cores} threads (s)", "auto (s)", "threads auto chose", "auto / 1",
+                  f"auto / {cores}"], cells)
 
 
 def verdict(ratio: float, target: float = LOADED_TARGET) -> str:

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from bench import targets
 from bench.__main__ import main
-from bench.threads import spinning_load, verdict
+from bench.threads import _fit_seconds, spinning_load, verdict
+from sklearn.datasets import load_breast_cancer
 
 BENCH = Path(targets.__file__).parent
 
@@ -138,3 +139,11 @@ def test_targets_only_writes_the_five_targets(tmp_path, monkeypatch):
     assert text.startswith("## Issue 22 targets")
     for number in range(1, 6):
         assert re.search(rf"^{number}\. \*\*", text, re.M)
+
+
+def test_a_fit_out_of_budget_stops_after_a_step_and_is_scaled_to_the_whole_fit():
+    X, y = load_breast_cancer(return_X_y=True)
+    seconds, share, _ = _fit_seconds(X, y, 1, epochs=2, budget_s=0.0)
+    steps = 1 / share  # exactly one step of two whole epochs ran
+    assert steps == pytest.approx(round(steps)) and round(steps) % 2 == 0 and steps > 2 and seconds > 0
+    assert _fit_seconds(X, y, 1, epochs=1)[1] == 1.0
