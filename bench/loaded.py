@@ -79,8 +79,8 @@ def loaded_report(quick: bool = False, note: str = "", log: Callable[[str], None
             f"during (the instant count of /proc/loadavg): median {statistics.median(runnable):.0f}, "
             f"max {max(runnable)}, on {cores} cores.",
             f"- {settings['epochs']} epochs of the default classifier (`early_stopping=False`, "
-            f"`diagnostics=False`) per fit, after one untimed fit of each setting; median of "
-            f"{settings['repeats']} fit{'s' if settings['repeats'] > 1 else ''} per cell, the settings taking "
+            "`diagnostics=False`) per fit, after untimed one-epoch fits (each setting before the first table, "
+            f"one thread before the others); median of {settings['repeats']} fit{'s' if settings['repeats'] > 1 else ''} per cell, the settings taking "
             f"turns. Every core: {settings['many_repeats']} fit per table, stopped once past "
             f"{settings['many_budget_s']:g} s and then scaled to the whole fit from the steps it ran (marked ~).",
             "",

@@ -203,8 +203,8 @@ def policy_rows(cores: int, *, tables: tuple[str, ...] | None = None, mlp: bool 
     (``cores`` threads) can be given fewer rounds (``many_repeats``) and a time budget per fit
     (``many_budget_s``): on a loaded machine it is the slow one, and a fit stopped by the budget
     is scaled to the whole fit from the steps it ran (:attr:`PolicyRow.many_share` says what
-    share of them). One untimed fit of each setting comes first (a process's first fit
-    pays for imports and thread pools).
+    share of them). Untimed one-epoch fits come first: of each setting before the first table
+    (a process's first fit pays for imports and thread pools), of one thread before the others.
 
     Returns
     -------
@@ -214,9 +214,10 @@ def policy_rows(cores: int, *, tables: tuple[str, ...] | None = None, mlp: bool 
     rows = []
     many_repeats = repeats if many_repeats is None else many_repeats
     for i, (name, X, y) in enumerate(_tables(tables, mlp)):
-        if i == 0:  # warm-up, untimed: a process's first fit pays imports and thread pools (bench/startup.md)
-            for threads in (1, cores, "auto"):
-                _fit_seconds(X, y, threads, 1, many_budget_s if threads == cores else math.inf)
+        # warm-up, untimed: a process's first fit pays imports and thread pools (bench/startup.md), a
+        # table's first fit its own preprocessing's imports
+        for threads in (1, cores, "auto") if i == 0 else (1,):
+            _fit_seconds(X, y, threads, 1, many_budget_s if threads == cores else math.inf)
         times: dict[object, list[float]] = {1: [], cores: [], "auto": []}
         ran, chose = [], None
         for round_ in range(repeats):
@@ -257,7 +258,7 @@ def verdict(ratio: float, target: float = LOADED_TARGET) -> str:
 
 def policy_table(cores: int) -> None:
     """Print the table of :func:`policy_rows` (every table, the MLP included)."""
-    print(policy_markdown(policy_rows(cores), cores), flush=True)
+    print(policy_markdown(policy_rows(cores, log=print), cores), flush=True)
 
 
 def main() -> None:
