@@ -73,7 +73,8 @@ def loaded_report(quick: bool = False, note: str = "", log: Callable[[str], None
         out += [note, ""]
     out += [f"- CPU: {model}; {cores} logical cores; SIMD flags: {flags or 'none listed'}.",
             f"- torch {torch.__version__} (CPU capability {torch.backends.cpu.get_cpu_capability()}).",
-            f"- The load: {spinners} spinning Python processes ({'one per core' if spinners == cores else 'quick mode'}), started before the first fit and "
+            f"- The load: {spinners} spinning Python processes "
+            f"({'one per core' if spinners == cores else 'quick mode'}), started before the first fit and "
             "stopped after the last, on top of whatever else was running. Load average (1, 5, 15 min) before: "
             f"{_loads(before)}; during (1 min, sampled every second; it lags the load by about a minute): "
             f"{min(during):.1f} to {max(during):.1f}; after: {_loads(after)}. Runnable tasks on the machine "
