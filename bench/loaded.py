@@ -24,9 +24,10 @@ from bench.startup import cpu_model_and_flags
 from bench.threads import LOADED_TARGET, policy_markdown, policy_rows, spinning_load, verdict
 
 #: Table names, epochs, rounds (every core: rounds and seconds per fit) of the full and the quick run.
-#: The full run takes about 3-4 minutes on a loaded 2-core machine; every core's fits are the
-#: slow ones there (35-53x one thread in bench/threads.md), hence one round and a budget.
-FULL = {"tables": ("breast_cancer", "digits", "adult"), "epochs": 10, "repeats": 5, "many_repeats": 1,
+#: The full run takes 2-4 minutes on a loaded 2-core machine; every core's fits are the slow ones
+#: there (35-53x one thread in bench/threads.md), hence one round and a budget. 30 epochs: at 10,
+#: a breast_cancer fit took 0.08 s, short enough for one scheduler hiccup to move a ratio by 50 %.
+FULL = {"tables": ("breast_cancer", "digits", "adult"), "epochs": 30, "repeats": 7, "many_repeats": 1,
         "many_budget_s": 20.0}
 QUICK = {"tables": ("breast_cancer",), "epochs": 2, "repeats": 1, "many_repeats": 1, "many_budget_s": 0.5}
 
