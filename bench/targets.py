@@ -54,7 +54,7 @@ def threads_target(path: Path = BENCH / "results-loaded.md") -> list[str]:
     if not summary:
         return [head + f"`{_name(path)}` has no summary line; run `python -m bench --loaded` again."]
     quick = " (a `--quick` run: not meaningful)" if "Quick mode" in text else ""
-    return [head + f"{summary.group(1)} (from `{_name(path)}`, written {when.group(1) if when else 'at an unknown time'}"
+    return [head + f"{summary.group(1).rstrip('.')} (from `{_name(path)}`, written {when.group(1) if when else 'at an unknown time'}"
             f"{' on ' + cpu.group(1) if cpu else ''}{quick})."]
 
 
