@@ -6,6 +6,8 @@ Run everything that runs on this machine and write ``bench/results.md``::
     python -m bench --threads 1     # every contender single-threaded (a busy machine)
     python -m bench --quick         # small sizes, a smoke test of the harness (seconds)
     python -m bench --gpu-only      # on a CUDA machine: the GPU workloads, into bench/results-gpu.md
+    python -m bench --loaded        # only the thread policy, under a load it starts and stops (bench/results-loaded.md)
+    python -m bench --targets-only  # only issue 22's targets section, in seconds (stdout or --out)
     python -m bench.gpu_profile     # on a CUDA machine: where a replayed MLP step's GPU time goes
     bash bench/gpu_check.sh         # on a lent GPU: CUDA tests, the suite on the GPU, bench, profile
     python bench/mapped.py          # a memory-mapped .npy against the same data in memory (bench/mapped.md)

@@ -1,4 +1,8 @@
-"""``python -m bench``: run every benchmark that runs here and write ``bench/results.md``."""
+"""``python -m bench``: run every benchmark that runs here and write ``bench/results.md``.
+
+``--loaded`` runs only the thread policy under a load it starts and stops (``bench/results-loaded.md``);
+``--targets-only`` writes only issue 22's targets section, quickly (stdout, or ``--out``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import common, gpu, hsoftmax, mlp
+from . import common, gpu, hsoftmax, mlp, targets
 from .common import machine, peak_rss_mb, table
 
 
@@ -19,13 +23,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for torch and NumPy's BLAS (default: what torch chose, all cores)")
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness, not the speed")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
+    parser.add_argument("--out", default=None,
+                        help="the report (default: bench/results.md, bench/results-loaded.md with --loaded, "
+                             "bench/results-gpu.md with --gpu-only, stdout with --targets-only)")
     parser.add_argument("--note", default="", help="a sentence about the conditions, copied into the report")
     parser.add_argument("--gpu-only", action="store_true",
                         help="run only the GPU part and write bench/results-gpu.md (unless --out says otherwise)")
+    parser.add_argument("--loaded", action="store_true",
+                        help="run only the thread policy (threads='auto' against 1 thread and every core) under a "
+                             "spinning load on every core that the bench starts and stops; writes "
+                             "bench/results-loaded.md (unless --out says otherwise)")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="write only the 'Issue 22 targets' section (under a minute; the step's figures are read "
+                             "from bench/results.md) to stdout or --out")
     args = parser.parse_args(argv)
     if args.gpu_only:
         return gpu_only(args)
+    if args.loaded:
+        return loaded_only(args)
+    if args.targets_only:
+        text = targets.section()
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+        else:
+            print(text)
+        return 0
+    args.out = args.out or str(Path(__file__).with_name("results.md"))
 
     limiter = None
     if args.threads == 1:
@@ -68,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log("where a step's time goes")
     seconds = {k: v.typical for k, v in timings.items()}
-    out += ["## Where a batch-128 step's time goes", "", mlp.breakdown(n, 128, reps, log, seconds), "",
+    step_figures: dict[str, float] = {}
+    out += ["## Where a batch-128 step's time goes", "", mlp.breakdown(n, 128, reps, log, seconds, step_figures), "",
             "Matmuls: the GEMM-only floor per step. Optimizer: the update alone, timed in a loop. "
             "The rest: everything else (batch norm, activations, loss, data gathering, autograd and "
             "Python overhead), by difference.", ""]
@@ -97,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         log("GPU part")
         out += [gpu.gpu_report(n, reps, log), ""]
 
+    log("issue 22 targets (first fit, --help and predict in fresh processes)")
+    out += [targets.section(step_figures), ""]
+
     out += [f"Total benchmark time: {time.perf_counter() - start:.0f} s.", ""]
     Path(args.out).write_text("\n".join(out), encoding="utf-8")
     log(f"wrote {args.out}")
@@ -116,9 +143,7 @@ def gpu_only(args: argparse.Namespace) -> int:
     if reason:
         print(f"GPU part skipped: {reason}.")
         return 0
-    out_path = Path(args.out)
-    if out_path.name == "results.md":
-        out_path = out_path.with_name("results-gpu.md")
+    out_path = Path(args.out or Path(__file__).with_name("results-gpu.md"))
     n, reps = (6_000, 2) if args.quick else (60_000, 5)
     info = machine()
     out = ["# trainwell speed benchmark: GPU", "",
@@ -131,6 +156,22 @@ def gpu_only(args: argparse.Namespace) -> int:
             gpu.gpu_report(n, reps, log, cnn_images=5_000 if args.quick else 50_000), "",
             f"Total benchmark time: {time.perf_counter() - start:.0f} s.", ""]
     out_path.write_text("\n".join(out), encoding="utf-8")
+    log(f"wrote {out_path}")
+    return 0
+
+
+def loaded_only(args: argparse.Namespace) -> int:
+    """``--loaded``: the thread policy under a spinning load, into ``bench/results-loaded.md``."""
+    from .loaded import loaded_report
+
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", flush=True)
+
+    out_path = Path(args.out or Path(__file__).with_name("results-loaded.md"))
+    text = loaded_report(quick=args.quick, note=args.note, log=log)
+    out_path.write_text(text, encoding="utf-8")
     log(f"wrote {out_path}")
     return 0
 

@@ -127,8 +127,14 @@ def scaling(sizes: list[int], bs: int, repeats: dict[int, int], log: Log) -> str
     return table(["samples", "s / epoch", "µs / sample", "samples / s", "how"], rows)
 
 
-def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, float]) -> str:
-    """Where a step's time goes: the matmuls, the optimizer update, everything else."""
+def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, float],
+              figures: dict[str, float] | None = None) -> str:
+    """Where a step's time goes: the matmuls, the optimizer update, everything else.
+
+    ``figures``, if given, receives the seconds per step the text reports: ``step`` (trainwell's
+    measured step), ``kernels`` (the sum of its own kernels, each timed alone) and, when the
+    best plain eager loop was timed, ``eager`` (its step): issue 22's second target reads them.
+    """
     steps = -(-n // bs)
     X, y = synthetic_mnist(bs * 4)
     gemm = peers.GemmFloor(bs)
@@ -182,6 +188,8 @@ def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, 
              "buffers (a lower bound for any loop that launches them one by one from Python):\n\n"
              + table(["work per step", "µs", "share of the sum"], rows))
     eager = epoch_seconds.get("best plain eager loop")
+    if figures is not None:
+        figures.update(step=measured, kernels=total, **({"eager": eager / steps} if eager else {}))
     if eager:
         need = eager / steps / 1.8
         text += (f"\n\nTo be 1.8x faster than the best plain eager loop, a step would have to take "
