@@ -74,6 +74,9 @@ def test_auto_bins_tables_of_1000_rows_or_more_and_never_pixels():
     assert resolve_encoding("auto", 1000, True) == "piecewise"
     assert resolve_encoding("Piecewise", 10, True) == "piecewise"
     assert resolve_encoding("piecewise", 5000, False) == "none"
+    assert resolve_encoding("auto", 5000, True, n_numeric=64) == "piecewise"
+    assert resolve_encoding("auto", 5000, True, n_numeric=65) == "none"  # wide numeric data: not by default
+    assert resolve_encoding("piecewise", 5000, True, n_numeric=500) == "piecewise"
     pixels = np.random.default_rng(0).integers(0, 256, size=(1200, 64)).astype(np.float32)
     pixels[:, :40] = np.minimum(pixels[:, :40], 255)
     t = FeatureTransform().fit(pixels, numeric_encoding="piecewise", y=np.arange(1200) % 3)

@@ -197,9 +197,9 @@ class FeatureTransform:
             return
         binary = np.concatenate([self._onehot_mask(width), np.ones(Xf.shape[1] - width, dtype=bool)])
         is_table = not (scaling.lower() in ("auto", "global") and looks_like_pixels(Xf, binary if binary.any() else None))
-        if y is None or piecewise.resolve_encoding(encoding, len(Xf), is_table) != "piecewise":
-            return
         numeric = np.flatnonzero(~self._onehot_mask(width))
+        if y is None or piecewise.resolve_encoding(encoding, len(Xf), is_table, len(numeric)) != "piecewise":
+            return
         self.bins = piecewise.fit_edges(Xf, np.asarray(y), numeric, classification, sample_weight)
 
     def _append_bins(self, Xf: np.ndarray) -> np.ndarray:
