@@ -136,7 +136,9 @@ def test_regressor_two_targets_and_none_turns_it_off():
         NeuralNetClassifier(numeric_encoding="bins").fit(X, target[:, 0] > 1)
 
 
-def test_cli_flag(tmp_path):
+def test_cli_flag_and_info(tmp_path, capsys):
+    import json
+
     from trainwell.cli import main
 
     X, y = _table()
@@ -147,3 +149,11 @@ def test_cli_flag(tmp_path):
         assert main(["fit", str(tmp_path / "t.csv"), "--target", "target", "--out", str(out), "--max-epochs", "1",
                      "--numeric-encoding", value, "--quiet"]) == 0
         assert bool(load(out).transform_.bins) is binned
+        capsys.readouterr()
+        assert main(["info", str(out), "--json"]) == 0
+        prep = json.loads(capsys.readouterr().out)["input_preparation"]
+        assert prep["piecewise_columns"] == (["gain", "age"] if binned else [])
+        assert prep["piecewise_inputs"] == load(out).transform_.n_bin_columns
+        assert main(["info", str(out)]) == 0
+        line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("input preparation"))
+        assert ("piecewise-linear bins on 2 numeric column(s) (gain, age)" in line) is binned

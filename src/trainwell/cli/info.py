@@ -61,12 +61,21 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "batchnorm": spec.batchnorm,
         "dropout": spec.dropout,
         "parameters": sum(p.numel() for p in est.network_.parameters()),
+        "input_preparation": _preparation(est.transform_),
         "classes": np.asarray(est.classes_).tolist() if hasattr(est, "classes_") else None,
         "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None,
         "findings": [finding_record(f) for f in diagnostics.get("findings", [])],
         "speed": step_time_advice(diagnostics.get("run", {}).get("step_time")),
         "onnx": read_description(find_model_folder(run)).get("onnx"),
     })
+
+
+def _preparation(transform) -> dict:
+    """How the input is prepared: scaling, gaps filled, piecewise-linear bins (encoded column names)."""
+    names = transform._expanded_names()
+    binned = [names[j] if names else f"feature {j}" for j in transform.bins]
+    return {"scaling": transform.scaling, "missing_filled": sorted(transform.n_missing),
+            "piecewise_columns": binned, "piecewise_inputs": transform.n_bin_columns}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -83,6 +92,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"dropout {info['dropout']}",
         f"parameters: {info['parameters']:,}",
     ]
+    prep = info["input_preparation"]
+    parts = [f"scaling {prep['scaling']}"]
+    if prep["missing_filled"]:
+        parts.append(f"gaps filled with training medians in {len(prep['missing_filled'])} column(s)")
+    if prep["piecewise_columns"]:
+        shown = ", ".join(prep["piecewise_columns"][:5]) + (", ..." if len(prep["piecewise_columns"]) > 5 else "")
+        parts.append(f"piecewise-linear bins on {len(prep['piecewise_columns'])} numeric column(s) ({shown}): "
+                     f"{prep['piecewise_inputs']} more inputs")
+    lines.append("input preparation: " + "; ".join(parts))
     if info["classes"] is not None:
         lines.append(f"classes: {info['classes'][:20]}")
     if info["metrics"] is not None:
