@@ -398,24 +398,33 @@ def score(task: str, model, X_test: pd.DataFrame, y_test: np.ndarray, classes: n
             "predict_s": seconds}
 
 
-def run_one(table: Table, model_name: str, seed: int) -> dict[str, float]:
-    """Fit ``model_name`` on 80 % of ``table`` (split by ``seed``) and score it on the rest."""
+def run_one(table: Table, model_name: str, seed: int, repeats: int = 1) -> dict[str, float]:
+    """Fit ``model_name`` on 80 % of ``table`` (split by ``seed``) and score it on the rest.
+
+    With ``repeats`` > 1 the same fit (same seed, a fresh model) runs that many times and the
+    fastest is kept: the scores are the same each time (every library here is deterministic on
+    the CPU), and the minimum is the time least disturbed by whatever else the host runs.
+    """
     from sklearn.model_selection import train_test_split
 
     stratify = table.y if table.task == "classification" else None
     X_train, X_test, y_train, y_test = train_test_split(table.X, table.y, test_size=0.2, random_state=seed,
                                                         stratify=stratify)
     classes = np.unique(table.y)
-    model = make_model(model_name, table.task, seed, X_train)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence notes of the peers; the scores say what matters
-        model.fit(X_train, y_train)
-        fit_s = time.perf_counter() - start
-        result = score(table.task, model, X_test, y_test, classes)
-    result["fit_s"] = fit_s
-    result["time_s"] = fit_s + result.pop("predict_s")
-    return result
+    best: dict[str, float] | None = None
+    for _ in range(max(1, repeats)):
+        model = make_model(model_name, table.task, seed, X_train)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes of the peers; the scores say what matters
+            model.fit(X_train, y_train)
+            fit_s = time.perf_counter() - start
+            result = score(table.task, model, X_test, y_test, classes)
+        result["fit_s"] = fit_s
+        result["time_s"] = fit_s + result.pop("predict_s")
+        if best is None or result["time_s"] < best["time_s"]:
+            best = result
+    return best
 
 
 #: The columns of a run's row (the metrics of the other task are NaN).
@@ -423,11 +432,12 @@ COLUMNS = ["table", "task", "rows", "note", "model", "seed", "accuracy", "log_lo
 
 
 def run(tables: tuple[str, ...], models: tuple[str, ...], seeds: tuple[int, ...], max_rows: int = 0,
-        say: Callable[[str], None] = lambda line: None, csv: str | None = None) -> pd.DataFrame:
+        say: Callable[[str], None] = lambda line: None, csv: str | None = None, repeats: int = 1) -> pd.DataFrame:
     """Every model on every table and seed, one row per run.
 
     Seed by seed (all tables with seed 0 first), each run's row appended to ``csv`` as it ends,
-    so a run cut short still leaves whole seeds to summarise (``--summarise``).
+    so a run cut short still leaves whole seeds to summarise (``--summarise``). ``repeats``: each
+    fit's time is the fastest of that many (:func:`run_one`).
 
     Returns
     -------
@@ -444,19 +454,19 @@ def run(tables: tuple[str, ...], models: tuple[str, ...], seeds: tuple[int, ...]
     loaded = {name: load_table(name, max_rows) for name in tables}
     with threadpool_limits(1):
         try:
-            _runs(loaded, models, seeds, rows, say, csv)
+            _runs(loaded, models, seeds, rows, say, csv, repeats)
         finally:
             torch.set_num_threads(threads)  # as it was: a caller (a test) goes on with its own setting
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
 def _runs(loaded: dict[str, Table], models: tuple[str, ...], seeds: tuple[int, ...], rows: list[dict],
-          say: Callable[[str], None], csv: str | None) -> None:
+          say: Callable[[str], None], csv: str | None, repeats: int = 1) -> None:
     """The runs of :func:`run`, appended to ``rows`` (and ``csv``) one by one."""
     for seed in seeds:
         for name, table in loaded.items():
             for model in models:
-                result = run_one(table, model, seed)
+                result = run_one(table, model, seed, repeats)
                 rows.append({"table": name, "task": table.task, "rows": len(table.y), "note": table.note,
                              "model": model, "seed": seed, **result})
                 if csv:  # every column in a fixed order, whichever task comes first
@@ -597,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rows", type=int, default=0, help="cap on each table's rows (a fixed sample; 0: all)")
     p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
     p.add_argument("--csv", default=None, help="also write every run's row here, as each run ends")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="time each fit this many times (same seed) and keep the fastest (default 1)")
     p.add_argument("--summarise", default=None, metavar="CSV", help="no runs: the markdown of a --csv file")
     p.add_argument("--note", action="append", default=[], help="a line to add to the notes of the markdown")
     p.add_argument("--variant", default=None, metavar="CSV:MODEL",
@@ -618,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.csv and Path(args.csv).exists():
             Path(args.csv).unlink()  # a fresh file: rows are appended as runs end
         results = run(tables, models, seeds, args.max_rows, say=lambda line: print(line, file=sys.stderr, flush=True),
-                      csv=args.csv)
+                      csv=args.csv, repeats=args.repeats)
     text = markdown(results, command.strip(), notes, load=not args.summarise)
     if args.variant:
         path, name = args.variant.rsplit(":", 1)
