@@ -97,8 +97,8 @@ class FeatureTransform:
         numeric_encoding : {"auto", "piecewise", "none"}, default="none"
             ``"piecewise"`` appends the piecewise-linear encoding of each numeric column of a
             table (:func:`.piecewise.fit_edges`: bins from a small decision tree on the column
-            and ``y``); ``"auto"`` does so for tables of at least 1,000 rows
-            (:func:`.piecewise.resolve_encoding`). Never for images, signals, pixel-like
+            and ``y``); ``"auto"`` does so for tables of at least 1,000 rows and at most 64
+            numeric columns (:func:`.piecewise.resolve_encoding`). Never for images, signals, pixel-like
             tables or sparse matrices.
         y : ndarray, optional
             The rows' class codes or targets: needed by ``numeric_encoding``.
@@ -193,12 +193,12 @@ class FeatureTransform:
                   classification: bool, sample_weight: np.ndarray | None) -> None:
         """Find the piecewise-linear bins of the numeric columns (``width`` encoded columns)."""
         self.bins = {}
-        if Xf.ndim != 2:
+        if Xf.ndim != 2 or y is None or encoding.lower() == "none":
             return
         binary = np.concatenate([self._onehot_mask(width), np.ones(Xf.shape[1] - width, dtype=bool)])
         is_table = not (scaling.lower() in ("auto", "global") and looks_like_pixels(Xf, binary if binary.any() else None))
         numeric = np.flatnonzero(~self._onehot_mask(width))
-        if y is None or piecewise.resolve_encoding(encoding, len(Xf), is_table, len(numeric)) != "piecewise":
+        if piecewise.resolve_encoding(encoding, len(Xf), is_table, len(numeric)) != "piecewise":
             return
         self.bins = piecewise.fit_edges(Xf, np.asarray(y), numeric, classification, sample_weight)
 
