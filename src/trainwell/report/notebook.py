@@ -194,9 +194,10 @@ def compare_html(result: Any, png: bytes | None = None) -> str:
             f"<div>{tiles(items)}</div>{_side_by_side(left, _image(png, f'{result.metric} of each model on each {unit}'))}</div>")
 
 
-def _value(v: Any) -> str:
+def param_text(v: Any, digits: int = 4) -> str:
+    """A parameter's value as short text: floats to ``digits`` significant digits, tuples as ``a,b``."""
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.{digits}g}"
     if isinstance(v, tuple):
         return ",".join(map(str, v))
     return str(v)
@@ -212,7 +213,7 @@ def tune_html(result: Any, png: bytes | None = None, better: str = "") -> str:
              ("trials (complete / pruned / failed)",
               f"{states.get('COMPLETE', 0)} / {states.get('PRUNED', 0)} / {states.get('FAIL', 0)}"),
              ("search time", f"{result.seconds:.1f} s")]
-    rows = "".join(f"<tr><th style='text-align:left'>{_esc(k)}</th><td style='text-align:left'><code>{_esc(_value(v))}</code></td></tr>"
+    rows = "".join(f"<tr><th style='text-align:left'>{_esc(k)}</th><td style='text-align:left'><code>{_esc(param_text(v))}</code></td></tr>"
                    for k, v in result.best_params.items())
     left = [f"<b>Best settings</b><table>{rows}</table>"]
     left += [f'<p style="margin:4px 0"><b>Border warning:</b> {_esc(w)}</p>' for w in result.warnings]

@@ -72,10 +72,12 @@ class TuneResult:
     confirmation: Any = None
 
     def __str__(self) -> str:
+        from ..report.notebook import param_text
+
         done = self.trials[self.trials["state"].isin(["COMPLETE", "PRUNED"])] if len(self.trials) else self.trials
         lines = [
             f"{len(done)} trials in {self.seconds:.1f} s; best validation {self.metric} {self.best_score:.4f} with "
-            + ", ".join(f"{k}={_show(v)}" for k, v in self.best_params.items())
+            + ", ".join(f"{k}={param_text(v, 3)}" for k, v in self.best_params.items())
         ]
         lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"note: {n}" for n in self.notes]
@@ -94,14 +96,6 @@ class TuneResult:
         if len(self.trials) and self.trials["score"].notna().any():
             png = to_png(progress_figure(self.trials, direction, self.metric), dpi=SMALL_DPI)
         return tune_html(self, png, "lower" if direction == "minimize" else "higher")
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, tuple):
-        return ",".join(map(str, v))
-    return str(v)
 
 
 def _trial_row(t: optuna.trial.FrozenTrial, searched: dict[str, Param]) -> dict[str, Any]:
