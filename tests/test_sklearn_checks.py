@@ -46,10 +46,9 @@ def test_sklearn_compatible(estimator, check):
 
 # Full batch (one step per epoch over every row), no batch norm, no dropout, no validation
 # split, fixed sizes: training is deterministic, so weights must give what repeated rows give.
-# No monitors: their watched steps run on autograd, whose float sums differ from the fast step's
-# in the last bits, and a run mixing the two paths compares rounding (1.1e-7 against rtol 1e-7).
+# With the default monitors: their watched steps are the same fast step (train/fast_mlp.py, observer).
 FULL_BATCH = {"max_epochs": 60, "device": "cpu", "batchnorm": False, "dropout": 0.0, "early_stopping": False,
-              "batch_size": 1000, "hidden": (16,), "diagnostics": False}
+              "batch_size": 1000, "hidden": (16,)}
 
 
 @pytest.mark.parametrize("cls", [NeuralNetClassifier, NeuralNetRegressor])
