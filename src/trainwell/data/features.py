@@ -195,9 +195,10 @@ class FeatureTransform:
         self.bins = {}
         if Xf.ndim != 2 or y is None or encoding.lower() == "none":
             return
-        binary = np.concatenate([self._onehot_mask(width), np.ones(Xf.shape[1] - width, dtype=bool)])
+        onehot = self._onehot_mask(width)
+        binary = np.concatenate([onehot, np.ones(Xf.shape[1] - width, dtype=bool)])
         is_table = not (scaling.lower() in ("auto", "global") and looks_like_pixels(Xf, binary if binary.any() else None))
-        numeric = np.flatnonzero(~self._onehot_mask(width))
+        numeric = np.flatnonzero(~onehot)
         if piecewise.resolve_encoding(encoding, len(Xf), is_table, len(numeric)) != "piecewise":
             return
         self.bins = piecewise.fit_edges(Xf, np.asarray(y), numeric, classification, sample_weight)
