@@ -297,7 +297,9 @@ class _RobustFirst:
 
 def _fit_rows(n_rows: int) -> int:
     """The rows trainwell trains on out of ``n_rows`` (after its ``"auto"`` validation share)."""
-    return int(n_rows * (0.8 if n_rows < 1000 else 0.9))
+    from trainwell.estimators.params import auto_validation_fraction
+
+    return int(n_rows * (1 - auto_validation_fraction(n_rows)))
 
 
 def _larger_batch(n_rows: int) -> int:
