@@ -381,3 +381,54 @@ def test_batchnorm_without_affine_parameters(column_bn_from, monkeypatch):
     for (name, p), q in zip(fast_net.named_parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-10, atol=1e-12, msg=name)
     torch.testing.assert_close(fast_net[1].running_var, reference[1].running_var, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("batchnorm", [True, False])
+def test_inference_is_bit_for_bit_the_modules_evaluation_forward(activation, batchnorm):
+    """The validation pass's forward without eval()/train() switching (FastMLPStep.inference)."""
+    X, y = _data(n=32, dtype=torch.float32)
+    net = _net(torch.float32, batchnorm=batchnorm, activation=activation, dropout=0.3,
+               activation_param=0.01 if activation == "leaky_relu" else None)
+    flat = FlatParameters(net)
+    step = FastMLPStep(net, make_loss("cross_entropy"), flat, FlatUpdate(flat, make_flat_optimizer("adam", flat, 0.05, 0.9, 0.0)))
+    for _ in range(3):  # running statistics and weights away from their initial values
+        step(X, y)
+    scores = step.inference(X)
+    assert all(m.training for m in net.modules())  # no module switched mode
+    with torch.no_grad():
+        expected = net.eval()(X)
+    assert torch.equal(scores, expected)
+
+
+def test_adam_kernel_arguments_follow_a_loaded_optimizer_state_and_a_changed_rate():
+    """FlatUpdate keeps Adam's kernel arguments between steps; a new state or rate must reach the kernel."""
+    nets = [_net(torch.float32), _net(torch.float32)]
+    pairs = []
+    for net in nets:
+        flat = FlatParameters(net)
+        opt = make_flat_optimizer("adam", flat, 0.01, 0.9, 1e-3)
+        pairs.append((flat, opt, FlatUpdate(flat, opt)))
+    g = torch.Generator().manual_seed(0)
+
+    def both_step():
+        grad = torch.randn(pairs[0][0].grad.shape, generator=g)
+        for flat, _, _ in pairs:
+            flat.grad.copy_(grad)
+        pairs[0][2]()       # direct kernel call, arguments kept from the previous step
+        pairs[1][1].step()  # torch.optim's own step
+
+    both_step()
+    saved = copy.deepcopy(pairs[1][1].state_dict())
+    both_step()
+    for flat, opt, _ in pairs:  # both go back one step: new state tensors, new groups
+        opt.load_state_dict(copy.deepcopy(saved))
+        flat.data.copy_(pairs[1][0].data)
+        opt.param_groups[0]["lr"] = 0.003
+    both_step()
+    both_step()
+    torch.testing.assert_close(pairs[0][0].data, pairs[1][0].data, rtol=0, atol=0)
+    s0, s1 = pairs[0][1].state_dict()["state"], pairs[1][1].state_dict()["state"]
+    for k in s1:
+        for key in s1[k]:
+            torch.testing.assert_close(s0[k][key], s1[k][key], rtol=0, atol=0)

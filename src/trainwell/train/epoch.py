@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -252,6 +252,15 @@ class EpochRunner:
             cb.on_step_end(run)
         run.batch = None
 
+    def _fast_inference(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The fast step's evaluation forward when it computes what the network would: the
+        parameters still flat and no hooks anywhere (a hook expects the module's forward)."""
+        fast = self.steps.fast
+        if fast is None or not fast.flat.intact() or has_hooks(self.run.net, modules=fast.modules):
+            return None
+        fast.read_norms()
+        return fast.inference
+
     def _new_outputs(self, scores: torch.Tensor) -> torch.Tensor:
         """The buffer of the epoch's predictions (classes) or outputs, shaped after the first scores."""
         n, device = self.plan.n, self.X.device
@@ -286,7 +295,7 @@ class EpochRunner:
         if val is not None:
             stats = torch.cat([stats, evaluate(run.net, self.loss_fn, val[0], val[1], classification,
                                                self.config.eval_batch_size, self.config.prepare, self.channels_last,
-                                               val[2] if len(val) > 2 else None)])
+                                               val[2] if len(val) > 2 else None, self._fast_inference())])
         if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
             stats = shard.same_numbers(stats)
         values = stats.tolist()  # the one host synchronisation of the epoch

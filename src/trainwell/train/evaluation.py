@@ -19,17 +19,23 @@ __all__ = ["evaluate", "weighted_sst"]
 @torch.no_grad()
 def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classification: bool,
              batch_size: int = 8192, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             channels_last: bool = False, weight: torch.Tensor | None = None) -> torch.Tensor:
+             channels_last: bool = False, weight: torch.Tensor | None = None,
+             forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Mean loss and accuracy (or R²) of ``net`` on ``(X, y)``, as a 2-element device tensor.
 
     ``prepare`` turns each stored batch into the network's input (see :class:`TrainConfig`);
     ``channels_last`` passes images in channels-last layout. ``weight`` (one sample weight
     per row) makes all three weighted, as scikit-learn's ``sample_weight`` does: the loss
     is the weighted mean over all rows, the accuracy the weighted share of hits, R²
-    ``1 - sum(w (y - p)²) / sum(w (y - mean_w(y))²)``.
+    ``1 - sum(w (y - p)²) / sum(w (y - mean_w(y))²)``. ``forward``: the network's
+    evaluation-mode output computed without switching its modules' mode (the fast MLP
+    step's :meth:`~trainwell.train.fast_mlp.FastMLPStep.inference`); ``net``'s own forward
+    in ``eval()`` mode when ``None``.
     """
     was_training = net.training
-    net.eval()
+    if forward is None:
+        net.eval()
+        forward = net
     batch_size = min(batch_size, getattr(X, "max_dense_rows", batch_size))  # sparse rows: a bounded dense chunk
     loss_sum = torch.zeros((), device=X.device)
     hits = torch.zeros((), device=X.device)
@@ -40,7 +46,7 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
             xb = prepare(xb)
         if xb.ndim == 4 and channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        scores = net(xb)
+        scores = forward(xb)
         if weight is None:
             loss_sum += loss_fn(scores, yb) * xb.shape[0]
             if classification:
@@ -54,7 +60,8 @@ def evaluate(net: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, classifi
             hits += ((scores.argmax(1) == yb) * wb).sum()
         else:
             sse += (((scores - yb) ** 2).reshape(len(wb), -1).sum(1) * wb).sum()
-    net.train(was_training)
+    if forward is net:
+        net.train(was_training)
     n = X.shape[0] if weight is None else weight.sum().clamp_min(torch.finfo(loss_sum.dtype).tiny)
     metric = hits / n if classification else 1 - sse / weighted_sst(y, weight)
     return torch.stack([loss_sum / n, metric])

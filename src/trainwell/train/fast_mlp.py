@@ -39,6 +39,10 @@ from ..nn.losses import CrossEntropy, Loss, MeanSquaredError
 from .flat import FlatParameters
 
 _aten = torch.ops.aten
+# The overloads' C++ callables: called per step, and the OpOverload's Python __call__ in front
+# of each is a frame more (measured ~0.5 µs a call at the sizes the step is bound by overhead).
+_bn_backward = _aten.native_batch_norm_backward.default._op
+_relu_backward = _aten.threshold_backward.grad_input._op
 _ACTIVATIONS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
 
 
@@ -66,6 +70,12 @@ class _Block:
     grad_gamma: torch.Tensor | None = field(init=False, repr=False, default=None)
     grad_beta: torch.Tensor | None = field(init=False, repr=False, default=None)
     weight_t_copy: torch.Tensor | None = field(init=False, repr=False, default=None)
+    # batch norm's running statistics and settings, read from the module by FastMLPStep.ready
+    # (a module attribute lookup per use is Python's slow path, several a step)
+    running_mean: torch.Tensor | None = field(init=False, repr=False, default=None)
+    running_var: torch.Tensor | None = field(init=False, repr=False, default=None)
+    momentum: float = field(init=False, repr=False, default=0.1)
+    eps: float = field(init=False, repr=False, default=1e-5)
 
 
 @dataclass
@@ -291,19 +301,54 @@ class FastMLPStep:
         self.head = blocks[-1]
         #: The activation modules whose observer hooks the step calls (see :func:`observer`).
         self.observed = frozenset(id(b.act_module) for b in self.hidden if b.act_module is not None)
-        self._modules = list(net.modules())  # parse_mlp accepted a fixed structure: walked once
+        #: ``list(net.modules())``: parse_mlp accepted a fixed structure, walked once
+        self.modules = list(net.modules())
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
         self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._unflushed = 0
+        self.read_norms()
+
+    def read_norms(self) -> None:
+        """Keep each batch norm's running statistics and settings on its block for the steps."""
+        for b in self.hidden:
+            if b.bn is not None:
+                b.running_mean, b.running_var = b.bn.running_mean, b.bn.running_var
+                b.momentum, b.eps = b.bn.momentum, b.bn.eps
 
     def ready(self) -> bool:
         """Whether the next step may run here: parameters still flat, training mode, no hooks
-        but observer hooks on the activations."""
+        but observer hooks on the activations.
+
+        Called before each epoch's steps and after each watched step (the only places user
+        code runs), so it also re-reads the batch norms' buffers a callback may have replaced.
+        """
         if not self.flat.intact():
             self.flat.bind()
-        return (all(m.training for m in self._modules)
-                and not has_hooks(self.net, self.observed, self._modules))
+        self.read_norms()
+        return (all(m.training for m in self.modules)
+                and not has_hooks(self.net, self.observed, self.modules))
+
+    def inference(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's evaluation-mode output on ``x``, bit for bit ``net.eval()(x)``.
+
+        The same operations the modules' forward runs in evaluation mode (the linear
+        layers' ``addmm``/``mm``, ``batch_norm`` on the running statistics, the activations;
+        dropout is the identity), without switching every module to ``eval()`` and back,
+        which costs more than the pass itself on a small validation set. Only for a network
+        without hooks (a hook expects the module's own forward).
+        """
+        with torch.no_grad():
+            h = x
+            for b in self.hidden:
+                z = torch.addmm(b.bias, h, b.weight_t) if b.bias is not None else torch.mm(h, b.weight_t)
+                if b.bn is not None:
+                    z = torch.batch_norm(z, b.gamma, b.beta, b.running_mean, b.running_var, False, b.momentum,
+                                         b.eps, torch.backends.cudnn.enabled)
+                _activate(b, z)
+                h = z
+            head = self.head
+            return torch.addmm(head.bias, h, head.weight_t) if head.bias is not None else torch.mm(h, head.weight_t)
 
     def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
         bufs = self._buffers.get(m)
@@ -348,7 +393,6 @@ class FastMLPStep:
             self.after_update()
         self._unflushed += 1
 
-    @torch.no_grad()
     def device_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     wb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward, backward and update on the device only (no host-side state changes).
@@ -357,6 +401,17 @@ class FastMLPStep:
         of :mod:`trainwell.nn.losses` and only its gradient with respect to the scores
         changes (every gradient below it follows from that one).
         """
+        # gradient mode off for the step: the C switch, as ``torch.no_grad()``'s context
+        # manager costs microseconds of Python a step
+        enabled = torch.is_grad_enabled()
+        torch._C._set_grad_enabled(False)
+        try:
+            return self._device_step(xb, yb, wb)
+        finally:
+            torch._C._set_grad_enabled(enabled)
+
+    def _device_step(self, xb: torch.Tensor, yb: torch.Tensor,
+                     wb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         m = xb.shape[0]
         per_block, scores, grad_scores = self._buffers_for(m)
         inputs = [xb]
@@ -365,9 +420,8 @@ class FastMLPStep:
         for b, buf in zip(self.hidden, per_block, strict=True):
             _linear(b, h, buf.z)
             if b.bn is not None:
-                bn = b.bn
-                torch.native_batch_norm(buf.z, b.gamma, b.beta, bn.running_mean, bn.running_var, True,
-                                        bn.momentum, bn.eps, out=(buf.a, buf.mean, buf.invstd))
+                torch.native_batch_norm(buf.z, b.gamma, b.beta, b.running_mean, b.running_var, True,
+                                        b.momentum, b.eps, out=(buf.a, buf.mean, buf.invstd))
             _activate(b, buf.a)
             if b.act_module is not None and b.act_module._forward_hooks:  # observers (a watched step)
                 for hook in tuple(b.act_module._forward_hooks.values()):
@@ -402,9 +456,8 @@ class FastMLPStep:
             if b.bn is not None and buf.xhat is not None:
                 gz = _batch_norm_backward_by_columns(b, gh, buf)
             elif b.bn is not None:
-                bn = b.bn
-                gz, ggamma, gbeta = _aten.native_batch_norm_backward.default(
-                    gh, buf.z, b.gamma, bn.running_mean, bn.running_var, buf.mean, buf.invstd, True, bn.eps,
+                gz, ggamma, gbeta = _bn_backward(
+                    gh, buf.z, b.gamma, b.running_mean, b.running_var, buf.mean, buf.invstd, True, b.eps,
                     [True, b.gamma is not None, b.beta is not None])
                 if b.grad_gamma is not None:
                     b.grad_gamma.copy_(ggamma)
@@ -549,7 +602,7 @@ def _activate(b: _Block, a: torch.Tensor) -> None:
 def _deactivate(b: _Block, g: torch.Tensor, out: torch.Tensor) -> None:
     """Multiply ``g`` in place by the activation's derivative, read from its output ``out``."""
     if b.activation == "relu":
-        _aten.threshold_backward.grad_input(g, out, 0, grad_input=g)
+        _relu_backward(g, out, 0, grad_input=g)
     elif b.activation == "leaky_relu":
         _aten.leaky_relu_backward.grad_input(g, out, b.slope, True, grad_input=g)
     elif b.activation == "tanh":

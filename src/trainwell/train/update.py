@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.optim import optimizer as _torch_optimizer  # imported by ``import torch`` already
 
 from .flat import FlatParameters
 
 
 def _global_hooks() -> bool:
-    from torch.optim import optimizer as _o
-
-    return bool(_o._global_optimizer_pre_hooks or _o._global_optimizer_post_hooks)
+    return bool(_torch_optimizer._global_optimizer_pre_hooks or _torch_optimizer._global_optimizer_post_hooks)
 
 
 class FlatUpdate:
@@ -54,6 +53,8 @@ class FlatUpdate:
         self._lr_tensors: list[torch.Tensor] | None = None
         self._lr_values: list[float] = []
         self._piece_cache: dict[tuple[int, ...], list[list[torch.Tensor]]] = {}
+        # Adam's per-group kernel arguments, built once from the optimizer's state (see _adam_plan)
+        self._adam_args: tuple | None = None
 
     @property
     def fused(self) -> bool:
@@ -94,6 +95,13 @@ class FlatUpdate:
         return group["lr"] if self._lr_tensors is None else self._lr_tensors[i]
 
     def __call__(self) -> None:
+        if torch.is_grad_enabled():  # after autograd's backward: the kernels write leaf parameters
+            with torch.no_grad():
+                self._apply()
+        else:  # inside the fast step, already without gradients
+            self._apply()
+
+    def _apply(self) -> None:
         if self._lr_tensors is not None and not (self.flat.data.is_cuda and torch.cuda.is_current_stream_capturing()):
             self.sync_lr()  # a schedule may have moved the rate since the last step
         if self.l1 > 0:
@@ -122,13 +130,37 @@ class FlatUpdate:
             return self._sgd
         return opt.step
 
-    @torch.no_grad()
     def _adam(self) -> None:
         opt = self.optimizer
-        groups = opt.param_groups
-        if any(isinstance(g["lr"], torch.Tensor) for g in groups):
+        plan = self._adam_plan()
+        if plan is None:
             opt.step()
             return
+        steps, per_group = plan
+        torch._foreach_add_(steps, 1)
+        for i, (group, kernel, ps, gs, ms, vs, maxes, group_steps) in enumerate(per_group):
+            beta1, beta2 = group["betas"]
+            kernel(ps, gs, ms, vs, maxes, group_steps,
+                   amsgrad=group["amsgrad"], lr=self._lr(i, group), beta1=float(beta1), beta2=float(beta2),
+                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+
+    def _adam_plan(self) -> tuple | None:
+        """The fused Adam kernel's tensor lists per group, built on the first step and kept.
+
+        Looking the state up and building the lists cost more Python per step than the
+        kernel itself at small sizes, so they are kept until the optimizer's state or groups
+        are replaced (``load_state_dict``) or a group's kind changes (``amsgrad``, decoupled
+        decay, a rate given as a tensor). Scalars (rate, betas, decay, eps) are read from the groups at every step.
+        ``None``: a learning rate is a tensor, which only ``step()`` handles.
+        """
+        opt = self.optimizer
+        groups = opt.param_groups
+        kinds = [(g["amsgrad"], g.get("decoupled_weight_decay"), type(g["lr"])) for g in groups]
+        cached = self._adam_args
+        if cached is not None and cached[0] is opt.state and cached[1] is groups and cached[2] == kinds:
+            return cached[3]
+        if any(isinstance(g["lr"], torch.Tensor) for g in groups):
+            return None
         states = []
         for group in groups:
             p = group["params"][0]
@@ -141,18 +173,18 @@ class FlatUpdate:
                 if group["amsgrad"]:
                     state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             states.append(state)
-        torch._foreach_add_([s["step"] for s in states], 1)
-        for i, (group, state) in enumerate(zip(groups, states, strict=True)):
+        per_group = []
+        for group, state in zip(groups, states, strict=True):
             p = group["params"][0]
-            beta1, beta2 = group["betas"]
             kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
             tensors = [p, p.grad, state["exp_avg"], state["exp_avg_sq"]]
             if group["amsgrad"]:
                 tensors.append(state["max_exp_avg_sq"])
             ps, gs, ms, vs, *maxes = self._pieces(tensors)
-            kernel(ps, gs, ms, vs, maxes[0] if maxes else [], [state["step"]] * len(ps),
-                   amsgrad=group["amsgrad"], lr=self._lr(i, group), beta1=float(beta1), beta2=float(beta2),
-                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+            per_group.append((group, kernel, ps, gs, ms, vs, maxes[0] if maxes else [], [state["step"]] * len(ps)))
+        plan = ([s["step"] for s in states], per_group)
+        self._adam_args = (opt.state, groups, kinds, plan)
+        return plan
 
     #: On CUDA, the number of pieces a flat buffer is cut into for the fused kernels. They
     #: give each chunk of at most 65,536 elements of a tensor one block, so one flat tensor
@@ -172,7 +204,6 @@ class FlatUpdate:
             cached = self._piece_cache[key] = [list(torch.tensor_split(t, k)) for t in tensors]
         return cached
 
-    @torch.no_grad()
     def _sgd(self) -> None:
         opt = self.optimizer
         for i, group in enumerate(opt.param_groups):
