@@ -136,8 +136,9 @@ class FlatUpdate:
         if plan is None:
             opt.step()
             return
-        steps, per_group = plan
-        torch._foreach_add_(steps, 1)
+        steps, one, per_group = plan
+        for step in steps:  # one add_ each: _foreach_add_ wraps its number and costs twice as much here
+            step.add_(one)
         for i, (group, kernel, ps, gs, ms, vs, maxes, group_steps) in enumerate(per_group):
             beta1, beta2 = group["betas"]
             kernel(ps, gs, ms, vs, maxes, group_steps,
@@ -182,7 +183,8 @@ class FlatUpdate:
                 tensors.append(state["max_exp_avg_sq"])
             ps, gs, ms, vs, *maxes = self._pieces(tensors)
             per_group.append((group, kernel, ps, gs, ms, vs, maxes[0] if maxes else [], [state["step"]] * len(ps)))
-        plan = ([s["step"] for s in states], per_group)
+        one = torch.ones((), dtype=torch.float32, device=states[0]["step"].device)
+        plan = ([s["step"] for s in states], one, per_group)
         self._adam_args = (opt.state, groups, kinds, plan)
         return plan
 
