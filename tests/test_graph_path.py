@@ -56,7 +56,9 @@ def _run(make_net, X, y, emulated, monkeypatch, callbacks=(), loss="cross_entrop
     return run, net
 
 
-def _assert_same(make_net, X, y, monkeypatch, **kwargs):
+def _assert_same(make_net, X, y, monkeypatch, rows_apart=0, **kwargs):
+    """``rows_apart``: how many training predictions may differ (a near-tie of two classes'
+    scores, which the rate's float32 rounding can tip)."""
     a, a_net = _run(make_net, X, y, True, monkeypatch, **kwargs)
     b, b_net = _run(make_net, X, y, False, monkeypatch, **kwargs)
     assert a.cuda_graphs["used"], a.cuda_graphs["reason"]
@@ -66,7 +68,8 @@ def _assert_same(make_net, X, y, monkeypatch, **kwargs):
         assert ra.keys() == rb.keys()
         for key in ra.keys() - {"seconds"}:
             if isinstance(ra[key], float):  # (the monitors' nested diagnostics follow from these)
-                assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-7), key
+                slack = rows_apart / len(X) if key == "train_accuracy" else 0.0
+                assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=max(1e-7, slack + 1e-9)), key
     for (name, pa), pb in zip(a_net.state_dict().items(), b_net.state_dict().values(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6, msg=name)
     return a
@@ -130,7 +133,9 @@ def test_watched_steps_between_graph_steps(monkeypatch):
 
 def test_dropout(monkeypatch):
     X, y = _data()
-    _assert_same(lambda: _mlp(dropout=0.3), X, y, monkeypatch)
+    # A row whose hidden units all drop scores the head's bias alone: after one step its three
+    # entries are the rate's size, equal but for the last bit, so one prediction may differ.
+    _assert_same(lambda: _mlp(dropout=0.3), X, y, monkeypatch, rows_apart=1)
 
 
 def test_autograd_step_of_a_cnn(monkeypatch):

@@ -2,6 +2,7 @@
 
 from .activations import ACTIVATIONS, parse_activation
 from .build import Network, build_network
+from .dropout import Dropout
 from .init import INITS, SymmetricInitWarning, parse_init
 from .losses import CLASSIFICATION_LOSSES, LOSSES, REGRESSION_LOSSES, Loss, make_loss
 from .spec import ConvBlock, NetworkSpec
@@ -13,6 +14,7 @@ __all__ = [
     "LOSSES",
     "REGRESSION_LOSSES",
     "ConvBlock",
+    "Dropout",
     "Loss",
     "Network",
     "NetworkSpec",

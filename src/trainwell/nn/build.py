@@ -13,6 +13,7 @@ from torch import nn
 
 from ..exceptions import ConfigError
 from .activations import make_activation
+from .dropout import Dropout
 from .init import initialise
 from .losses import HierarchicalSoftmaxHead
 from .spec import NetworkSpec
@@ -73,7 +74,7 @@ def _hidden_block(layer: nn.Module, width: int, spec: NetworkSpec, norm: type[nn
         block.append(norm(width))
     block.append(make_activation(spec.activation, spec.activation_param, width if spec.activation == "prelu" else 1))
     if spec.dropout > 0:
-        block.append(nn.Dropout(spec.dropout))
+        block.append(Dropout(spec.dropout))
     return block
 
 

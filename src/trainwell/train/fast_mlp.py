@@ -10,8 +10,9 @@ accumulation and the optimizer's Python wrapper cost more than the arithmetic
 (``docs/architecture.md``, "The hot loop"). The pass is short: a linear layer's gradients are two matrix products,
 batch norm runs through ATen's own kernels (``native_batch_norm`` and its backward, so
 running statistics match ``nn.BatchNorm1d`` exactly), activations are undone in place
-from their outputs, and dropout draws its mask the way ``nn.Dropout`` does on the device
-(ATen's CPU recipe on the CPU, its fused kernel on CUDA).
+from their outputs, and dropout draws its mask the way the network's dropout module does:
+trainwell's :class:`~trainwell.nn.dropout.Dropout` from random bits on the CPU, ``nn.Dropout``
+by ATen's CPU recipe, either by ATen's fused kernel on CUDA.
 ``tests/test_fast_path.py`` checks every gradient against ``torch.autograd``.
 
 Anything else (other layers, losses, frozen or shared parameters, hooks) is refused by
@@ -35,10 +36,12 @@ import torch
 from torch import nn
 
 from ..nn.build import Network
+from ..nn.dropout import BIT_MASK_DEVICES, Dropout, keep_threshold
 from ..nn.losses import CrossEntropy, Loss, MeanSquaredError
 from .flat import FlatParameters
 
 _aten = torch.ops.aten
+_INT64_MIN = -(2 ** 63)
 # The overloads' C++ callables: called per step, and the OpOverload's Python __call__ in front
 # of each is a frame more (measured ~0.5 µs a call at the sizes the step is bound by overhead).
 _bn_backward = _aten.native_batch_norm_backward.default._op
@@ -57,6 +60,8 @@ class _Block:
     act_module: nn.Module | None = None
     slope: float = 0.0
     dropout: float = 0.0
+    #: trainwell's :class:`~trainwell.nn.dropout.Dropout` (its bit mask on the CPU), not ``nn.Dropout``
+    trainwell_dropout: bool = False
     #: On CUDA with fewer than NARROW outputs: other formulations of its products (see NARROW)
     narrow: bool = False
     # views into the flat buffers, filled in by FastMLPStep
@@ -70,6 +75,11 @@ class _Block:
     grad_gamma: torch.Tensor | None = field(init=False, repr=False, default=None)
     grad_beta: torch.Tensor | None = field(init=False, repr=False, default=None)
     weight_t_copy: torch.Tensor | None = field(init=False, repr=False, default=None)
+    #: The dropout mask from random bits (trainwell's Dropout on a BIT_MASK_DEVICES device):
+    #: the 16-bit threshold of keep_threshold and the scale as a 0-d tensor
+    bit_mask: bool = field(init=False, repr=False, default=False)
+    keep_below: int = field(init=False, repr=False, default=0)
+    keep_scale: torch.Tensor | None = field(init=False, repr=False, default=None)
     # batch norm's running statistics and settings, read from the module by FastMLPStep.ready
     # (a module attribute lookup per use is Python's slow path, several a step)
     running_mean: torch.Tensor | None = field(init=False, repr=False, default=None)
@@ -89,6 +99,9 @@ class _Buffers:
     mean: torch.Tensor | None
     invstd: torch.Tensor | None
     noise: torch.Tensor | None  # dropout: scaled noise (CPU recipe) or the fused kernel's bool mask
+    bits: torch.Tensor | None = None      # dropout's random bits (bit mask): int64, a quarter of the elements
+    sixteen: torch.Tensor | None = None   # ``bits`` as one int16 per element, shaped like the activations
+    mask: torch.Tensor | None = None      # bool: the elements kept (bit mask)
     xhat: torch.Tensor | None = None   # scratch for the column-wise batch-norm backward
     scratch: torch.Tensor | None = None
 
@@ -145,8 +158,9 @@ def parse_mlp(net: nn.Module) -> list[_Block] | None:
                 if block.slope < 0:
                     return None  # the in-place backward reads the sign of the output
             i += 1
-        if i < len(mods) and type(mods[i]) is nn.Dropout:
+        if i < len(mods) and type(mods[i]) in (nn.Dropout, Dropout):
             block.dropout = float(mods[i].p)
+            block.trainwell_dropout = type(mods[i]) is Dropout
             i += 1
         blocks.append(block)
     head = blocks[-1]
@@ -249,7 +263,8 @@ class FastMLPStep:
         products without cuBLAS's small-output kernels.
     fused_dropout_devices : tuple of str
         Devices on which dropout runs ATen's fused kernel (``native_dropout``), as
-        ``nn.Dropout`` does there; elsewhere its CPU recipe (``bernoulli_``, then scale).
+        ``nn.Dropout`` does there; elsewhere trainwell's Dropout its bit mask and ``nn.Dropout``
+        its CPU recipe (``bernoulli_``, then scale).
 
     Calling the step with a batch ``(xb, yb)`` trains on it and returns
     ``(loss, scores)``: the batch's mean loss as a 0-d tensor and the network's outputs
@@ -294,6 +309,10 @@ class FastMLPStep:
         # the same masks from the same generator state as the autograd step's nn.Dropout draws
         self.fused_dropout = flat.data.device.type in self.fused_dropout_devices
         for b in blocks:
+            if b.dropout and b.trainwell_dropout and not self.fused_dropout and flat.data.device.type in BIT_MASK_DEVICES:
+                b.bit_mask = True
+                b.keep_below, scale = keep_threshold(b.dropout)
+                b.keep_scale = torch.tensor(scale, dtype=flat.data.dtype, device=flat.data.device)
             b.narrow = narrow_here and b.linear.out_features < NARROW
             if b.narrow:
                 b.weight_t_copy = torch.empty_like(b.weight_t, memory_format=torch.contiguous_format)
@@ -368,6 +387,10 @@ class FastMLPStep:
                     noise=(torch.empty(m, width, dtype=torch.bool, device=kw["device"]) if self.fused_dropout
                            else torch.empty(m, width, **kw)) if b.dropout else None,
                 ))
+                if b.bit_mask:
+                    per_block[-1].bits = torch.empty((m * width + 3) // 4, dtype=torch.int64, device=kw["device"])
+                    per_block[-1].sixteen = per_block[-1].bits.view(torch.int16)[:m * width].view(m, width)
+                    per_block[-1].mask = torch.empty(m, width, dtype=torch.bool, device=kw["device"])
                 if b.bn is not None and m * width >= self.column_bn_from:
                     per_block[-1].xhat = torch.empty(m, width, **kw)
                     per_block[-1].scratch = torch.empty(m, width, **kw)
@@ -430,6 +453,12 @@ class FastMLPStep:
             if b.dropout and self.fused_dropout:
                 # nn.Dropout's kernel on CUDA (ATen's dropout takes native_dropout there)
                 _aten.native_dropout.out(buf.a, b.dropout, True, out0=buf.h, out1=buf.noise)
+            elif b.bit_mask:
+                # trainwell's Dropout: the ops of nn/dropout.py's dropout_noise, into kept buffers
+                buf.bits.random_(_INT64_MIN, None)
+                torch.lt(buf.sixteen, b.keep_below, out=buf.mask)
+                torch.mul(buf.mask, b.keep_scale, out=buf.noise)
+                torch.mul(buf.a, buf.noise, out=buf.h)
             elif b.dropout:
                 # nn.Dropout's CPU recipe (ATen's _dropout_impl), so the same seed draws the
                 # same mask on either path.
