@@ -99,12 +99,16 @@ class EarlyStopping(Callback):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_state_epoch: int | None = None
         self.wait = 0
+        self._live: dict[str, torch.Tensor] = {}
 
     def on_fit_begin(self, run: RunState) -> None:
         self.best = math.inf
         self.best_state = None
         self.best_state_epoch = None
         self.wait = 0
+        # the parameters and buffers themselves, read once (state_dict() walks the modules in
+        # Python, which a small table's short epochs would pay at every improvement)
+        self._live = run.net.state_dict(keep_vars=True)
 
     def on_epoch_end(self, run: RunState) -> None:
         value = run.history[-1].get(self.monitor)
@@ -115,8 +119,14 @@ class EarlyStopping(Callback):
             self.wait = 0
             run.best_epoch = run.epoch
             # tensor clones, not copy.deepcopy: the same values at a tenth of the cost (0.08 ms
-            # against 0.8 ms for the default MLP), which a small table pays at every improvement
-            self.best_state = {k: v.detach().clone() for k, v in run.net.state_dict().items()}
+            # against 0.8 ms for the default MLP); after the first, one fused copy into them
+            best = self.best_state
+            if best is None or best.keys() != self._live.keys() or any(
+                    best[k].shape != v.shape for k, v in self._live.items()):  # first, or restored from a checkpoint
+                self.best_state = {k: v.detach().clone() for k, v in self._live.items()}
+            else:
+                with torch.no_grad():
+                    torch._foreach_copy_([best[k] for k in self._live], list(self._live.values()))
             self.best_state_epoch = run.epoch
         else:
             self.wait += 1
