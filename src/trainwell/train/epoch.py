@@ -90,6 +90,9 @@ class EpochRunner:
             y_train = y if rows is None else y[rows]
             w_train = None if w is None else (w if rows is None else w[rows])
             self.sst = float(weighted_sst(y_train, w_train))  # read once per call, not per epoch
+        #: the validation rows' R² denominator, on the device, made once per call
+        self.val_sst = (weighted_sst(val[1], val[2] if len(val) > 2 else None)
+                        if val is not None and not classification else None)
         n = plan.n
         self.buf_y = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=y.device)  # the epoch's targets, in step order
         self.buf_w = None if w is None else torch.empty(n, dtype=w.dtype, device=w.device)  # and their weights
@@ -295,7 +298,8 @@ class EpochRunner:
         if val is not None:
             stats = torch.cat([stats, evaluate(run.net, self.loss_fn, val[0], val[1], classification,
                                                self.config.eval_batch_size, self.config.prepare, self.channels_last,
-                                               val[2] if len(val) > 2 else None, self._fast_inference())])
+                                               val[2] if len(val) > 2 else None, self._fast_inference(),
+                                               self.val_sst)])
         if shard is not None:  # rank 0's numbers, so every rank takes the same decisions
             stats = shard.same_numbers(stats)
         values = stats.tolist()  # the one host synchronisation of the epoch
