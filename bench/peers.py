@@ -66,7 +66,7 @@ def make_trainwell_monitored(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple
     except ImportError as exc:
         return f"trainwell.diagnose.default_monitors is not importable ({exc})"
     epoch, path = make_trainwell(X, y, bs, callbacks=default_monitors())
-    return epoch, f"{path}; default_monitors(): 2 watched (autograd) steps per epoch"
+    return epoch, f"{path}; default_monitors(): 2 watched steps per epoch (the fast step, calling their observer hooks)"
 
 
 def make_eager(X: torch.Tensor, y: torch.Tensor, bs: int, fused: bool = True) -> tuple[Epoch, str]:

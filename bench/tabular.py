@@ -543,7 +543,7 @@ def markdown(results: pd.DataFrame, command: str, notes: list[str], load: bool =
     ]
     for _, m in models.iterrows():
         lines.append(f"| {m['model']} | {m['mean_rank']:.2f} | {m['wins']} | {m['mean_rank_second']:.2f} | "
-                     f"{m['median_time_s']:.2f} | {m['time_vs_histgb']:.1f}× |")
+                     f"{m['median_time_s']:.2f} | {m['time_vs_histgb']:.2f}× |")
     lines += ["", "## Per table: accuracy (log loss) or R² (RMSE), mean over the seeds; median seconds", "",
               "| table | task | rows | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for table, group in per.groupby("table", sort=False):

@@ -178,8 +178,10 @@ def tables_target(path: Path = BENCH / "tabular.csv") -> list[str]:
             + ("" if all(ratios.get(p, 0) <= t for p, t in (("histgb", TABLE_VS_HISTGB),
                                                              ("sklearn_mlp", TABLE_VS_SKLEARN_MLP)))
                else " Why, as `bench/tabular.md` measured: the median table is a small one, where HistGB fits "
-                    "in 0.03-0.1 s and trainwell runs 50-90 epochs of 6-60 steps of about 0.15 ms each (the "
-                    "patience of 20); fewer epochs or larger batches cut that but lost on the held-out tables.")]
+                    "in 0.03-0.1 s and trainwell runs 25-90 epochs (the patience of 20) of 6-40 steps of about "
+                    "40 ATen calls each, plus per-epoch validation and monitors (a third of an epoch at 9 steps); "
+                    "scikit-learn's MLP stops after a few epochs at the lowest accuracy; fewer epochs or larger "
+                    "batches cut time but lost on the held-out tables.")]
 
 
 def section(figures: dict[str, float] | None = None, *, loaded: Path = BENCH / "results-loaded.md",
