@@ -81,6 +81,7 @@ class RunView:
 
     def __post_init__(self) -> None:
         self.history = list(self.run.history)
+        self._columns: dict[Any, list[Any]] = {}  # column(), stat(): the history does not change under the rules
         self.classification = bool(getattr(self.run.config, "classification", True))
         names: list[str] = []
         self.kinds: dict[str, str | None] = {}
@@ -95,11 +96,18 @@ class RunView:
     # ------------------------------------------------------------- accessors
     def stat(self, layer: str, key: str) -> list[float]:
         """One layer's statistic over the epochs (finite values only)."""
-        return _finite([row.get(LAYERS_KEY, {}).get(layer, {}).get(key) for row in self.history])
+        cached = self._columns.get((layer, key))
+        if cached is None:  # the rules read the same few columns many times: each is built once
+            cached = self._columns[(layer, key)] = _finite(
+                [row.get(LAYERS_KEY, {}).get(layer, {}).get(key) for row in self.history])
+        return list(cached)
 
     def column(self, key: str) -> list[Any]:
         """One history column over the epochs (``None`` where an epoch lacks it)."""
-        return [row.get(key) for row in self.history]
+        cached = self._columns.get(key)
+        if cached is None:
+            cached = self._columns[key] = [row.get(key) for row in self.history]
+        return list(cached)
 
     def has(self, *codes: str) -> bool:
         """Whether an earlier rule already reported one of ``codes``."""

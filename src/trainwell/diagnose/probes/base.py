@@ -16,6 +16,7 @@ per-layer record, and the advice and the report read the epochs that have one.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -34,6 +35,7 @@ WATCH_SHARE = 0.025
 MAX_EPOCH_STRIDE = 8
 
 
+@functools.lru_cache(maxsize=256)  # every probe asks at every epoch, always with the run's same three numbers
 def epoch_stride(watched_per_epoch: int, steps_per_epoch: int, max_epochs: int) -> int:
     """Watch every ``stride``-th epoch: 1 on long epochs, more on short ones.
 
@@ -62,6 +64,12 @@ def watched_epoch(run: RunState, per_epoch: int = 2) -> bool:
     return (run.epoch - 1) % epoch_stride(per_epoch, n, max_epochs) == 0  # run.epoch counts from 1 in an epoch
 
 
+@functools.lru_cache(maxsize=256)
+def _spread(n: int, k: int) -> frozenset[int]:
+    """``k`` evenly spread steps of an epoch of ``n``."""
+    return frozenset(i * n // k for i in range(k))
+
+
 class SampledProbe(Callback):
     """A callback that looks at ``per_epoch`` evenly spread steps of each epoch.
 
@@ -83,7 +91,7 @@ class SampledProbe(Callback):
         n = max(int(run.steps_per_epoch), 1)
         k = min(self.per_epoch, n)
         # none in an epoch between two watched ones
-        self._chosen = frozenset(i * n // k for i in range(k)) if watched_epoch(run, k) else frozenset()
+        self._chosen = _spread(n, k) if watched_epoch(run, k) else frozenset()
         self.reset(run)
 
     def wants_step(self, run: RunState) -> bool:
