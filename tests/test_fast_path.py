@@ -432,3 +432,25 @@ def test_adam_kernel_arguments_follow_a_loaded_optimizer_state_and_a_changed_rat
     for k in s1:
         for key in s1[k]:
             torch.testing.assert_close(s0[k][key], s1[k][key], rtol=0, atol=0)
+
+
+def test_adam_kernel_arguments_are_rebuilt_after_the_state_is_cleared():
+    """Clearing the optimizer's state in place restarts Adam, as torch's own step() would."""
+    nets = [_net(torch.float32), _net(torch.float32)]
+    pairs = []
+    for net in nets:
+        flat = FlatParameters(net)
+        opt = make_flat_optimizer("adam", flat, 0.01, 0.9, 1e-3)
+        pairs.append((flat, opt, FlatUpdate(flat, opt)))
+    g = torch.Generator().manual_seed(0)
+    for i in range(4):
+        if i == 2:
+            for _, opt, _ in pairs:
+                opt.state.clear()
+        grad = torch.randn(pairs[0][0].grad.shape, generator=g)
+        for flat, _, _ in pairs:
+            flat.grad.copy_(grad)
+        pairs[0][2]()
+        pairs[1][1].step()
+    torch.testing.assert_close(pairs[0][0].data, pairs[1][0].data, rtol=0, atol=0)
+    assert all(float(s["step"]) == 2 for s in pairs[0][1].state.values())

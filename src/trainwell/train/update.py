@@ -150,13 +150,13 @@ class FlatUpdate:
 
         Looking the state up and building the lists cost more Python per step than the
         kernel itself at small sizes, so they are kept until the optimizer's state or groups
-        are replaced (``load_state_dict``) or a group's kind changes (``amsgrad``, decoupled
-        decay, a rate given as a tensor). Scalars (rate, betas, decay, eps) are read from the groups at every step.
+        are replaced (``load_state_dict``), emptied (``state.clear()``) or a group's kind changes
+        (``amsgrad``, decoupled decay, a rate given as a tensor). Scalars (rate, betas, decay, eps) are read from the groups at every step.
         ``None``: a learning rate is a tensor, which only ``step()`` handles.
         """
         opt = self.optimizer
         groups = opt.param_groups
-        kinds = [(g["amsgrad"], g.get("decoupled_weight_decay"), type(g["lr"])) for g in groups]
+        kinds = [(g["amsgrad"], g.get("decoupled_weight_decay"), type(g["lr"]), len(opt.state)) for g in groups]
         cached = self._adam_args
         if cached is not None and cached[0] is opt.state and cached[1] is groups and cached[2] == kinds:
             return cached[3]
