@@ -200,6 +200,10 @@ def test_overfitting_is_a_warning_without_regularisation_and_information_with_it
     assert codes(findings_for(rows, l2=0.0, best_epoch=3))["overfitting"] == "warning"
     assert codes(findings_for(rows, l2=1e-4, best_epoch=3))["overfitting"] == "info"
     assert "overfitting" not in codes(findings_for(healthy_rows(), l2=0.0))
+    # the advice is shown after "Try: ", so it must not say "Try" itself ("Try: Try stronger L2...")
+    found = next(f for f in findings_for(rows, l2=1e-4, best_epoch=3) if f.code == "overfitting")
+    assert "Try: stronger L2" in str(found) or "Try: Stronger L2" in str(found)
+    assert "Try: Try" not in str(found)
 
 
 def test_underfitting_of_a_too_small_network():

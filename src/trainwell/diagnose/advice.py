@@ -493,7 +493,7 @@ def dead_relu(v: RunView) -> Finding | None:
         "dead_relu", "info" if fits else "error" if frac >= 0.9 else "warning",
         f"{frac:.0%} of the ReLUs in {name} never fired on the sampled batches of the last epoch (the notes: "
         "up to 40% can die); a dead ReLU gets no gradient and rarely recovers.",
-        "Try " + _options(v, (None, None, f"a lower learning rate (e.g. lr={lower_lr(v.run.config.lr, _opt(v)):g})"),
+        _options(v, (None, None, f"A lower learning rate (e.g. lr={lower_lr(v.run.config.lr, _opt(v)):g})"),
                           ("batchnorm", True, "batchnorm=True"), ("activation", "leaky_relu", "activation='leaky_relu'")) + ".",
         {"layers": dict(dead)},
         fix={"activation": "leaky_relu"} if _setting(v, "activation") == "relu" else {},
@@ -673,7 +673,7 @@ def overfitting(v: RunView) -> Finding | None:
         "overfitting", "warning" if unregularised or large_gap else "info",
         f"The validation loss rose after epoch {best + 1} ({_fmt(best_val)} -> {_fmt(max(later))}) while the "
         f"training loss kept falling: the network is overfitting.{at_best}{why}{restored}",
-        "Try stronger L2 (e.g. l2=1e-3), dropout=0.3, more data, or stop earlier.",
+        "Stronger L2 (e.g. l2=1e-3), dropout=0.3, more data, or stopping earlier.",
         {"best_epoch": best + 1, "best_val_loss": best_val, "max_val_loss_after": max(later), "gap": gap,
          "regularised": not unregularised},
         fix={"l2": _round(max(10 * v.run.config.l2, 1e-3))} if unregularised or large_gap else {},
@@ -734,7 +734,7 @@ def underfitting(v: RunView) -> Finding | None:
         + (": it was still improving when max_epochs ended." if improving else
            ": the features may not determine the target well, or the model needs more capacity."),
         "Train longer (raise max_epochs)." if improving else
-        "Try a bigger network or better features; a plain baseline (e.g. logistic/linear regression) tells how "
+        "A bigger network or better features; a plain baseline (e.g. logistic/linear regression) tells how "
         "much signal there is.",
         {f"train_{v.metric}": score},
     )
