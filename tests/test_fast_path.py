@@ -401,32 +401,39 @@ def test_inference_is_bit_for_bit_the_modules_evaluation_forward(activation, bat
     assert torch.equal(scores, expected)
 
 
-def test_adam_kernel_arguments_follow_a_loaded_optimizer_state_and_a_changed_rate():
-    """FlatUpdate keeps Adam's kernel arguments between steps; a new state or rate must reach the kernel."""
-    nets = [_net(torch.float32), _net(torch.float32)]
+def _twin_adams():
+    """Two identical nets with flat Adam: ``(flat, optimizer, FlatUpdate)`` each."""
     pairs = []
-    for net in nets:
+    for net in (_net(torch.float32), _net(torch.float32)):
         flat = FlatParameters(net)
         opt = make_flat_optimizer("adam", flat, 0.01, 0.9, 1e-3)
         pairs.append((flat, opt, FlatUpdate(flat, opt)))
+    return pairs
+
+
+def _step_both(pairs, g):
+    """One step on the same random gradient: the first by FlatUpdate's direct kernel call (arguments
+    kept from the previous step), the second by torch.optim's own step()."""
+    grad = torch.randn(pairs[0][0].grad.shape, generator=g)
+    for flat, _, _ in pairs:
+        flat.grad.copy_(grad)
+    pairs[0][2]()
+    pairs[1][1].step()
+
+
+def test_adam_kernel_arguments_follow_a_loaded_optimizer_state_and_a_changed_rate():
+    """FlatUpdate keeps Adam's kernel arguments between steps; a new state or rate must reach the kernel."""
+    pairs = _twin_adams()
     g = torch.Generator().manual_seed(0)
-
-    def both_step():
-        grad = torch.randn(pairs[0][0].grad.shape, generator=g)
-        for flat, _, _ in pairs:
-            flat.grad.copy_(grad)
-        pairs[0][2]()       # direct kernel call, arguments kept from the previous step
-        pairs[1][1].step()  # torch.optim's own step
-
-    both_step()
+    _step_both(pairs, g)
     saved = copy.deepcopy(pairs[1][1].state_dict())
-    both_step()
+    _step_both(pairs, g)
     for flat, opt, _ in pairs:  # both go back one step: new state tensors, new groups
         opt.load_state_dict(copy.deepcopy(saved))
         flat.data.copy_(pairs[1][0].data)
         opt.param_groups[0]["lr"] = 0.003
-    both_step()
-    both_step()
+    _step_both(pairs, g)
+    _step_both(pairs, g)
     torch.testing.assert_close(pairs[0][0].data, pairs[1][0].data, rtol=0, atol=0)
     s0, s1 = pairs[0][1].state_dict()["state"], pairs[1][1].state_dict()["state"]
     for k in s1:
@@ -436,21 +443,12 @@ def test_adam_kernel_arguments_follow_a_loaded_optimizer_state_and_a_changed_rat
 
 def test_adam_kernel_arguments_are_rebuilt_after_the_state_is_cleared():
     """Clearing the optimizer's state in place restarts Adam, as torch's own step() would."""
-    nets = [_net(torch.float32), _net(torch.float32)]
-    pairs = []
-    for net in nets:
-        flat = FlatParameters(net)
-        opt = make_flat_optimizer("adam", flat, 0.01, 0.9, 1e-3)
-        pairs.append((flat, opt, FlatUpdate(flat, opt)))
+    pairs = _twin_adams()
     g = torch.Generator().manual_seed(0)
     for i in range(4):
         if i == 2:
             for _, opt, _ in pairs:
                 opt.state.clear()
-        grad = torch.randn(pairs[0][0].grad.shape, generator=g)
-        for flat, _, _ in pairs:
-            flat.grad.copy_(grad)
-        pairs[0][2]()
-        pairs[1][1].step()
+        _step_both(pairs, g)
     torch.testing.assert_close(pairs[0][0].data, pairs[1][0].data, rtol=0, atol=0)
     assert all(float(s["step"]) == 2 for s in pairs[0][1].state.values())

@@ -17,10 +17,12 @@ step trains alike on either path.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-__all__ = ["Dropout", "dropout_noise", "keep_threshold"]
+__all__ = ["Dropout", "draw_noise", "dropout_noise", "keep_threshold"]
 
 #: Devices where :class:`Dropout` draws its mask from random bits (elsewhere: ``nn.Dropout``).
 BIT_MASK_DEVICES = ("cpu",)
@@ -36,33 +38,34 @@ def keep_threshold(p: float) -> tuple[int, float]:
     return steps - 32768, 65536.0 / steps
 
 
-def dropout_noise(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype, device: torch.device,
-                  bits: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                  out: torch.Tensor | None = None, scale: torch.Tensor | None = None) -> torch.Tensor:
-    """Dropout's multiplier for a tensor of ``shape``: 0 where dropped, ``1 / keep`` where kept.
+def draw_noise(bits: torch.Tensor, sixteen: torch.Tensor, threshold: int, scale: torch.Tensor,
+               mask: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """The recipe on kept buffers: fill ``bits`` (int64), keep where ``sixteen`` (``bits`` seen
+    as one int16 per element, shaped like the activations) is under ``threshold``, and write
+    ``mask * scale`` (``scale``: a 0-d tensor of ``out``'s dtype) into ``out``.
 
-    ``bits`` (int64, at least a quarter of the elements, rounded up), ``mask`` (bool, shaped
-    ``shape``), ``out`` (``dtype``, shaped ``shape``) and ``scale`` (the 0-d ``dtype`` tensor
-    of :func:`keep_threshold`'s scale) are kept buffers when given, made here when not.
-    Draws from torch's default generator of ``device``, as ``nn.Dropout`` does.
+    The one place the draw is written: :func:`dropout_noise` (the module) and the fast MLP step
+    (its buffers kept from step to step) both call it, so both draw the same masks.
     """
-    numel = 1
-    for size in shape:
-        numel *= size
-    words = (numel + 3) // 4
-    if bits is None:
-        bits = torch.empty(words, dtype=torch.int64, device=device)
     # the whole 64-bit range: random_() alone leaves the sign bit 0, and every fourth 16-bit part biased
-    bits[:words].random_(-(2 ** 63), None)
-    threshold, value = keep_threshold(p)
-    sixteen = bits[:words].view(torch.int16)[:numel].view(shape)
-    mask = torch.lt(sixteen, threshold, out=mask) if mask is not None else torch.lt(sixteen, threshold)
-    if scale is None:
-        scale = torch.tensor(value, dtype=dtype, device=device)
-    if out is None:
-        out = torch.empty(shape, dtype=dtype, device=device)
+    bits.random_(-(2 ** 63), None)
+    torch.lt(sixteen, threshold, out=mask)
     # bool times a 0-d tensor of ``dtype``: computed in ``dtype``, the scale rounded to it once
     return torch.mul(mask, scale, out=out)
+
+
+def dropout_noise(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype,
+                  device: torch.device) -> torch.Tensor:
+    """Dropout's multiplier for a tensor of ``shape``: 0 where dropped, ``1 / keep`` where kept.
+
+    Draws from torch's default generator of ``device``, as ``nn.Dropout`` does.
+    """
+    numel = math.prod(shape)
+    bits = torch.empty((numel + 3) // 4, dtype=torch.int64, device=device)
+    threshold, value = keep_threshold(p)
+    return draw_noise(bits, bits.view(torch.int16)[:numel].view(shape), threshold,
+                      torch.tensor(value, dtype=dtype, device=device),
+                      torch.empty(shape, dtype=torch.bool, device=device), torch.empty(shape, dtype=dtype, device=device))
 
 
 class Dropout(nn.Dropout):

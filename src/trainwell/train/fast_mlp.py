@@ -36,12 +36,11 @@ import torch
 from torch import nn
 
 from ..nn.build import Network
-from ..nn.dropout import BIT_MASK_DEVICES, Dropout, keep_threshold
+from ..nn.dropout import BIT_MASK_DEVICES, Dropout, draw_noise, keep_threshold
 from ..nn.losses import CrossEntropy, Loss, MeanSquaredError
 from .flat import FlatParameters
 
 _aten = torch.ops.aten
-_INT64_MIN = -(2 ** 63)
 # The overloads' C++ callables: called per step, and the OpOverload's Python __call__ in front
 # of each is a frame more (measured ~0.5 µs a call at the sizes the step is bound by overhead).
 _bn_backward = _aten.native_batch_norm_backward.default._op
@@ -454,10 +453,8 @@ class FastMLPStep:
                 # nn.Dropout's kernel on CUDA (ATen's dropout takes native_dropout there)
                 _aten.native_dropout.out(buf.a, b.dropout, True, out0=buf.h, out1=buf.noise)
             elif b.bit_mask:
-                # trainwell's Dropout: the ops of nn/dropout.py's dropout_noise, into kept buffers
-                buf.bits.random_(_INT64_MIN, None)
-                torch.lt(buf.sixteen, b.keep_below, out=buf.mask)
-                torch.mul(buf.mask, b.keep_scale, out=buf.noise)
+                # trainwell's Dropout: its draw (nn/dropout.py) into kept buffers
+                draw_noise(buf.bits, buf.sixteen, b.keep_below, b.keep_scale, buf.mask, buf.noise)
                 torch.mul(buf.a, buf.noise, out=buf.h)
             elif b.dropout:
                 # nn.Dropout's CPU recipe (ATen's _dropout_impl), so the same seed draws the
