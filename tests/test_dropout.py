@@ -92,3 +92,18 @@ def test_the_fast_step_draws_the_masks_autograd_draws(kind):
     expected, got = _grads_both_ways(net, X, y)
     for name, grad in expected.items():
         torch.testing.assert_close(got[name], grad, rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("rows, hidden", [(41, (7, 5, 3)), (13, (3, 6))])
+def test_one_draw_for_all_blocks_gives_each_block_its_own_draw(rows, hidden):
+    """The fast step draws every block's mask at once (one rate); blocks whose elements do not fill
+    whole 64-bit words (41 x 7, 13 x 3) still get the bits their own draws would, as autograd's modules do."""
+    g = torch.Generator().manual_seed(2)
+    X, y = torch.randn(rows, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (rows,), generator=g)
+    spec = NetworkSpec(kind="mlp", input_shape=(6,), n_outputs=3, hidden=hidden, dropout=0.3)
+    net = build_network(spec, generator=torch.Generator().manual_seed(0)).double()
+    twin = copy.deepcopy(net)
+    assert FastMLPStep(twin, make_loss("cross_entropy"), FlatParameters(twin), update=lambda: None).joint_dropout
+    expected, got = _grads_both_ways(net, X, y)
+    for name, grad in expected.items():
+        torch.testing.assert_close(got[name], grad, rtol=1e-10, atol=1e-12, msg=name)

@@ -38,11 +38,12 @@ def keep_threshold(p: float) -> tuple[int, float]:
     return steps - 32768, 65536.0 / steps
 
 
-def draw_noise(bits: torch.Tensor, sixteen: torch.Tensor, threshold: int, scale: torch.Tensor,
+def draw_noise(bits: torch.Tensor, sixteen: torch.Tensor, threshold: int | torch.Tensor, scale: torch.Tensor,
                mask: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """The recipe on kept buffers: fill ``bits`` (int64), keep where ``sixteen`` (``bits`` seen
-    as one int16 per element, shaped like the activations) is under ``threshold``, and write
-    ``mask * scale`` (``scale``: a 0-d tensor of ``out``'s dtype) into ``out``.
+    as one int16 per element, shaped like the activations) is under ``threshold`` (a number or
+    a 0-d int16 tensor), and write ``mask * scale`` (``scale``: a 0-d tensor of ``out``'s
+    dtype) into ``out``.
 
     The one place the draw is written: :func:`dropout_noise` (the module) and the fast MLP step
     (its buffers kept from step to step) both call it, so both draw the same masks.
@@ -50,8 +51,9 @@ def draw_noise(bits: torch.Tensor, sixteen: torch.Tensor, threshold: int, scale:
     # the whole 64-bit range: random_() alone leaves the sign bit 0, and every fourth 16-bit part biased
     bits.random_(-(2 ** 63), None)
     torch.lt(sixteen, threshold, out=mask)
-    # bool times a 0-d tensor of ``dtype``: computed in ``dtype``, the scale rounded to it once
-    return torch.mul(mask, scale, out=out)
+    # the mask as 0/1 in ``dtype``, times the scale (a 0-d tensor of ``dtype``, rounded to it
+    # once): ``torch.mul(mask, scale)`` computes the same, but casts the mask into a new tensor first
+    return out.copy_(mask).mul_(scale)
 
 
 def dropout_noise(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype,

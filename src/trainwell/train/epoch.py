@@ -105,6 +105,28 @@ class EpochRunner:
         self.batch_x: dict[int, torch.Tensor] = {}  # reused gather buffers of unwatched steps, by batch size
         self.graphs: dict[str, GraphedSteps] = {}  # full-size unwatched steps replayed from CUDA graphs
         self.hooked = False  # whether some steps ran eagerly because the network had hooks
+        self._perm: torch.Tensor | None = None  # the CPU permutation buffer (see start_epoch)
+        #: each step's slices of the epoch's buffers, made once per call (see _step_views)
+        self._views: dict[str, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+
+    def _perm_buffer(self) -> torch.Tensor:
+        if self._perm is None:
+            self._perm = torch.empty(self.plan.n_rows, dtype=torch.long)
+        return self._perm
+
+    def _step_views(self, name: str, whole: torch.Tensor) -> list[torch.Tensor]:
+        """Each step's rows of the buffer ``whole``, sliced once while it is the same buffer.
+
+        A slice is a new tensor object; cut at every step it costs a few microseconds, more
+        than some of the step's own operations on a small table. The call's buffers (targets,
+        weights, predictions, the CPU permutation) live as long as the call, so their slices do.
+        """
+        cached = self._views.get(name)
+        if cached is None or cached[0] is not whole:
+            bs, n = self.plan.batch_size, self.plan.n
+            cached = self._views[name] = (whole, [whole[b * bs:min(b * bs + bs, n)]
+                                                  for b in range(self.plan.steps_per_epoch)])
+        return cached[1]
 
     # ------------------------------------------------------------------ choices per step
     def use_fast(self) -> bool:
@@ -150,7 +172,12 @@ class EpochRunner:
         flat = self.run._loop.flat
         if flat is not None and not flat.intact():
             flat.bind()  # user code replaced a parameter's storage (e.g. load_state_dict)
-        perm = torch.randperm(self.plan.n_rows, device=self.X.device, generator=self.generator)
+        if self.shard is None and self.rows is None and self.X.device.type == "cpu":
+            # into the call's one permutation buffer, so the steps' slices of it are made once
+            # (the same permutation as a new tensor would hold)
+            perm = torch.randperm(self.plan.n_rows, generator=self.generator, out=self._perm_buffer())
+        else:
+            perm = torch.randperm(self.plan.n_rows, device=self.X.device, generator=self.generator)
         if self.shard is not None:
             perm = self.shard.take(perm)  # every rank draws the same permutation and takes its slices
         if self.rows is not None:
@@ -180,6 +207,9 @@ class EpochRunner:
         take = X.take_rows if hasattr(X, "take_rows") else functools.partial(torch.index_select, X, 0)
         graph = None  # the graph of full unwatched steps: looked up on first use, and again after a watched step
         seen = 0
+        step_rows, step_y = self._step_views("perm", perm), self._step_views("y", buf_y)
+        step_w = None if buf_w is None else self._step_views("w", buf_w)
+        step_out = None if outputs is None else self._step_views("out", outputs)
         for b in range(self.plan.steps_per_epoch):
             start = b * bs
             stop = min(start + bs, n)
@@ -200,22 +230,23 @@ class EpochRunner:
                 xbuf = batch_x.get(m)
                 if xbuf is None:
                     xbuf = batch_x[m] = torch.empty((m, *X.shape[1:]), dtype=X.dtype, device=X.device)
-                xb = network_input(take(perm[start:stop], out=xbuf), reuse=True)
+                xb = network_input(take(step_rows[b], out=xbuf), reuse=True)
                 if buf_w is None:
-                    loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop])
+                    loss, scores = (fast if use_fast else general)(xb, step_y[b])
                 else:
-                    loss, scores = (fast if use_fast else general)(xb, buf_y[start:stop], buf_w[start:stop])
+                    loss, scores = (fast if use_fast else general)(xb, step_y[b], step_w[b])
             if buf_w is None:
                 loss_sum.add_(loss, alpha=m)
             else:  # the weighted mean over the epoch: each batch's mean times its weight
-                loss_sum.add_(loss * buf_w[start:stop].sum())
+                loss_sum.add_(loss * step_w[b].sum())
             if scores is not None:
                 if outputs is None:
                     outputs = self.outputs = self._new_outputs(scores)
+                    step_out = self._step_views("out", outputs)
                 if classification:
-                    torch.argmax(scores, 1, out=outputs[start:stop])
+                    torch.argmax(scores, 1, out=step_out[b])
                 else:
-                    outputs[start:stop].copy_(scores)
+                    step_out[b].copy_(scores)
             seen += m
             if watchers:
                 self._end_watched_step(watchers, loss)

@@ -44,6 +44,8 @@ _aten = torch.ops.aten
 # The overloads' C++ callables: called per step, and the OpOverload's Python __call__ in front
 # of each is a frame more (measured ~0.5 µs a call at the sizes the step is bound by overhead).
 _bn_backward = _aten.native_batch_norm_backward.default._op
+_bn_backward_out = _aten.native_batch_norm_backward.out._op
+_ALL_GRADS = [True, True, True]
 _relu_backward = _aten.threshold_backward.grad_input._op
 _ACTIVATIONS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
 
@@ -77,7 +79,7 @@ class _Block:
     #: The dropout mask from random bits (trainwell's Dropout on a BIT_MASK_DEVICES device):
     #: the 16-bit threshold of keep_threshold and the scale as a 0-d tensor
     bit_mask: bool = field(init=False, repr=False, default=False)
-    keep_below: int = field(init=False, repr=False, default=0)
+    keep_below: torch.Tensor | None = field(init=False, repr=False, default=None)
     keep_scale: torch.Tensor | None = field(init=False, repr=False, default=None)
     # batch norm's running statistics and settings, read from the module by FastMLPStep.ready
     # (a module attribute lookup per use is Python's slow path, several a step)
@@ -103,6 +105,10 @@ class _Buffers:
     mask: torch.Tensor | None = None      # bool: the elements kept (bit mask)
     xhat: torch.Tensor | None = None   # scratch for the column-wise batch-norm backward
     scratch: torch.Tensor | None = None
+    grad_z: torch.Tensor | None = None    # batch norm's input gradient (ATen's backward, affine)
+    # transposed views of the gradients the weight gradient multiplies by, made once
+    grad_h_t: torch.Tensor | None = None
+    grad_z_t: torch.Tensor | None = None
 
 
 #: On CUDA, a linear layer with fewer outputs than this computes its products another way.
@@ -310,18 +316,27 @@ class FastMLPStep:
         for b in blocks:
             if b.dropout and b.trainwell_dropout and not self.fused_dropout and flat.data.device.type in BIT_MASK_DEVICES:
                 b.bit_mask = True
-                b.keep_below, scale = keep_threshold(b.dropout)
+                threshold, scale = keep_threshold(b.dropout)
+                # 0-d tensors: an int16 threshold compares without wrapping a Python number (same result)
+                b.keep_below = torch.tensor(threshold, dtype=torch.int16, device=flat.data.device)
                 b.keep_scale = torch.tensor(scale, dtype=flat.data.dtype, device=flat.data.device)
             b.narrow = narrow_here and b.linear.out_features < NARROW
             if b.narrow:
                 b.weight_t_copy = torch.empty_like(b.weight_t, memory_format=torch.contiguous_format)
         self.hidden = blocks[:-1]
         self.head = blocks[-1]
+        masked = [b for b in self.hidden if b.dropout]
+        #: Every dropout draws its bit mask at the same rate: one draw for all of them (see _JointDraw)
+        self.joint_dropout = (len(masked) > 1 and all(b.bit_mask for b in masked)
+                              and len({float(b.dropout) for b in masked}) == 1)
         #: The activation modules whose observer hooks the step calls (see :func:`observer`).
         self.observed = frozenset(id(b.act_module) for b in self.hidden if b.act_module is not None)
+        self._activations = tuple(b.act_module for b in self.hidden if b.act_module is not None)
         #: ``list(net.modules())``: parse_mlp accepted a fixed structure, walked once
         self.modules = list(net.modules())
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
+        self._joint: dict[int, _JointDraw | None] = {}
+        self._grad_scores_t: dict[int, torch.Tensor] = {}
         self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._scalars: dict[float, torch.Tensor] = {}
@@ -386,18 +401,25 @@ class FastMLPStep:
                     noise=(torch.empty(m, width, dtype=torch.bool, device=kw["device"]) if self.fused_dropout
                            else torch.empty(m, width, **kw)) if b.dropout else None,
                 ))
-                if b.bit_mask:
+                if b.bit_mask and not self.joint_dropout:
                     per_block[-1].bits = torch.empty((m * width + 3) // 4, dtype=torch.int64, device=kw["device"])
                     per_block[-1].sixteen = per_block[-1].bits.view(torch.int16)[:m * width].view(m, width)
                     per_block[-1].mask = torch.empty(m, width, dtype=torch.bool, device=kw["device"])
+                buf = per_block[-1]
+                buf.grad_h_t = buf.grad_h.t()
                 if b.bn is not None and m * width >= self.column_bn_from:
-                    per_block[-1].xhat = torch.empty(m, width, **kw)
-                    per_block[-1].scratch = torch.empty(m, width, **kw)
+                    buf.xhat = torch.empty(m, width, **kw)
+                    buf.scratch = torch.empty(m, width, **kw)
+                elif b.bn is not None and b.grad_gamma is not None and b.grad_beta is not None:
+                    buf.grad_z = torch.empty(m, width, **kw)
+                    buf.grad_z_t = buf.grad_z.t()
             scores = torch.empty(m, self.head.linear.out_features, **kw)
             grad_scores = torch.empty_like(scores)
+            self._grad_scores_t[m] = grad_scores.t()
             bufs = (per_block, scores, grad_scores)
             # Two sizes at most in practice (the batch size and the ragged last batch).
             self._buffers[m] = bufs
+            self._joint[m] = _JointDraw(m, self.hidden, per_block, kw) if self.joint_dropout else None
         return bufs
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor,
@@ -438,6 +460,11 @@ class FastMLPStep:
         m = xb.shape[0]
         per_block, scores, grad_scores = self._buffers_for(m)
         inputs = [xb]
+        joint = self._joint[m]
+        # every block's mask in one draw, unless an observer runs between two blocks' draws
+        drawn = joint is not None and not any(a._forward_hooks for a in self._activations)
+        if drawn:
+            joint.draw()
         # ---------------------------------------------------------------- forward
         h = xb
         for b, buf in zip(self.hidden, per_block, strict=True):
@@ -454,7 +481,8 @@ class FastMLPStep:
                 _aten.native_dropout.out(buf.a, b.dropout, True, out0=buf.h, out1=buf.noise)
             elif b.bit_mask:
                 # trainwell's Dropout: its draw (nn/dropout.py) into kept buffers
-                draw_noise(buf.bits, buf.sixteen, b.keep_below, b.keep_scale, buf.mask, buf.noise)
+                if not drawn:
+                    draw_noise(buf.bits, buf.sixteen, b.keep_below, b.keep_scale, buf.mask, buf.noise)
                 torch.mul(buf.a, buf.noise, out=buf.h)
             elif b.dropout:
                 # nn.Dropout's CPU recipe (ATen's _dropout_impl), so the same seed draws the
@@ -469,7 +497,7 @@ class FastMLPStep:
         loss = self._loss_gradient(scores, yb, wb, grad_scores, m)
         g = grad_scores
         # --------------------------------------------------------------- backward
-        self._parameter_grads(head, g, inputs[-1])
+        self._parameter_grads(head, g, inputs[-1], self._grad_scores_t[m])
         below = head
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
@@ -480,8 +508,14 @@ class FastMLPStep:
             elif b.dropout:
                 gh.mul_(buf.noise)
             _deactivate(b, gh, buf.a)
+            gz_t = None
             if b.bn is not None and buf.xhat is not None:
-                gz = _batch_norm_backward_by_columns(b, gh, buf)
+                gz, gz_t = _batch_norm_backward_by_columns(b, gh, buf), buf.grad_h_t  # in place in gh
+            elif buf.grad_z is not None:
+                # into kept buffers: no new tensors, and the parameters' gradients need no copy
+                _bn_backward_out(gh, buf.z, b.gamma, b.running_mean, b.running_var, buf.mean, buf.invstd, True,
+                                 b.eps, _ALL_GRADS, out0=buf.grad_z, out1=b.grad_gamma, out2=b.grad_beta)
+                gz, gz_t = buf.grad_z, buf.grad_z_t
             elif b.bn is not None:
                 gz, ggamma, gbeta = _bn_backward(
                     gh, buf.z, b.gamma, b.running_mean, b.running_var, buf.mean, buf.invstd, True, b.eps,
@@ -490,8 +524,8 @@ class FastMLPStep:
                     b.grad_gamma.copy_(ggamma)
                     b.grad_beta.copy_(gbeta)
             else:
-                gz = gh
-            self._parameter_grads(b, gz, inputs[i])
+                gz, gz_t = gh, buf.grad_h_t
+            self._parameter_grads(b, gz, inputs[i], gz_t)
             g, below = gz, b
         self.update()
         return loss, scores
@@ -545,15 +579,16 @@ class FastMLPStep:
             t = self._scalars[value] = torch.tensor(value, **self._factory)
         return t
 
-    def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor) -> None:
-        """The weight and bias gradients of linear layer ``b`` from its output gradient ``g`` and input ``h``."""
+    def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor, g_t: torch.Tensor | None = None) -> None:
+        """The weight and bias gradients of linear layer ``b`` from its output gradient ``g`` and input ``h``
+        (``g_t``: ``g.t()`` when kept, else made here)."""
         scratch = self._narrow_buffers(b, g.shape[0]) if b.narrow else None
         if scratch is not None and scratch["outer"] is not None:
             # (out, m, 1) * (1, m, in) summed over m: g.t() @ h without cuBLAS (see NARROW)
             torch.mul(g.t().unsqueeze(2), h.unsqueeze(0), out=scratch["outer"])
             torch.sum(scratch["outer"], 1, out=b.grad_weight)
         else:
-            torch.mm(g.t(), h, out=b.grad_weight)
+            torch.mm(g.t() if g_t is None else g_t, h, out=b.grad_weight)
         if b.grad_bias is not None and scratch is not None:
             torch.mm(scratch["ones"], g, out=b.grad_bias.unsqueeze(0))
         elif b.grad_bias is not None:
@@ -581,6 +616,41 @@ class FastMLPStep:
                 if b.bn is not None and b.bn.num_batches_tracked is not None:
                     b.bn.num_batches_tracked.add_(self._unflushed)
             self._unflushed = 0
+
+
+class _JointDraw:
+    """The dropout masks of all hidden blocks drawn as one (same rate everywhere, bit masks).
+
+    ``Tensor.random_`` over the full 64-bit range fills its elements one after another from
+    the generator, so one draw of the blocks' random words laid end to end equals one draw
+    per block in order: each block's words start where its own draw would put them (a whole
+    word per four elements, the unused parts of a block's last word left unused). The
+    comparison and the scaling then run once over all of it. Three operations a step instead
+    of three per block; the masks are the same to the bit (``tests/test_dropout.py``).
+    """
+
+    def __init__(self, m: int, hidden: list[_Block], per_block: list[_Buffers], kw: dict) -> None:
+        words = [(m * b.linear.out_features + 3) // 4 if b.dropout else 0 for b in hidden]
+        device = kw["device"]
+        self.bits = torch.empty(sum(words), dtype=torch.int64, device=device)
+        self.sixteen = self.bits.view(torch.int16)
+        self.mask = torch.empty(self.sixteen.shape, dtype=torch.bool, device=device)
+        self.noise = torch.empty(self.sixteen.shape, **kw)
+        first = next(b for b in hidden if b.dropout)
+        self.threshold, self.scale = first.keep_below, first.keep_scale
+        start = 0
+        for b, buf, n in zip(hidden, per_block, words, strict=True):
+            if not n:
+                continue
+            shape, end = buf.a.shape, 4 * start + buf.a.numel()
+            buf.bits = self.bits[start:start + n]
+            buf.sixteen = self.sixteen[4 * start:end].view(shape)
+            buf.mask = self.mask[4 * start:end].view(shape)
+            buf.noise = self.noise[4 * start:end].view(shape)  # the block's own draw writes here too
+            start += n
+
+    def draw(self) -> None:
+        draw_noise(self.bits, self.sixteen, self.threshold, self.scale, self.mask, self.noise)
 
 
 _MINUS_ONES: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
