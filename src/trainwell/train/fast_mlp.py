@@ -639,7 +639,7 @@ class _JointDraw:
         first = next(b for b in hidden if b.dropout)
         self.threshold, self.scale = first.keep_below, first.keep_scale
         start = 0
-        for b, buf, n in zip(hidden, per_block, words, strict=True):
+        for buf, n in zip(per_block, words, strict=True):
             if not n:
                 continue
             shape, end = buf.a.shape, 4 * start + buf.a.numel()
