@@ -108,8 +108,14 @@ class WatchEveryStep(Callback):
 
 def record_calls(monitor: Callback) -> dict[str, list[int]]:
     """Wrap the monitor's step events to record the global steps it asked for and was given."""
-    calls: dict[str, list[int]] = {"asked": [], "begin": [], "end": []}
-    wants, begin, end = monitor.wants_step, monitor.on_step_begin, monitor.on_step_end
+    calls: dict[str, list] = {"asked": [], "begin": [], "end": [], "scheduled": []}
+    wants, begin, end, scheduled = monitor.wants_step, monitor.on_step_begin, monitor.on_step_end, monitor.steps_wanted
+
+    def steps_wanted(run):
+        answer = scheduled(run)
+        if answer is not None:
+            calls["scheduled"] += [run.step + offset for offset in answer]
+        return answer
 
     def wants_step(run):
         answer = wants(run)
@@ -126,6 +132,7 @@ def record_calls(monitor: Callback) -> dict[str, list[int]]:
         end(run)
 
     monitor.wants_step, monitor.on_step_begin, monitor.on_step_end = wants_step, on_step_begin, on_step_end
+    monitor.steps_wanted = steps_wanted
     return calls
 
 
@@ -169,6 +176,9 @@ def test_every_monitor_keeps_the_contract(make, problem, unwatched):
 
     # called on exactly the steps it asked for, and asked for the steps it promises
     assert calls["begin"] == calls["end"] == calls["asked"]
+    # the steps it names ahead of each epoch (the loop asks only before those) hold every step it asks for
+    if type(monitor).steps_wanted is not Callback.steps_wanted:
+        assert set(calls["asked"]) <= set(calls["scheduled"])
     if isinstance(monitor, SampledProbe) and not (isinstance(monitor, TargetRangeProbe) and problem == "classifier"):
         for epoch in range(epochs):
             mine = [s - epoch * steps for s in calls["asked"] if s // steps == epoch]

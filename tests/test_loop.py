@@ -133,3 +133,30 @@ def test_diverging_run_stops_with_a_reason():
     X = X * 1e30
     run = fit_loop(net, make_loss("cross_entropy"), (X, y), None, TrainConfig(lr=1e10, batch_size=16, max_epochs=5))
     assert run.stop_requested and "diverged" in run.stop_reason
+
+
+class _AskedAtStepOne(Callback):
+    """Wants every step it is asked about, but names only step 1 of each epoch ahead."""
+
+    def __init__(self, schedule: bool) -> None:
+        self.schedule, self.asked, self.watched = schedule, [], []
+
+    def steps_wanted(self, run):
+        return frozenset({1}) if self.schedule else None
+
+    def wants_step(self, run):
+        self.asked.append(run.step)
+        return True
+
+    def on_step_begin(self, run):
+        self.watched.append(run.step)
+
+
+@pytest.mark.parametrize("schedule", [True, False])
+def test_the_loop_asks_only_before_the_steps_a_callback_names_ahead(schedule):
+    X, y = _data(n=64)
+    config = TrainConfig(lr=1e-2, batch_size=16, max_epochs=2)  # 4 steps an epoch
+    cb = _AskedAtStepOne(schedule)
+    fit_loop(_net(), make_loss("cross_entropy"), (X, y), None, config, callbacks=[cb])
+    expected = [1, 5] if schedule else list(range(8))  # None: asked before every step, as before
+    assert cb.asked == cb.watched == expected

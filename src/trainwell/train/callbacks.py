@@ -36,6 +36,13 @@ class Callback:
         """Whether this callback must see the coming step (``run.step``) in detail."""
         return False
 
+    def steps_wanted(self, run: RunState) -> frozenset[int] | None:
+        """The steps of the epoch about to be trained (0-based, ``run.step`` is its first) before
+        which :meth:`wants_step` may answer yes, known at its start; ``None`` (the default): ask
+        before every step. The loop then asks only before those steps.
+        """
+        return None
+
     def before_step(self, run: RunState, index: int, watched: bool) -> None:
         """Called before every step of an epoch, watched or not (so it must be cheap).
 

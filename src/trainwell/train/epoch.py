@@ -210,11 +210,12 @@ class EpochRunner:
         step_rows, step_y = self._step_views("perm", perm), self._step_views("y", buf_y)
         step_w = None if buf_w is None else self._step_views("w", buf_w)
         step_out = None if outputs is None else self._step_views("out", outputs)
+        asked = observers.schedule(run)  # the steps some callback may watch (None: ask at every step)
         for b in range(self.plan.steps_per_epoch):
             start = b * bs
             stop = min(start + bs, n)
             m = stop - start
-            watchers = [cb for cb in askers if cb.wants_step(run)]
+            watchers = [cb for cb in askers if cb.wants_step(run)] if asked is None or b in asked else ()
             for timer in timers:
                 timer.before_step(run, b, bool(watchers))
             if watchers:

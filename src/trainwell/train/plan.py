@@ -135,7 +135,8 @@ class StepObservers:
     Attributes
     ----------
     askers : tuple of Callback
-        Those with their own :meth:`~Callback.wants_step`: asked before every step.
+        Those with their own :meth:`~Callback.wants_step`: asked before every step, or only
+        before the steps their :meth:`~Callback.steps_wanted` names (see :meth:`schedule`).
     timers : tuple of Callback
         Those with their own :meth:`~Callback.before_step`: told of every step.
     """
@@ -148,3 +149,16 @@ class StepObservers:
         """The observers among ``callbacks`` (call after ``on_fit_begin``)."""
         return cls(tuple(cb for cb in callbacks if overrides(cb, "wants_step")),
                    tuple(cb for cb in callbacks if overrides(cb, "before_step")))
+
+    def schedule(self, run: RunState) -> frozenset[int] | None:
+        """The steps of the coming epoch (0-based) before which any asker may want to watch;
+        ``None`` when some asker must be asked before every step. Called at the epoch's start,
+        after ``on_epoch_begin``: the other steps need no question (a few microseconds a step
+        on a small table, where a step is a hundred)."""
+        steps: set[int] = set()
+        for cb in self.askers:
+            wanted = cb.steps_wanted(run)
+            if wanted is None:
+                return None
+            steps.update(wanted)
+        return frozenset(steps)

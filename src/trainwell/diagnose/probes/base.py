@@ -97,6 +97,9 @@ class SampledProbe(Callback):
     def wants_step(self, run: RunState) -> bool:
         return (run.step - self._first_step) in self._chosen
 
+    def steps_wanted(self, run: RunState) -> frozenset[int] | None:
+        return self._chosen
+
     def reset(self, run: RunState) -> None:
         """Forget the previous epoch's samples (called at the start of each epoch)."""
 

@@ -53,6 +53,9 @@ class DivergenceGuard(Callback):
     def wants_step(self, run: RunState) -> bool:
         return run.step == self._first_step
 
+    def steps_wanted(self, run: RunState) -> frozenset[int] | None:
+        return frozenset() if self._first_step is None else frozenset({self._first_step - run.step})
+
     def on_step_end(self, run: RunState) -> None:
         self._first_loss = run.batch_loss
 
