@@ -160,3 +160,19 @@ def test_the_loop_asks_only_before_the_steps_a_callback_names_ahead(schedule):
     fit_loop(_net(), make_loss("cross_entropy"), (X, y), None, config, callbacks=[cb])
     expected = [1, 5] if schedule else list(range(8))  # None: asked before every step, as before
     assert cb.asked == cb.watched == expected
+
+
+def test_an_observer_left_on_the_network_sees_the_validation_pass():
+    """The fast step trains with observer hooks on; the validation pass then runs the modules
+    (a hook expects the module's forward), so the hook sees the validation rows too."""
+    from trainwell.train.fast_mlp import observer
+
+    X, y = _data(n=64)
+    Xv, yv = _data(n=24)
+    net = _net(batchnorm=True)
+    seen = []
+    net.features[2].register_forward_hook(observer(lambda module, inputs, output: seen.append(output.shape[0])))
+    config = TrainConfig(lr=1e-2, batch_size=16, max_epochs=2)
+    run = fit_loop(net, make_loss("cross_entropy"), (X, y), (Xv, yv), config)
+    assert run.fast_path["used"]
+    assert seen.count(24) == 2 and seen.count(16) == 8  # two validation passes, eight training steps

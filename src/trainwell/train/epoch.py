@@ -106,6 +106,7 @@ class EpochRunner:
         self.graphs: dict[str, GraphedSteps] = {}  # full-size unwatched steps replayed from CUDA graphs
         self.hooked = False  # whether some steps ran eagerly because the network had hooks
         self._perm: torch.Tensor | None = None  # the CPU permutation buffer (see start_epoch)
+        self._ready_after_steps = False  # whether the fast step was ready when the epoch's steps ended
         #: each step's slices of the epoch's buffers, made once per call (see _step_views)
         self._views: dict[str, tuple[torch.Tensor, list[torch.Tensor]]] = {}
 
@@ -256,6 +257,7 @@ class EpochRunner:
             run.step += 1
         if fast is not None:
             fast.flush()
+        self._ready_after_steps = use_fast  # the last look, after the epoch's last watched step
         return seen
 
     def _begin_watched_step(self, watchers: list[Callback], perm: torch.Tensor, start: int,
@@ -291,7 +293,14 @@ class EpochRunner:
         """The fast step's evaluation forward when it computes what the network would: the
         parameters still flat and no hooks anywhere (a hook expects the module's forward)."""
         fast = self.steps.fast
-        if fast is None or not fast.flat.intact() or has_hooks(self.run.net, modules=fast.modules):
+        if fast is None:
+            return None
+        if self._ready_after_steps:
+            # no user code ran since the steps found it ready (flat, no hooks but observers'):
+            # only observer hooks left on would stop it (the walk of every module skipped)
+            if fast.observers_attached():
+                return None
+        elif not fast.flat.intact() or has_hooks(self.run.net, modules=fast.modules):
             return None
         fast.read_norms()
         return fast.inference

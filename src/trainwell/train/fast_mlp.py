@@ -363,6 +363,10 @@ class FastMLPStep:
         return (all(m.training for m in self.modules)
                 and not has_hooks(self.net, self.observed, self.modules))
 
+    def observers_attached(self) -> bool:
+        """Whether an activation module has forward hooks (observers, when :meth:`ready` said yes)."""
+        return any(a._forward_hooks for a in self._activations)
+
     def inference(self, x: torch.Tensor) -> torch.Tensor:
         """The network's evaluation-mode output on ``x``, bit for bit ``net.eval()(x)``.
 
@@ -462,7 +466,7 @@ class FastMLPStep:
         inputs = [xb]
         joint = self._joint[m]
         # every block's mask in one draw, unless an observer runs between two blocks' draws
-        drawn = joint is not None and not any(a._forward_hooks for a in self._activations)
+        drawn = joint is not None and not self.observers_attached()
         if drawn:
             joint.draw()
         # ---------------------------------------------------------------- forward
