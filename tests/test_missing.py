@@ -196,3 +196,18 @@ def test_cli_missing_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "3 NaN values (first at row 2 of the data counting from 0, line 4 of the file, column 'a')" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_category_codes_agree_for_pandas_categories_and_plain_objects():
+    """A categorical column is encoded from its categories, an object column through pandas'
+    hash table: the same one-hot rows either way, unseen values all zeros, gaps their own level."""
+    from trainwell.data.features import FeatureTransform
+
+    train = pd.DataFrame({"c": ["b", "a", None, "b", "c"], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    test = pd.DataFrame({"c": ["a", "z", None, "c", "b"], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    as_category = test.assign(c=test["c"].astype("category"))
+    fitted = FeatureTransform().fit(train, missing="auto")
+    assert fitted.categories["c"] == ["a", "b", "c", "<missing>"]
+    expected = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]], dtype=np.float32)
+    for frame in (test, as_category):
+        np.testing.assert_array_equal(fitted.transform(frame)[:, :4], expected)
