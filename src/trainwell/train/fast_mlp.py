@@ -332,6 +332,9 @@ class FastMLPStep:
         #: The activation modules whose observer hooks the step calls (see :func:`observer`).
         self.observed = frozenset(id(b.act_module) for b in self.hidden if b.act_module is not None)
         self._activations = tuple(b.act_module for b in self.hidden if b.act_module is not None)
+        #: whether the step draws all dropout masks at once: decided where hooks can change,
+        #: at construction and in :meth:`ready` (which every caller of a step in a loop asks first)
+        self._draw_at_once = self.joint_dropout and not self.observers_attached()
         #: ``list(net.modules())``: parse_mlp accepted a fixed structure, walked once
         self.modules = list(net.modules())
         self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
@@ -360,6 +363,7 @@ class FastMLPStep:
         if not self.flat.intact():
             self.flat.bind()
         self.read_norms()
+        self._draw_at_once = self.joint_dropout and not self.observers_attached()
         return (all(m.training for m in self.modules)
                 and not has_hooks(self.net, self.observed, self.modules))
 
@@ -464,11 +468,10 @@ class FastMLPStep:
         m = xb.shape[0]
         per_block, scores, grad_scores = self._buffers_for(m)
         inputs = [xb]
-        joint = self._joint[m]
         # every block's mask in one draw, unless an observer runs between two blocks' draws
-        drawn = joint is not None and not self.observers_attached()
+        drawn = self._draw_at_once
         if drawn:
-            joint.draw()
+            self._joint[m].draw()
         # ---------------------------------------------------------------- forward
         h = xb
         for b, buf in zip(self.hidden, per_block, strict=True):
