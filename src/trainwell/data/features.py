@@ -1,18 +1,15 @@
 """Turn user features (arrays or DataFrames) into the float matrix a network trains on.
 
-Numeric columns are standardised with the TRAINING statistics only; string, categorical
-and boolean columns of a DataFrame are one-hot encoded with the categories seen in
-training (an unseen category at predict time becomes all zeros, not a crash; a missing
-one is a category of its own). With ``missing="auto"`` numeric gaps (NaN) of a table are
-filled with the training medians, plus a missing-indicator column for each column that
-had gaps in training. With ``numeric_encoding`` ``"piecewise"`` each numeric column of a table
-also gets its piecewise-linear encoding (bins from a small tree on the column and the target,
-:mod:`.piecewise`), appended last. Image and signal arrays are scaled per channel. Everything learned here is plain numbers and
-strings, stored in ``model.json``.
-
-scikit-learn's ``OneHotEncoder``/``SimpleImputer``/``StandardScaler`` do the same arithmetic, but their
-fitted state can only be saved by pickling; this small transform is written here so the
-model file stays JSON + safetensors.
+Numeric columns are standardised with the TRAINING statistics only; string, categorical and
+boolean columns of a DataFrame are one-hot encoded with the categories seen in training (an unseen
+category at predict time becomes all zeros, a missing one is a category of its own; the column
+arithmetic is in :mod:`.table_encoding`). With ``missing="auto"`` numeric gaps (NaN) of a table are
+filled with the training medians, plus a missing-indicator column for each column that had gaps in
+training. With ``numeric_encoding="piecewise"`` each numeric column also gets its piecewise-linear
+encoding (:mod:`.piecewise`), appended last. Image and signal arrays are scaled per channel.
+Everything learned here is plain numbers and strings, stored in ``model.json``: scikit-learn's
+``OneHotEncoder``/``SimpleImputer``/``StandardScaler`` do the same arithmetic, but their fitted
+state can only be saved by pickling.
 """
 
 from __future__ import annotations
@@ -34,44 +31,10 @@ from .statistics import (
     robust_statistics,
     smooth_clip,
 )
+from .table_encoding import category_codes, plain_numeric_block
 from .targets import plain
 
 __all__ = ["FeatureTransform", "as_float_array"]
-
-
-def _plain_numeric_block(X: pd.DataFrame, numeric: list[str]) -> dict[str, np.ndarray]:
-    """The columns of ``numeric`` held as plain NumPy numbers (bool, int, uint, float), as
-    float32 ``(n, 1)`` views of one array made in a single conversion.
-
-    What ``pd.to_numeric(series).to_numpy(dtype=np.float32)`` gives column by column (numbers
-    pass ``to_numeric`` unchanged and are cast once), without pandas' per-column overhead (about
-    60 µs a column, most of the transform of a small table). Other columns (objects, pandas'
-    nullable and extension types) are left to the column-by-column path and its messages.
-    """
-    if X.columns.has_duplicates:
-        return {}
-    dtypes = dict(zip(X.columns, X.dtypes, strict=True))
-    names = [c for c in numeric if isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "biuf"]
-    if not names:
-        return {}
-    block = X[names].to_numpy(dtype=np.float32)
-    return {name: block[:, j:j + 1] for j, name in enumerate(names)}
-
-
-def _category_codes(series: pd.Series, cats: list[str]) -> np.ndarray:
-    """Each value's place in ``cats`` (its text, ``"<missing>"`` for a gap; -1 when unseen).
-
-    A pandas categorical column is looked up once per category and indexed by its codes; any
-    other column through pandas' hash table (``pd.Categorical`` with these categories), not a
-    Python lookup per row.
-    """
-    index = {c: i for i, c in enumerate(cats)}
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        # code -1 (a gap) reads the last entry: "<missing>"'s place
-        table = np.array([index.get(str(v), -1) for v in series.cat.categories] + [index.get("<missing>", -1)])
-        return table[series.cat.codes.to_numpy()]
-    values = series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy()
-    return np.asarray(pd.Categorical(values, categories=cats).codes, dtype=np.int64)
 
 
 class FeatureTransform:
@@ -99,8 +62,6 @@ class FeatureTransform:
         #: Piecewise-linear bins: encoded column -> its edges (empty: no encoding); the bins'
         #: columns come after the indicators, unscaled (each is within [0, 1] on training data).
         self.bins: dict[int, list[float]] = {}
-
-    # ----------------------------------------------------------------- fitting
         #: Fitted on a sparse matrix: columns scaled without centring (mean 0), output kept sparse.
         self.sparse = False
 
@@ -322,7 +283,7 @@ class FeatureTransform:
                 raise DataError(f"X lacks the column(s) {missing} seen in fit; pass the same columns as in training.")
             if not all(isinstance(c, str) for c in X.columns):
                 X = X.rename(columns=str)
-            plain_numbers = _plain_numeric_block(X, [c for c in self.columns if c not in self.categories])
+            plain_numbers = plain_numeric_block(X, [c for c in self.columns if c not in self.categories])
             parts = []
             for col in self.columns:
                 if col in plain_numbers:
@@ -331,7 +292,7 @@ class FeatureTransform:
                 series = X[col]
                 if col in self.categories:
                     cats = self.categories[col]
-                    codes = _category_codes(series, cats)
+                    codes = category_codes(series, cats)
                     onehot = np.zeros((len(codes), len(cats)), dtype=np.float32)
                     known = codes >= 0
                     onehot[np.nonzero(known)[0], codes[known]] = 1.0

@@ -12,9 +12,7 @@ checks and the callbacks.
 from __future__ import annotations
 
 import functools
-import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -376,42 +374,3 @@ class EpochRunner:
                 f"{'some' if replays > 0 else 'all'} steps ran eagerly: the network had hooks, which run in Python "
                 "at every step (a replay would skip them)"))
         self.graphs.clear()
-
-
-def end_epoch(run: RunState, row: dict[str, Any], callbacks: Sequence[Callback], shard: Shard | None,
-              started: float) -> None:
-    """The epoch's bookkeeping after its numbers: scheduler, history row, stop checks, callbacks.
-
-    Parameters
-    ----------
-    run : RunState
-    row : dict
-        The epoch's history row (:meth:`EpochRunner.epoch_row`).
-    callbacks : sequence of Callback
-        Told ``on_epoch_end`` once the row is in the history.
-    shard : Shard or None
-        Under torchrun, the ranks agree on the callbacks' numbers and rank 0's stop.
-    started : float
-        ``time.perf_counter()`` at the start of the epoch.
-    """
-    step_schedule(run, row)
-    row["seconds"] = time.perf_counter() - started
-    run.history.append(row)
-    if not math.isfinite(row["train_loss"]):
-        run.stop_requested = True
-        run.stop_reason = f"diverged: the training loss became {row['train_loss']} in epoch {run.epoch}"
-    for cb in callbacks:
-        cb.on_epoch_end(run)
-    if shard is not None:  # diagnostics averaged over ranks; rank 0 decides when all stop
-        shard.agree(run)
-
-
-def step_schedule(run: RunState, row: dict[str, Any]) -> None:
-    """Step an epoch-wise learning-rate schedule after the epoch (a per-batch one steps with the batches)."""
-    if run.scheduler is None:
-        return
-    when = run._loop.schedule_when
-    if when == "epoch":
-        run.scheduler.step()
-    elif when == "plateau":
-        run.scheduler.step(row.get("val_loss", row["train_loss"]))

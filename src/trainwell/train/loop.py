@@ -27,7 +27,8 @@ from torch import nn
 
 from .callbacks import Callback
 from .config import TrainConfig
-from .epoch import EpochRunner, end_epoch, evaluate
+from .epoch import EpochRunner, evaluate
+from .epoch_end import end_epoch
 from .history import History
 from .plan import StepObservers, choose_paths, plan_epochs, start_run
 from .state import RunState

@@ -157,7 +157,8 @@ class StepObservers:
         on a small table, where a step is a hundred)."""
         steps: set[int] = set()
         for cb in self.askers:
-            wanted = cb.steps_wanted(run)
+            named = getattr(cb, "steps_wanted", None)  # a duck-typed callback may lack it
+            wanted = None if named is None else named(run)
             if wanted is None:
                 return None
             steps.update(wanted)
