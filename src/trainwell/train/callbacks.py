@@ -26,7 +26,9 @@ class Callback:
 
     - :meth:`wants_step` asks ahead of a step whether the callback must see it in detail;
       only then does it get ``on_step_begin``/``on_step_end`` (and the step leaves the
-      fast path: a watched step runs on autograd with the network's modules).
+      fast path: a watched step runs on autograd with the network's modules). A callback
+      that knows at an epoch's start which steps it may want names them in
+      :meth:`steps_wanted`, and is then asked only before those.
     - :meth:`before_step` is told of every step, watched or not, without changing how it
       runs: for callbacks that time or count steps
       (:class:`~trainwell.train.step_profile.StepProfiler`, the live progress bar).
