@@ -29,7 +29,8 @@ def plain_numeric_block(X: pd.DataFrame, numeric: list[str]) -> dict[str, np.nda
     names = [c for c in numeric if isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "biuf"]
     if not names:
         return {}
-    block = X[names].to_numpy(dtype=np.float32)
+    # every column: the frame itself (selecting columns by a list costs pandas a copy of its index work)
+    block = (X if names == list(X.columns) else X[names]).to_numpy(dtype=np.float32)
     return {name: block[:, j:j + 1] for j, name in enumerate(names)}
 
 
