@@ -292,7 +292,7 @@ from trainwell import NeuralNetClassifier
 from trainwell.tune import tune
 X, y = load_iris(return_X_y=True)
 tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space={SPACE}, n_trials=14, stage1_trials=2,
-     stage1_epochs=2, stage2_epochs=15, prune=False, out=sys.argv[1])
+     stage1_epochs=2, stage2_epochs=40, prune=False, out=sys.argv[1])
 """
 
 
@@ -324,11 +324,12 @@ def test_resume_after_kill(tmp_path):
     study = optuna.load_study(study_name="trainwell.r0.refine", storage=storage)
     before = {t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
     # a refine budget of 12 leaves room for a few trials to finish between the poll and the
-    # kill on a busy machine (with 6, all of them sometimes had)
+    # kill on a busy machine (with 6, all of them sometimes had); 40 epochs a trial, as faster
+    # steps let all 12 15-epoch trials finish between the poll and the kill once
     assert 2 <= len(before) < 12
     X, y = __import__("sklearn.datasets", fromlist=["load_iris"]).load_iris(return_X_y=True)
     result = tune(NeuralNetClassifier(hidden=(16,), batch_size=16), X, y, space=SMALL, n_trials=14, stage1_trials=2,
-                  stage1_epochs=2, stage2_epochs=15, prune=False, out=out, refit=False, report=False)
+                  stage1_epochs=2, stage2_epochs=40, prune=False, out=out, refit=False, report=False)
     refine = result.trials[result.trials["stage"] == "refine"]
     complete = refine[refine["state"] == "COMPLETE"]
     assert len(complete) == 12  # the budget, counted across the kill: no trial lost ...
