@@ -337,9 +337,8 @@ class FastMLPStep:
         self._draw_at_once = self.joint_dropout and not self.observers_attached()
         #: ``list(net.modules())``: parse_mlp accepted a fixed structure, walked once
         self.modules = list(net.modules())
-        self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor]] = {}
-        self._joint: dict[int, _JointDraw | None] = {}
-        self._grad_scores_t: dict[int, torch.Tensor] = {}
+        self._buffers: dict[int, tuple[list[_Buffers], torch.Tensor, torch.Tensor, torch.Tensor,
+                                       _JointDraw | None]] = {}
         self._narrow_scratch: dict[tuple[int, int], dict[str, torch.Tensor | None]] = {}
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._scalars: dict[float, torch.Tensor] = {}
@@ -392,7 +391,10 @@ class FastMLPStep:
             head = self.head
             return torch.addmm(head.bias, h, head.weight_t) if head.bias is not None else torch.mm(h, head.weight_t)
 
-    def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor]:
+    def _buffers_for(self, m: int) -> tuple[list[_Buffers], torch.Tensor, torch.Tensor, torch.Tensor,
+                                            _JointDraw | None]:
+        """A batch of ``m`` rows' buffers: per block, the scores, their gradient and its transpose,
+        and the joint dropout draw (``None`` without one), made on first use and kept."""
         bufs = self._buffers.get(m)
         if bufs is None:
             kw = self._factory
@@ -406,8 +408,9 @@ class FastMLPStep:
                     z=z, a=a, h=h, grad_h=torch.empty(m, width, **kw),
                     mean=torch.empty(width, **kw) if b.bn is not None else None,
                     invstd=torch.empty(width, **kw) if b.bn is not None else None,
+                    # (a joint draw gives its blocks views of its own buffers instead)
                     noise=(torch.empty(m, width, dtype=torch.bool, device=kw["device"]) if self.fused_dropout
-                           else torch.empty(m, width, **kw)) if b.dropout else None,
+                           else torch.empty(m, width, **kw)) if b.dropout and not self.joint_dropout else None,
                 ))
                 if b.bit_mask and not self.joint_dropout:
                     per_block[-1].bits = torch.empty((m * width + 3) // 4, dtype=torch.int64, device=kw["device"])
@@ -423,11 +426,9 @@ class FastMLPStep:
                     buf.grad_z_t = buf.grad_z.t()
             scores = torch.empty(m, self.head.linear.out_features, **kw)
             grad_scores = torch.empty_like(scores)
-            self._grad_scores_t[m] = grad_scores.t()
-            bufs = (per_block, scores, grad_scores)
+            joint = _JointDraw(m, self.hidden, per_block, kw) if self.joint_dropout else None
             # Two sizes at most in practice (the batch size and the ragged last batch).
-            self._buffers[m] = bufs
-            self._joint[m] = _JointDraw(m, self.hidden, per_block, kw) if self.joint_dropout else None
+            bufs = self._buffers[m] = (per_block, scores, grad_scores, grad_scores.t(), joint)
         return bufs
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor,
@@ -466,12 +467,12 @@ class FastMLPStep:
     def _device_step(self, xb: torch.Tensor, yb: torch.Tensor,
                      wb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         m = xb.shape[0]
-        per_block, scores, grad_scores = self._buffers_for(m)
+        per_block, scores, grad_scores, grad_scores_t, joint = self._buffers_for(m)
         inputs = [xb]
         # every block's mask in one draw, unless an observer runs between two blocks' draws
         drawn = self._draw_at_once
         if drawn:
-            self._joint[m].draw()
+            joint.draw()
         # ---------------------------------------------------------------- forward
         h = xb
         for b, buf in zip(self.hidden, per_block, strict=True):
@@ -504,7 +505,7 @@ class FastMLPStep:
         loss = self._loss_gradient(scores, yb, wb, grad_scores, m)
         g = grad_scores
         # --------------------------------------------------------------- backward
-        self._parameter_grads(head, g, inputs[-1], self._grad_scores_t[m])
+        self._parameter_grads(head, g, inputs[-1], grad_scores_t)
         below = head
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
