@@ -80,6 +80,11 @@ class Timing:
         return self.cpu_median if CLOCK["name"] == "cpu" else self.median
 
     @property
+    def typical_samples(self) -> list[float]:
+        """Each timed repeat on the clock :data:`CLOCK` names (for ratios taken round by round)."""
+        return self.cpu_seconds if CLOCK["name"] == "cpu" else self.seconds
+
+    @property
     def cpu_median(self) -> float:
         """On a shared machine, single-threaded: the work done, less the waiting for a core."""
         return statistics.median(self.cpu_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -175,31 +176,67 @@ def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, 
     text += (f"\n\ntrainwell's forward + hand-derived backward alone on one resident batch (no update, no "
              f"data gathering, no loop): {t_fwd_bwd * 1e6:,.0f} µs per step, of which the matmuls are "
              f"{t_gemm / t_fwd_bwd:.0%}.")
-    kernels = kernel_floor(bs, steps, repeats)
-    kernels["matmuls (the GEMM-only floor)"] = t_gemm
-    kernels["Adam update (fused kernel on the flat buffer)"] = t_update
-    total = sum(kernels.values())
-    measured = epoch_seconds["trainwell"] / steps
-    rows = [[name, f"{t * 1e6:,.0f}", f"{t / total:.0%}"] for name, t in kernels.items()]
+    paired = step_against_kernels(n, bs, 3 * repeats, log)
+    kernels, sums, measured_rounds = paired["kernels"], paired["sums"], paired["step"]
+    total, measured = statistics.median(sums), statistics.median(measured_rounds)
+    ratios = [s / k for s, k in zip(measured_rounds, sums, strict=True)]
+    ratio = statistics.median(ratios)
+    rows = [[name, f"{statistics.median(t) * 1e6:,.0f}", f"{statistics.median(t) / total:.0%}"]
+            for name, t in kernels.items()]
     rows.append(["**sum: the step's own kernels, each timed alone**", f"**{total * 1e6:,.0f}**", "100%"])
-    rows.append(["trainwell's measured step (epoch / steps)", f"{measured * 1e6:,.0f}",
-                 f"{measured / total:.0%}"])
+    rows.append(["trainwell's measured step (epoch / steps)", f"{measured * 1e6:,.0f}", f"{measured / total:.0%}"])
+    rows.append([f"**the step over its kernels, median of the {len(ratios)} rounds' ratios** (lowest–highest)",
+                 f"**{ratio:.2f}x** ({min(ratios):.2f}–{max(ratios):.2f})", ""])
     text += ("\n\nThe ATen kernels a fast step cannot do without, each timed alone in a loop on resident "
-             "buffers (a lower bound for any loop that launches them one by one from Python):\n\n"
-             + table(["work per step", "µs", "share of the sum"], rows))
-    eager = epoch_seconds.get("best plain eager loop")
+             "buffers (a lower bound for any loop that launches them one by one from Python). They take turns "
+             f"with trainwell's epoch and the best plain eager loop's in {len(ratios)} rounds, so a drift of the "
+             "machine falls on the step and its kernels alike; the ratio is taken round by round:\n\n"
+             + table(["work per step", "µs (median)", "share of the sum"], rows))
+    eager_rounds = paired["eager"]
+    eager = statistics.median(eager_rounds)
     if figures is not None:
-        figures.update(step=measured, kernels=total, **({"eager": eager / steps} if eager else {}))
-    if eager:
-        need = eager / steps / 1.8
-        text += (f"\n\nTo be 1.8x faster than the best plain eager loop, a step would have to take "
-                 f"{need * 1e6:,.0f} µs; its own kernels, launched back to back with no Python in between, "
-                 f"already take {total * 1e6:,.0f} µs ({total / need:.0%} of that budget).")
+        figures.update(step=measured, kernels=total, ratio=ratio, eager=eager, rounds=len(ratios),
+                       ratio_lo=min(ratios), ratio_hi=max(ratios),
+                       speedup=statistics.median([e / s for e, s in zip(eager_rounds, measured_rounds, strict=True)]),
+                       bound=statistics.median([e / k for e, k in zip(eager_rounds, sums, strict=True)]))
+    need = eager / 1.8
+    text += (f"\n\nTo be 1.8x faster than the best plain eager loop (its step {eager * 1e6:,.0f} µs in the same "
+             f"rounds), a step would have to take {need * 1e6:,.0f} µs; its own kernels, launched back to back "
+             f"with no Python in between, already take {total * 1e6:,.0f} µs ({total / need:.0%} of that budget).")
     return text
 
 
-def kernel_floor(bs: int, steps: int, repeats: int) -> dict[str, float]:
-    """Seconds per step of the fast step's non-matmul kernels, each group timed alone.
+def step_against_kernels(n: int, bs: int, rounds: int, log: Log) -> dict:
+    """trainwell's step, the best eager loop's step and each of the step's kernels, timed in the same rounds.
+
+    Returns per-round seconds per step: ``step`` (trainwell's epoch / steps), ``eager``, ``kernels``
+    (a list per kernel group) and ``sums`` (the kernels' sum in each round). Timed in turns, so the
+    ratio of the step to its kernels is read within a round, where both met the same machine.
+    """
+    steps = -(-n // bs)
+    X, y = synthetic_mnist(n)
+    trainwell_epoch, _ = peers.make_trainwell(X, y, bs)
+    eager_epoch, _ = peers.make_eager(X, y, bs, fused=True)
+    gemm = peers.GemmFloor(bs)
+    net = mlp()
+    flat = FlatParameters(net)
+    update = FlatUpdate(flat, make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4))
+    flat.grad.normal_()
+    groups = kernel_groups(bs)
+    groups["matmuls (the GEMM-only floor)"] = gemm.step
+    groups["Adam update (fused kernel on the flat buffer)"] = update
+    fns: dict[str, Callable[[], object]] = {"step": trainwell_epoch, "eager": eager_epoch}
+    fns.update({k: (lambda f=f: [f() for _ in range(steps)]) for k, f in groups.items()})
+    log(f"  the step against its kernels: {rounds} rounds")
+    timings = time_round_robin(fns, repeats=rounds)
+    per_step = {k: [t / steps for t in v.typical_samples] for k, v in timings.items()}
+    kernels = {k: per_step[k] for k in groups}
+    sums = [sum(values) for values in zip(*kernels.values(), strict=True)]
+    return {"step": per_step["step"], "eager": per_step["eager"], "kernels": kernels, "sums": sums}
+
+
+def kernel_groups(bs: int) -> dict[str, Callable[[], None]]:
+    """One step's worth of the fast step's non-matmul kernels, by group, on resident buffers.
 
     Batch norm forward and backward through ATen (both hidden layers), ReLU and its
     backward, the softmax cross-entropy and its gradient, and gathering a batch of random
@@ -238,8 +275,5 @@ def kernel_floor(bs: int, steps: int, repeats: int) -> dict[str, float]:
     def gather() -> None:
         torch.index_select(X, 0, perm, out=xbuf)
 
-    groups = {"batch norm, forward and backward (ATen)": batch_norm, "ReLU and its backward": relu,
-              "softmax cross-entropy, its gradient, argmax": loss, "gathering a batch (index_select)": gather}
-    timings = time_round_robin({k: (lambda f=f: [f() for _ in range(steps)]) for k, f in groups.items()},
-                               repeats=repeats)
-    return {k: t.typical / steps for k, t in timings.items()}
+    return {"batch norm, forward and backward (ATen)": batch_norm, "ReLU and its backward": relu,
+            "softmax cross-entropy, its gradient, argmax": loss, "gathering a batch (index_select)": gather}
