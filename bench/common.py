@@ -34,6 +34,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: Environment variables that hold torch (ATen), MKL and oneDNN to an older instruction set:
+#: ``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2`` runs an
+#: AVX-512 machine's benchmark on AVX2 kernels.
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+
+
 def machine() -> dict[str, str]:
     """The facts a reader needs to compare these numbers with theirs."""
     import sklearn
@@ -47,6 +53,9 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+    held = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
+    if held:
+        info["code paths held back by"] = ", ".join(held) + " (this CPU's own instructions, not another CPU)"
     try:
         import skorch
 

@@ -159,3 +159,22 @@ def test_a_fit_out_of_budget_stops_after_a_step_and_is_scaled_to_the_whole_fit()
     steps = 1 / share  # exactly one step of two whole epochs ran
     assert steps == pytest.approx(round(steps)) and round(steps) % 2 == 0 and steps > 2 and seconds > 0
     assert _fit_seconds(X, y, 1, epochs=1)[1] == 1.0
+
+
+def test_the_step_target_adds_the_last_figure_on_avx2_kernels(tmp_path, monkeypatch):
+    import torch
+
+    avx2 = tmp_path / "results-avx2.md"
+    avx2.write_text("| CPU | AMD EPYC (2 logical cores, AVX2) |\n"
+                    "| code paths held back by | ATEN_CPU_CAPABILITY=avx2 (this CPU's own instructions) |\n"
+                    "| **sum: the step's own kernels, each timed alone** | **1,000** | 100% |\n"
+                    "| trainwell's measured step (epoch / steps) | 1,250 | 125% |\n"
+                    "| **the step over its kernels, median of the 20 rounds' ratios** (lowest–highest) | "
+                    "**1.21x** (1.10–1.40) |  |\n", encoding="utf-8")
+    figures = {"step": 1.1e-3, "kernels": 1.0e-3}
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    lines = targets.step_target(figures, avx2=avx2)
+    assert len(lines) == 2 and "AMD EPYC (2 logical cores, AVX2), ATEN_CPU_CAPABILITY=avx2" in lines[1]
+    assert "1.21x (the median of 20 rounds' ratios, lowest 1.10x, highest 1.40x): missed by 1.05x" in lines[1]
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # this run is the AVX2 one
+    assert len(targets.step_target(figures, avx2=avx2)) == 1
