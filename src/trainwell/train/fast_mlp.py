@@ -120,6 +120,28 @@ class _Buffers:
 NARROW = 16
 #: Largest (outputs x batch x inputs) scratch the broadcast weight gradient may use.
 NARROW_SCRATCH = 1 << 24
+#: Device types on which ``bf16=True`` keeps the fast step, with its matrix products in bfloat16.
+#: (CUDA keeps autocast on the autograd path, whose steps replay as CUDA graphs.)
+BF16_DEVICES: tuple[str, ...] = ("cpu",)
+
+
+@dataclass
+class _Bf16Buffers:
+    """One linear layer's bfloat16 operands and products for one batch size (``bf16=True``).
+
+    Every matrix product of the step multiplies the bf16 roundings of its operands, and its
+    bf16 result is widened back to float32: what autocast does for ``nn.Linear``, spelled out.
+    Everything else (batch norm, activations, loss, the optimizer and its float32 master
+    weights) stays in float32.
+    """
+
+    x: torch.Tensor              # the layer's input, rounded to bf16 (kept for the weight gradient)
+    g: torch.Tensor              # the gradient at its output, rounded to bf16
+    out: torch.Tensor            # forward product
+    grad_input: torch.Tensor | None   # input-gradient product (None for the first layer: not needed)
+    grad_weight: torch.Tensor    # weight-gradient product
+    weight: torch.Tensor         # view of the step's bf16 copy of the flat parameters
+    weight_t: torch.Tensor
 
 
 def _modules(net: nn.Module) -> list[nn.Module] | None:
@@ -228,8 +250,8 @@ def fast_mlp_support(net: nn.Module, loss_fn: Loss, X: torch.Tensor, y: torch.Te
     if reason:
         return reason
     p = next(net.parameters())
-    if bf16:
-        return "bf16 autocast runs on the autograd path"
+    if bf16 and (p.device.type not in BF16_DEVICES or p.dtype != torch.float32):
+        return f"bf16 autocast runs on the autograd path on {p.device.type} (the fast step's bf16 products are CPU-only)"
     if X.ndim != 2 or X.dtype != p.dtype or X.device != p.device:
         return "the inputs are not a 2-D tensor of the parameters' dtype and device"
     if type(loss_fn) is CrossEntropy:
@@ -257,6 +279,9 @@ class FastMLPStep:
         Applies the optimizer step to ``flat.grad`` (a :class:`~trainwell.train.update.FlatUpdate`).
     after_update : callable, optional
         Called after each update (a per-batch learning-rate schedule).
+    bf16 : bool, default=False
+        Matrix products in bfloat16 (:class:`_Bf16Buffers`); the rest of the step, the optimizer
+        and the master weights in float32. CPU only (:data:`BF16_DEVICES`).
 
     Attributes
     ----------
@@ -283,7 +308,7 @@ class FastMLPStep:
     fused_dropout_devices: tuple[str, ...] = ("cuda",)
 
     def __init__(self, net: nn.Module, loss_fn: Loss, flat: FlatParameters, update: Callable[[], None],
-                 after_update: Callable[[], None] | None = None) -> None:
+                 after_update: Callable[[], None] | None = None, bf16: bool = False) -> None:
         blocks = parse_mlp(net)
         if blocks is None:
             raise ValueError("FastMLPStep needs a network accepted by parse_mlp")
@@ -343,6 +368,10 @@ class FastMLPStep:
         self._factory = {"dtype": flat.data.dtype, "device": flat.data.device}
         self._scalars: dict[float, torch.Tensor] = {}
         self._unflushed = 0
+        #: bf16 matrix products (:class:`_Bf16Buffers`): the flat parameters' bf16 copy, made each step
+        self.bf16 = bf16
+        self._flat16 = torch.empty_like(flat.data, dtype=torch.bfloat16) if bf16 else None
+        self._low: dict[int, list[_Bf16Buffers]] = {}
         self.read_norms()
 
     def read_norms(self) -> None:
@@ -469,14 +498,20 @@ class FastMLPStep:
         m = xb.shape[0]
         per_block, scores, grad_scores, grad_scores_t, joint = self._buffers_for(m)
         inputs = [xb]
+        low = self._bf16_for(m) if self.bf16 else None
+        if low is not None:
+            self._flat16.copy_(self.flat.data)  # this step's weights rounded to bf16, in one pass
         # every block's mask in one draw, unless an observer runs between two blocks' draws
         drawn = self._draw_at_once
         if drawn:
             joint.draw()
         # ---------------------------------------------------------------- forward
         h = xb
-        for b, buf in zip(self.hidden, per_block, strict=True):
-            _linear(b, h, buf.z)
+        for i, (b, buf) in enumerate(zip(self.hidden, per_block, strict=True)):
+            if low is None:
+                _linear(b, h, buf.z)
+            else:
+                _linear_bf16(b, h, buf.z, low[i])
             if b.bn is not None:
                 torch.native_batch_norm(buf.z, b.gamma, b.beta, b.running_mean, b.running_var, True,
                                         b.momentum, b.eps, out=(buf.a, buf.mean, buf.invstd))
@@ -500,16 +535,25 @@ class FastMLPStep:
             h = buf.h
             inputs.append(h)
         head = self.head
-        _linear(head, h, scores)
+        if low is None:
+            _linear(head, h, scores)
+        else:
+            _linear_bf16(head, h, scores, low[-1])
         # ------------------------------------------------------ loss and its gradient
         loss = self._loss_gradient(scores, yb, wb, grad_scores, m)
         g = grad_scores
         # --------------------------------------------------------------- backward
-        self._parameter_grads(head, g, inputs[-1], grad_scores_t)
+        if low is None:
+            self._parameter_grads(head, g, inputs[-1], grad_scores_t)
+        else:
+            _parameter_grads_bf16(head, g, low[-1])
         below = head
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
-            gh = torch.mm(g, below.weight, out=buf.grad_h)
+            if low is None:
+                gh = torch.mm(g, below.weight, out=buf.grad_h)
+            else:  # the gradient below was rounded to bf16 for its weight gradient: reused here
+                gh = buf.grad_h.copy_(torch.mm(low[i + 1].g, low[i + 1].weight, out=low[i + 1].grad_input))
             if b.dropout and self.fused_dropout:
                 # what autograd runs for native_dropout, with the scale it passes
                 _aten.native_dropout_backward.out(gh, buf.noise, 1.0 / (1.0 - b.dropout), out=gh)
@@ -533,10 +577,30 @@ class FastMLPStep:
                     b.grad_beta.copy_(gbeta)
             else:
                 gz, gz_t = gh, buf.grad_h_t
-            self._parameter_grads(b, gz, inputs[i], gz_t)
+            if low is None:
+                self._parameter_grads(b, gz, inputs[i], gz_t)
+            else:
+                _parameter_grads_bf16(b, gz, low[i])
             g, below = gz, b
         self.update()
         return loss, scores
+
+    def _bf16_for(self, m: int) -> list[_Bf16Buffers]:
+        """A batch of ``m`` rows' bf16 operands and products, per linear layer (hidden, then the head)."""
+        low = self._low.get(m)
+        if low is None:
+            slots = {id(s.param): s for s in self.flat.slots}
+            kw = {"dtype": torch.bfloat16, "device": self.flat.data.device}
+            low = []
+            for j, b in enumerate([*self.hidden, self.head]):
+                out_f, in_f = b.linear.out_features, b.linear.in_features
+                weight = self.flat.view(slots[id(b.linear.weight)], self._flat16)
+                low.append(_Bf16Buffers(
+                    x=torch.empty(m, in_f, **kw), g=torch.empty(m, out_f, **kw), out=torch.empty(m, out_f, **kw),
+                    grad_input=torch.empty(m, in_f, **kw) if j else None, grad_weight=torch.empty(out_f, in_f, **kw),
+                    weight=weight, weight_t=weight.t()))
+            self._low[m] = low
+        return low
 
     def _loss_gradient(self, scores: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None, g: torch.Tensor,
                        m: int) -> torch.Tensor:
@@ -703,6 +767,25 @@ def _linear(b: _Block, h: torch.Tensor, out: torch.Tensor) -> None:
         torch.mm(h, weight_t, out=out)
     else:
         torch.addmm(b.bias, h, weight_t, out=out)
+
+
+def _linear_bf16(b: _Block, h: torch.Tensor, out: torch.Tensor, low: _Bf16Buffers) -> None:
+    """``out = float32(bf16(h) @ bf16(W).t()) + bias``: the product in bf16, the bias added in float32."""
+    torch.mm(low.x.copy_(h), low.weight_t, out=low.out)
+    if b.bias is None:
+        out.copy_(low.out)
+    else:
+        torch.add(low.out, b.bias, out=out)
+
+
+def _parameter_grads_bf16(b: _Block, g: torch.Tensor, low: _Bf16Buffers) -> None:
+    """Linear layer ``b``'s weight gradient as ``bf16(g).t() @ bf16(h)`` widened to float32 (``h``
+    rounded in the forward pass); ``g`` rounded to bf16 here is kept for the input gradient. The bias
+    gradient sums ``g`` in float32."""
+    torch.mm(low.g.copy_(g).t(), low.x, out=low.grad_weight)
+    b.grad_weight.copy_(low.grad_weight)
+    if b.grad_bias is not None:
+        torch.sum(g, 0, out=b.grad_bias)
 
 
 def _activate(b: _Block, a: torch.Tensor) -> None:

@@ -157,7 +157,7 @@ def make_steps(net: nn.Module, loss_fn, run: RunState, config: TrainConfig,
     body = make_autograd_step(net, loss_fn, run.optimizer, config, run.scheduler, False, flat, update)
     sample = train[0][:2] if config.prepare is None else config.prepare(train[0][:2])
     reason = fast_mlp_support(net, loss_fn, sample, train[1], config.bf16)
-    fast = FastMLPStep(net, loss_fn, flat, update, after) if reason is None else None
+    fast = FastMLPStep(net, loss_fn, flat, update, after, bf16=config.bf16) if reason is None else None
     return Steps(general, fast, reason, update, body)
 
 
