@@ -35,14 +35,16 @@ def adam_groups(net: nn.Module) -> list[dict]:
 
 
 def make_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, fast: bool = True,
-                   callbacks: list | None = None, cuda_graphs: bool = True) -> tuple[Epoch, str]:
+                   callbacks: list | None = None, cuda_graphs: bool = True, bf16: bool = False) -> tuple[Epoch, str]:
     """trainwell's loop (``fit_loop``) on its default network; ``fast=False`` forces autograd.
 
     On CUDA, ``cuda_graphs=False`` launches every kernel from Python instead of replaying graphs.
+    ``bf16=True``: bfloat16 matrix products (on the CPU, in the fast step).
     """
     net = mlp(device=X.device.type)
     loss = make_loss("cross_entropy")
-    config = TrainConfig(batch_size=bs, lr=LR, l2=L2, max_epochs=10**9, fast=fast, cuda_graphs=cuda_graphs)
+    config = TrainConfig(batch_size=bs, lr=LR, l2=L2, max_epochs=10**9, fast=fast, cuda_graphs=cuda_graphs,
+                         bf16=bf16)
     state: dict = {"run": None}
     gen = torch.Generator(device=X.device).manual_seed(1)
 
@@ -50,13 +52,24 @@ def make_trainwell(X: torch.Tensor, y: torch.Tensor, bs: int, fast: bool = True,
         state["run"] = fit_loop(net, loss, (X, y), None, config, list(callbacks or []), generator=gen,
                                 run=state["run"], epochs=1)
 
-    reason = "config.fast is off" if not fast else fast_mlp_support(net, loss, X, y)
+    reason = "config.fast is off" if not fast else fast_mlp_support(net, loss, X, y, bf16)
     path = "fast path (hand-derived backward, flat fused Adam)" if reason is None else f"autograd path ({reason})"
+    if bf16:
+        path += "; bf16 matrix products, float32 master weights and optimizer"
     if X.is_cuda:
         # graphs need the flat parameters and fused optimizer that fast=False turns off
         graphed = cuda_graphs and fast
         path += ", steps replayed from CUDA graphs" if graphed else ", every kernel launched from Python"
     return epoch, path
+
+
+def make_trainwell_bf16(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, str] | str:
+    """trainwell with ``bf16=True``, where the device has native bf16 matrix instructions."""
+    from trainwell.train.loop import bf16_supported
+
+    if not bf16_supported(X.device):
+        return "this CPU has no native bf16 matrix instructions (AVX512-BF16 or AMX); trainwell refuses bf16 there"
+    return make_trainwell(X, y, bs, bf16=True)
 
 
 def make_trainwell_monitored(X: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[Epoch, str] | str:

@@ -523,8 +523,8 @@ TRAINING_FLAGS: tuple[Flag, ...] = (
     Flag("device", _word, "auto, cpu or cuda", _A, means="CUDA when present"),
     Flag("random_state", lambda f, t: _number(f, t, int), "random seed of the split, the weights and the batches",
          "0", name="--seed", type=int),
-    Flag("bf16", None, "bf16 autocast on CUDA and on CPUs with native bf16 instructions (pays for CNNs; "
-                       "ignored with a warning elsewhere)", switch=True),
+    Flag("bf16", None, "bfloat16 matrix products on CUDA and on CPUs with native bf16 instructions (an MLP keeps "
+                       "its fast step on the CPU; ignored with a warning elsewhere)", switch=True),
     Flag("cuda_graphs", None, "on CUDA, launch every kernel from Python instead of replaying captured training steps",
          switch=False, name="--no-cuda-graphs"),
     Flag("sync_batchnorm", None, "under torchrun, batch-norm statistics over all processes", switch=True),

@@ -93,9 +93,10 @@ _COMMON_DOC = """
     grad_clip : float or None, default=None
         Clip the global gradient norm to this value.
     bf16 : bool, default=False
-        Train under bf16 autocast (matrix products and convolutions in bfloat16) on CUDA and on
-        CPUs with native bf16 instructions (AVX512 or AMX); elsewhere ignored with a warning.
-        Steps run on the autograd path.
+        Matrix products (and convolutions) in bfloat16, float32 master weights, optimizer, batch
+        norm and loss, on CUDA and on CPUs with native bf16 instructions (AVX512-BF16 or AMX);
+        elsewhere ignored with a warning. On the CPU an MLP keeps the hand-derived fast step with
+        bf16 products; other networks, and every network on CUDA, train under bf16 autocast.
     cuda_graphs : bool, default=True
         On CUDA, replay full, unwatched training steps from a captured CUDA graph (one
         launch per batch instead of ~50); ``False`` launches every kernel from Python.
