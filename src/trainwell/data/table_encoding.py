@@ -38,8 +38,9 @@ def category_codes(series: pd.Series, cats: list[str]) -> np.ndarray:
     """Each value's place in ``cats`` (its text, ``"<missing>"`` for a gap; -1 when unseen).
 
     A pandas categorical column is looked up once per category and indexed by its codes; any
-    other column through pandas' hash table (``pd.Categorical`` with these categories), not a
-    Python lookup per row.
+    other column through pandas' hash table (``Index.get_indexer``), not a Python lookup per
+    row. (``pd.Categorical(values, categories=cats)`` gave the same codes but deprecates values
+    outside ``cats``, which is what a category unseen in training is.)
     """
     index = {c: i for i, c in enumerate(cats)}
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -47,4 +48,4 @@ def category_codes(series: pd.Series, cats: list[str]) -> np.ndarray:
         table = np.array([index.get(str(v), -1) for v in series.cat.categories] + [index.get("<missing>", -1)])
         return table[series.cat.codes.to_numpy()]
     values = series.astype(object).where(series.notna(), "<missing>").astype(str).to_numpy()
-    return np.asarray(pd.Categorical(values, categories=cats).codes, dtype=np.int64)
+    return pd.Index(cats, dtype=object).get_indexer(values).astype(np.int64, copy=False)
