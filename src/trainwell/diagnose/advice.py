@@ -136,6 +136,11 @@ class RunView:
         return getattr(self.run, "initial_loss", None)
 
     @property
+    def initial_batch_energy(self) -> float | None:
+        """The first batch's mean squared (scaled) target (TrendProbe; regression), or ``None``."""
+        return getattr(self.run, "initial_batch_energy", None)
+
+    @property
     def initial_grad_rms(self) -> dict[str, float]:
         """Each layer's gradient rms at the first step (GradientProbe); empty when not recorded."""
         return getattr(self.run, "initial_grad_rms", None) or {}
@@ -311,11 +316,16 @@ def lr_too_high(v: RunView) -> Finding | None:
     lr = v.run.config.lr
     losses = v.column("train_loss")
     initial = v.initial_loss
+    # The first step's loss is one batch's; an epoch's is the whole table's. A batch of a skewed
+    # regression target can score far below the table (cancer rates, skew 3: 0.25 against about 1),
+    # so the untrained network's loss is at least what it is expected to score on the whole table.
+    expected = v.expected_initial_loss()
+    reference = max(initial, expected) if initial and expected else initial
     reasons, severity = [], "warning"
     finite = _finite(losses)
-    if initial and finite and max(finite) > LOSS_EXPLODED * initial:
+    if reference and finite and max(finite) > LOSS_EXPLODED * reference:
         e = losses.index(max(finite)) + 1
-        reasons.append(f"the training loss rose to {_fmt(max(finite))} in epoch {e}, from {_fmt(initial)} untrained")
+        reasons.append(f"the training loss rose to {_fmt(max(finite))} in epoch {e}, from {_fmt(reference)} untrained")
         severity = "error"
     if any(isinstance(x, float) and not math.isfinite(x) for x in losses):
         reasons.append("the loss became NaN/inf")
@@ -672,7 +682,14 @@ def overfitting(v: RunView) -> Finding | None:
     if v.run.best_epoch:
         restored = f" Early stopping restored epoch {v.run.best_epoch}."
     tr, va = v.history[best].get(f"train_{v.metric}"), v.history[best].get(f"val_{v.metric}")
-    at_best = f" At its best the model scores {_fmt(tr)} on training and {_fmt(va)} on validation." if tr is not None and va is not None else ""
+    at_best = ""
+    if tr is not None and va is not None and tr >= va:
+        at_best = f" At its best the model scores {_fmt(tr)} on training and {_fmt(va)} on validation."
+    elif tr is not None and va is not None:
+        # the training figure is the running one of the epoch, in training mode (dropout on, batch
+        # statistics, weights still moving): below validation it says nothing about memorising
+        at_best = (f" At its best the model scores {_fmt(va)} on validation (the training figure, {_fmt(tr)}, is "
+                   "taken in training mode during the epoch, so it reads below validation here).")
     why = (" Nothing regularises the network (no L2, L1 or dropout)." if unregularised else
            " The train/validation gap is large." if large_gap else "")
     return Finding(
@@ -802,9 +819,14 @@ def init_loss_off(v: RunView) -> Finding | None:
     """The first training step's loss far from what an untrained network should give."""
     measured, expected = v.initial_loss, v.expected_initial_loss()
     band = INIT_LOSS_BAND if v.classification else INIT_LOSS_BAND_ONE_BATCH_MSE
+    basis = describe_expectation(v.loss_name(), v.n_classes)
+    energy = v.initial_batch_energy
+    if not v.classification and expected is not None and energy is not None and energy > 0:
+        # a squared loss is judged against its own batch's targets: one batch of a skewed target
+        # lies far from the whole table's mean square (0.25 of it for cancer rates, skew 3)
+        expected, basis = energy, "the mean squared target of that batch, what an output at its centre scores"
     if measured is None or expected is None or not init_loss_is_off(measured, expected, band):
         return None
-    basis = describe_expectation(v.loss_name(), v.n_classes)
     direction = ("starts confidently wrong: the initial weights are probably too large, or the inputs or labels "
                  "are off" if measured > expected else
                  "already knows the answers untrained: a feature may leak the target")

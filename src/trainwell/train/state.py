@@ -113,6 +113,11 @@ class RunState:
     initial_loss : float or None
         The loss of the very first training step, i.e. of the untrained network
         (:class:`~trainwell.diagnose.probes.TrendProbe`).
+    initial_batch_energy : float or None
+        The mean squared target of that first batch, as the network sees the targets (a
+        regression's): what an untrained output near zero scores on it under a squared loss.
+        One batch of a skewed target can sit far from the whole table's value; this is the
+        first step's loss's own reference (:class:`~trainwell.diagnose.probes.TrendProbe`).
     initial_grad_rms : dict of str to float, or None
         Each layer's gradient rms at the first step of training
         (:class:`~trainwell.diagnose.probes.GradientProbe`).
@@ -153,6 +158,7 @@ class RunState:
     fast_path: FastPathInfo = field(default_factory=lambda: FastPathInfo(used=False, reason=None))
     cuda_graphs: CudaGraphsInfo = field(default_factory=lambda: CudaGraphsInfo(used=False, reason=None, replays=0))
     initial_loss: float | None = None
+    initial_batch_energy: float | None = None
     initial_grad_rms: dict[str, float] | None = None
     initial_weight_rms: dict[str, float] | None = None
     first_layer_weights: FirstLayerWeights | None = None

@@ -11,7 +11,9 @@ Recorded in each history row (plain numbers, so ``history.to_frame()`` keeps the
     Epochs since the validation loss last improved by at least 0.1 %.
 
 And ``run.initial_loss``: the loss of the very first training step, i.e. of the
-untrained network (the notes' first sanity check, measured in the real run).
+untrained network (the notes' first sanity check, measured in the real run); with
+floating-point targets (a regression), ``run.initial_batch_energy``: that batch's mean
+squared target, the loss an untrained output near zero scores on it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class TrendProbe(Callback):
         self.min_delta = min_delta
         self._first_step: int | None = None
         self._initial: torch.Tensor | None = None
+        self._energy: torch.Tensor | None = None
 
     def on_fit_begin(self, run: RunState) -> None:
         self._first: float | None = None
@@ -45,11 +48,17 @@ class TrendProbe(Callback):
 
     def on_step_end(self, run: RunState) -> None:
         self._initial = run.batch_loss
+        targets = run.batch[1] if run.batch is not None else None
+        if targets is not None and targets.is_floating_point():
+            self._energy = targets.detach().double().square().mean()
 
     def on_epoch_end(self, run: RunState) -> None:
         if self._initial is not None:
             run.initial_loss = float(self._initial)
             self._initial = None
+        if self._energy is not None:
+            run.initial_batch_energy = float(self._energy)
+            self._energy = None
         row = run.history[-1]
         loss = row["train_loss"]
         if self._first is None and math.isfinite(loss):
