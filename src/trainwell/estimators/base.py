@@ -344,10 +344,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
                                    shard=split.shard, rows=loop_args["rows"])
                     if source is not None and str(self.freeze).lower() == "features" and self.fine_tune:
                         run = fine_tune_phase(self, run, callbacks, loop_args)
+            self.n_train_, self.n_val_ = len(split.train_idx), 0 if split.val_idx is None else len(split.val_idx)
             self._record_run(run)
             self.best_epoch_ = run.best_epoch if run.best_epoch is not None else run.epoch
             self.stop_reason_ = run.stop_reason or f"reached max_epochs={self.train_config_.max_epochs}"
-            self.n_train_, self.n_val_ = len(split.train_idx), 0 if split.val_idx is None else len(split.val_idx)
             if self.report is not None:
                 from ..report import save_run
 
@@ -483,9 +483,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         self.findings_ = Findings()
         if self.diagnostics:
             from ..diagnose import advise, rank
-            from ..diagnose.datachecks import filled_gaps
+            from ..diagnose.datachecks import filled_gaps, identifier_columns
 
-            self.findings_ = rank(filled_gaps(self.transform_) + advise(self, run))
+            data = filled_gaps(self.transform_) + identifier_columns(self.transform_, getattr(self, "n_train_", None))
+            self.findings_ = rank(data + advise(self, run))
 
     # ------------------------------------------------------------ helpers of a fit
     def _make_spec(self, sample_shape: tuple[int, ...], n_outputs: int, n_train: int, loss: str) -> NetworkSpec:

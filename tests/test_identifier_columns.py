@@ -1,0 +1,48 @@
+"""Text columns with a value per row (identifiers, dates as text) are named in a warning after fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trainwell import NeuralNetRegressor
+from trainwell.data.features import FeatureTransform
+from trainwell.diagnose.datachecks import identifier_columns
+
+
+def _table(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range("2010-01-01", periods=n, freq="h")
+    return pd.DataFrame({
+        "x": rng.normal(size=n),
+        "colour": rng.choice(["red", "green", "blue"], size=n),        # a real category
+        "when": hours.astype(str),                                      # a date written as text
+        "id": [f"row-{i:05d}" for i in range(n)],                       # an identifier
+    })
+
+
+def test_identifier_and_date_columns_are_named_and_real_categories_are_not():
+    X = _table()
+    transform = FeatureTransform().fit(X)
+    (found,) = identifier_columns(transform, len(X))
+    assert found.code == "identifier_like_column" and found.severity == "warning"
+    assert set(found.evidence["columns"]) == {"when", "id"} and found.evidence["dates"] == ["when"]
+    assert "'when' holds dates or times" in found.message and "day of the year" in found.advice
+    # below the share (a value per ~3 rows) or with few values, a text column is a category
+    assert identifier_columns(FeatureTransform().fit(X[["x", "colour"]]), len(X)) == []
+    assert identifier_columns(transform, 10_000) == []
+    # numbers written as text are not called dates
+    numbers = pd.DataFrame({"code": [str(10_000 + i) for i in range(100)]})
+    (as_text,) = identifier_columns(FeatureTransform().fit(numbers), 100)
+    assert as_text.evidence["dates"] == [] and "convert it to numbers" in as_text.advice
+
+
+def test_a_fit_with_an_identifier_column_says_so_in_its_findings():
+    X = _table(120)
+    y = X["x"].to_numpy() * 2.0
+    model = NeuralNetRegressor(random_state=0, max_epochs=3).fit(X, y)
+    found = [f for f in model.findings_ if f.code == "identifier_like_column"]
+    assert len(found) == 1 and set(found[0].evidence["columns"]) == {"when", "id"}
+    assert found[0].evidence["n_rows"] == model.n_train_
+    clean = NeuralNetRegressor(random_state=0, max_epochs=3).fit(X[["x", "colour"]], y)
+    assert not [f for f in clean.findings_ if f.code == "identifier_like_column"]
