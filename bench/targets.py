@@ -154,10 +154,12 @@ def bf16_target(flags: str | None = None) -> list[str]:
         flags = cpu_model_and_flags()[1]
     head = "3. **bf16 on AMX** (an opt-in bf16 step, recommended only if accuracy stays within the seed spread): "
     if not has_amx(flags):
-        native = (" It has native `avx512_bf16`: the accuracy and speed of `bf16=True` measured with it"
+        native = (" It has native `avx512_bf16`: the accuracy and speed of `bf16=True` (an MLP on the fast step with "
+                  "bf16 products, a CNN under autocast) measured with it"
                   if "avx512_bf16" in flags.split() else " The accuracy of `bf16=True` against float32")
-        return [head + f"this CPU has no AMX (no `amx_tile`/`amx_bf16` in its flags), so it is not measured here."
-                f"{native} are in `bench/bf16_accuracy.md`."]
+        return [head + f"this CPU has no AMX (no `amx_tile`/`amx_bf16` in its flags), so it is not measured here; the "
+                f"bf16 fast step is tested through a forced flag (`tests/test_bf16_fast.py`).{native} are in "
+                "`bench/bf16_accuracy.md`, its epoch in the table above."]
     return [head + "this CPU has AMX (`amx_tile`, `amx_bf16`): run `python bench/bf16_accuracy.py` here for the "
             "figures; the last ones, from CPUs without AMX, are in `bench/bf16_accuracy.md`."]
 

@@ -92,6 +92,23 @@ def test_a_semicolon_file_is_read_with_its_separator(tmp_path, capsys):
     assert capsys.readouterr().err == ""  # no note for the usual comma
 
 
+def test_decimal_commas_in_a_semicolon_file_are_read_as_numbers(tmp_path, capsys):
+    # the European spelling: ';' between fields, ',' as the decimal mark (a regression target once became classes)
+    data = tmp_path / "macro.csv"
+    data.write_text("year;unemp;region;code\n1959,0;5,8;north;7\n1960,0;-5,1;south;8\n1961,0;;north;9\n"
+                    "1962,0;6;south;10\n", encoding="utf-8")
+    frame = read_table(str(data))
+    assert frame["unemp"].tolist()[:2] == [5.8, -5.1] and np.isnan(frame["unemp"][2]) and frame["unemp"][3] == 6.0
+    assert frame["year"].dtype == float and frame["region"].tolist() == ["north", "south", "north", "south"]
+    assert frame["code"].dtype.kind == "i"  # whole numbers were numbers already
+    err = capsys.readouterr().err
+    assert "2 column(s) hold numbers with a decimal comma (year, unemp)" in err
+    # a text column that merely contains commas stays text, and a comma-separated file is never touched
+    other = tmp_path / "text.csv"
+    other.write_text("a;b\n1,5;x\nsee, also;y\n", encoding="utf-8")
+    assert read_table(str(other), quiet=True)["a"].tolist() == ["1,5", "see, also"]
+
+
 def test_a_tab_separator_can_be_named(tmp_path, capsys):
     data = _wine_like(tmp_path, sep="\t")
     assert read_table(str(data), sep="\\t").shape == (60, 13)

@@ -133,7 +133,8 @@ def read_table(path: str, sep: str | None = None, quiet: bool = False) -> pd.Dat
     if p.stat().st_size == 0:
         raise DataError(f"{path} is empty; it needs a header row and at least one data row.")
     try:
-        frame = pd.read_csv(p, encoding="utf-8", skipinitialspace=True, sep=_separator(p, sep, quiet))
+        separator = _separator(p, sep, quiet)
+        frame = pd.read_csv(p, encoding="utf-8", skipinitialspace=True, sep=separator)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#x} at position {exc.start}); save it as UTF-8."
@@ -147,7 +148,38 @@ def read_table(path: str, sep: str | None = None, quiet: bool = False) -> pd.Dat
     for col in frame.columns:
         if pd.api.types.is_string_dtype(frame[col]) or frame[col].dtype == object:
             frame[col] = frame[col].astype("string").str.strip().astype(object).where(frame[col].notna(), np.nan)
+    if separator != ",":
+        _decimal_commas(frame, path, quiet)
     return frame
+
+
+#: A number written with a decimal comma ("5,8", "-0,25"), or a whole number, and nothing else.
+_DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
+
+
+def _decimal_commas(frame: pd.DataFrame, path: str, quiet: bool) -> None:
+    """Read text columns of decimal-comma numbers as numbers, in place, with a note.
+
+    A file separated by something other than commas (``;`` in much of Europe) leaves the comma
+    free to be the decimal mark, and pandas then reads ``5,8`` as text: a regression target
+    would become classes. Only a column whose every value is such a number, at least one
+    with a comma, is converted.
+    """
+    import pandas as pd
+    converted = []
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object:
+            continue
+        text = values.dropna().astype(str)
+        if text.empty or not text.str.fullmatch(_DECIMAL_COMMA).all() or not text.str.contains(",").any():
+            continue
+        frame[col] = pd.to_numeric(values.astype("string").str.replace(",", ".", regex=False)).astype(float)
+        converted.append(str(col))
+    if converted:
+        example = converted[0]
+        _note(f"{path}: {len(converted)} column(s) hold numbers with a decimal comma ({_listed(converted, 80)}), "
+              f"read as numbers (e.g. {example!r}).", quiet)
 
 
 def read_npy(path: str, what: str, mapped: bool = True) -> np.ndarray:
