@@ -206,6 +206,16 @@ def test_validation_at_chance():
     assert "validation_at_chance" not in codes(findings_for(flat, {"dense1": tiny, "output": HEALTHY_OUTPUT}))
 
 
+def test_validation_at_chance_needs_enough_validation_rows_to_tell():
+    # two classes, 60 % the majority: 5 validation rows all right happen by chance 0.6^5 = 7.8 % of the time,
+    # so they cannot show a model beating chance (found on a 32-row table that then scored 86 % on test)
+    two = make_estimator(classes_=[0, 1], class_counts_=[60, 40])
+    rows = healthy_rows(train_accuracy=[0.6, 0.7, 0.8, 0.85, 0.9, 0.9], val_accuracy=0.6,
+                        val_loss=[0.69, 0.7, 0.72, 0.75, 0.8, 0.85])
+    assert "validation_at_chance" not in codes(findings_for(rows, estimator=two, n_val=5))
+    assert codes(findings_for(rows, estimator=two, n_val=6))["validation_at_chance"] == "warning"  # 0.6^6 = 4.7 %
+
+
 def test_overfitting_is_a_warning_without_regularisation_and_information_with_it():
     rows = healthy_rows(val_loss=[2.0, 0.9, 0.8, 0.95, 1.05, 1.2], train_loss=[2.0, 0.8, 0.5, 0.3, 0.2, 0.1])
     assert codes(findings_for(rows, l2=0.0, best_epoch=3))["overfitting"] == "warning"

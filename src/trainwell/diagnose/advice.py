@@ -559,6 +559,11 @@ def validation_at_chance(v: RunView) -> Finding | None:
     found so far explains it: the labels or features carry no learnable relation."""
     if not v.classification or v.has(*CAUSES):
         return None
+    n_val = getattr(v.run, "n_val", 0) or 0
+    if n_val and v.chance ** n_val > 0.05:
+        # so few validation rows that even all of them right would not show, at the 5 % level, a model
+        # better than always answering the most common class (5 rows at a 60 % majority: 0.6^5 = 8 %)
+        return None
     val_acc = _finite(v.column("val_accuracy"))
     train_acc = _finite(v.column("train_accuracy"))
     val_loss = _finite(v.column("val_loss"))
