@@ -256,6 +256,13 @@ def test_the_cli_never_says_nothing_to_worry_about_above_notes(tmp_path):
     print_outcome(console, SimpleNamespace(findings_=[folded], n_iter_=3, best_epoch_=1, run_=None),
                   {"accuracy": 0.5, "fit_seconds": 1.0}, tmp_path)
     assert "\n      because dead_relu: Dead." in console.export_text()
+    # the note that the data were changed (gaps filled) is said once, with notes only and with warnings
+    filled = Finding("missing_filled", "info", "The training rows have 5 missing (NaN) values.", "Nothing to do.")
+    for findings in ([filled, note], [folded, filled]):
+        console = Console(record=True, width=200)
+        print_outcome(console, SimpleNamespace(findings_=findings, n_iter_=3, best_epoch_=1, run_=None),
+                      {"accuracy": 0.5, "fit_seconds": 1.0}, tmp_path)
+        assert console.export_text().count("missing_filled: The training rows have 5 missing") == 1
 
 
 def test_the_fix_names_the_stronger_regulariser_and_a_dropout_that_underfits():

@@ -115,16 +115,18 @@ def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Pat
             console.print(f"  [{colour}]{f.severity}[/{colour}] {f.code}: {escape(f.message + advice)}")
             for g in getattr(f, "because", ()):  # the symptoms this cause explains, indented under it
                 console.print(f"      because {g.code}: {escape(g.message)}")
-    elif getattr(est, "findings_", None):
+    notes_shown = False
+    if not serious and getattr(est, "findings_", None):
         # no warnings, but notes that say what to try (e.g. an early best epoch): never "nothing to worry about"
         console.print("what trainwell noticed: no warnings or errors; notes:")
         for f in est.findings_:
             advice = f" Try: {f.advice}" if f.advice else ""
             console.print(f"  info {f.code}: {escape(f.message + advice)}")
-    elif getattr(est, "findings_", None) is not None:
+        notes_shown = True
+    elif not serious and getattr(est, "findings_", None) is not None:
         console.print("what trainwell noticed: nothing to worry about (no warnings or errors).")
-    for f in getattr(est, "findings_", None) or []:
-        if f.code == "missing_filled":  # information, but it changed the data: always said
+    for f in [] if notes_shown else getattr(est, "findings_", None) or []:
+        if f.code == "missing_filled":  # information, but it changed the data: always said (once)
             console.print(f"  info {f.code}: {escape(f.message)}")
     speed = step_time_advice(getattr(getattr(est, "run_", None), "step_time", None))
     if speed:

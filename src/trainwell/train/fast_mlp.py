@@ -372,6 +372,7 @@ class FastMLPStep:
         self.bf16 = bf16
         self._flat16 = torch.empty_like(flat.data, dtype=torch.bfloat16) if bf16 else None
         self._low: dict[int, list[_Bf16Buffers]] = {}
+        self._no_bf16: list[None] = [None] * (len(self.hidden) + 1)
         self.read_norms()
 
     def read_norms(self) -> None:
@@ -498,8 +499,8 @@ class FastMLPStep:
         m = xb.shape[0]
         per_block, scores, grad_scores, grad_scores_t, joint = self._buffers_for(m)
         inputs = [xb]
-        low = self._bf16_for(m) if self.bf16 else None
-        if low is not None:
+        low = self._bf16_for(m) if self.bf16 else self._no_bf16  # per linear layer: bf16 buffers, or None
+        if self.bf16:
             self._flat16.copy_(self.flat.data)  # this step's weights rounded to bf16, in one pass
         # every block's mask in one draw, unless an observer runs between two blocks' draws
         drawn = self._draw_at_once
@@ -508,10 +509,7 @@ class FastMLPStep:
         # ---------------------------------------------------------------- forward
         h = xb
         for i, (b, buf) in enumerate(zip(self.hidden, per_block, strict=True)):
-            if low is None:
-                _linear(b, h, buf.z)
-            else:
-                _linear_bf16(b, h, buf.z, low[i])
+            _linear(b, h, buf.z, low[i])
             if b.bn is not None:
                 torch.native_batch_norm(buf.z, b.gamma, b.beta, b.running_mean, b.running_var, True,
                                         b.momentum, b.eps, out=(buf.a, buf.mean, buf.invstd))
@@ -535,25 +533,16 @@ class FastMLPStep:
             h = buf.h
             inputs.append(h)
         head = self.head
-        if low is None:
-            _linear(head, h, scores)
-        else:
-            _linear_bf16(head, h, scores, low[-1])
+        _linear(head, h, scores, low[-1])
         # ------------------------------------------------------ loss and its gradient
         loss = self._loss_gradient(scores, yb, wb, grad_scores, m)
         g = grad_scores
         # --------------------------------------------------------------- backward
-        if low is None:
-            self._parameter_grads(head, g, inputs[-1], grad_scores_t)
-        else:
-            _parameter_grads_bf16(head, g, low[-1])
+        self._parameter_grads(head, g, inputs[-1], grad_scores_t, low[-1])
         below = head
         for i in range(len(self.hidden) - 1, -1, -1):
             b, buf = self.hidden[i], per_block[i]
-            if low is None:
-                gh = torch.mm(g, below.weight, out=buf.grad_h)
-            else:  # the gradient below was rounded to bf16 for its weight gradient: reused here
-                gh = buf.grad_h.copy_(torch.mm(low[i + 1].g, low[i + 1].weight, out=low[i + 1].grad_input))
+            gh = torch.mm(g, below.weight, out=buf.grad_h) if low[i + 1] is None else _input_grad_bf16(buf.grad_h, low[i + 1])
             if b.dropout and self.fused_dropout:
                 # what autograd runs for native_dropout, with the scale it passes
                 _aten.native_dropout_backward.out(gh, buf.noise, 1.0 / (1.0 - b.dropout), out=gh)
@@ -577,10 +566,7 @@ class FastMLPStep:
                     b.grad_beta.copy_(gbeta)
             else:
                 gz, gz_t = gh, buf.grad_h_t
-            if low is None:
-                self._parameter_grads(b, gz, inputs[i], gz_t)
-            else:
-                _parameter_grads_bf16(b, gz, low[i])
+            self._parameter_grads(b, gz, inputs[i], gz_t, low[i])
             g, below = gz, b
         self.update()
         return loss, scores
@@ -651,9 +637,13 @@ class FastMLPStep:
             t = self._scalars[value] = torch.tensor(value, **self._factory)
         return t
 
-    def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor, g_t: torch.Tensor | None = None) -> None:
+    def _parameter_grads(self, b: _Block, g: torch.Tensor, h: torch.Tensor, g_t: torch.Tensor | None = None,
+                         low: _Bf16Buffers | None = None) -> None:
         """The weight and bias gradients of linear layer ``b`` from its output gradient ``g`` and input ``h``
-        (``g_t``: ``g.t()`` when kept, else made here)."""
+        (``g_t``: ``g.t()`` when kept, else made here; ``low``: the layer's bf16 buffers, for bf16 products)."""
+        if low is not None:
+            _parameter_grads_bf16(b, g, low)
+            return
         scratch = self._narrow_buffers(b, g.shape[0]) if b.narrow else None
         if scratch is not None and scratch["outer"] is not None:
             # (out, m, 1) * (1, m, in) summed over m: g.t() @ h without cuBLAS (see NARROW)
@@ -760,8 +750,11 @@ def _batch_norm_backward_by_columns(b: _Block, g: torch.Tensor, buf: _Buffers) -
     return g.sub_(scratch, alpha=1.0 / m).mul_(scale)
 
 
-def _linear(b: _Block, h: torch.Tensor, out: torch.Tensor) -> None:
-    """``out = h @ W.t() + bias`` for linear layer ``b``."""
+def _linear(b: _Block, h: torch.Tensor, out: torch.Tensor, low: _Bf16Buffers | None = None) -> None:
+    """``out = h @ W.t() + bias`` for linear layer ``b`` (with ``low``, its bf16 buffers: in bf16 products)."""
+    if low is not None:
+        _linear_bf16(b, h, out, low)
+        return
     weight_t = b.weight_t if b.weight_t_copy is None else b.weight_t_copy.copy_(b.weight_t)
     if b.bias is None:
         torch.mm(h, weight_t, out=out)
@@ -776,6 +769,12 @@ def _linear_bf16(b: _Block, h: torch.Tensor, out: torch.Tensor, low: _Bf16Buffer
         out.copy_(low.out)
     else:
         torch.add(low.out, b.bias, out=out)
+
+
+def _input_grad_bf16(out: torch.Tensor, low: _Bf16Buffers) -> torch.Tensor:
+    """``out = float32(bf16(g) @ bf16(W))`` for the layer of ``low``, whose output gradient ``g`` was rounded
+    to bf16 for its weight gradient (reused here)."""
+    return out.copy_(torch.mm(low.g, low.weight, out=low.grad_input))
 
 
 def _parameter_grads_bf16(b: _Block, g: torch.Tensor, low: _Bf16Buffers) -> None:
