@@ -109,6 +109,15 @@ def test_decimal_commas_in_a_semicolon_file_are_read_as_numbers(tmp_path, capsys
     assert read_table(str(other), quiet=True)["a"].tolist() == ["1,5", "see, also"]
 
 
+def test_a_quantity_asked_to_be_classes_is_pointed_at_regression(tmp_path, capsys):
+    data = tmp_path / "food.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"income": rng.normal(size=40), "spend": rng.normal(size=40).round(3)}).to_csv(data, index=False)
+    assert _fit(tmp_path, data, "--target", "spend", "--task", "classification") == 2
+    err = capsys.readouterr().err
+    assert "40 rows for 39 classes" in err and "if the target is a quantity, pass --task regression" in err
+
+
 def test_a_tab_separator_can_be_named(tmp_path, capsys):
     data = _wine_like(tmp_path, sep="\t")
     assert read_table(str(data), sep="\\t").shape == (60, 13)

@@ -50,9 +50,14 @@ def _check_rows(y: Any, task: str) -> None:
         raise DataError(f"The data has {n} rows; trainwell needs at least 4 to hold out a test split.")
     codes = class_codes(y, task)
     if codes is not None and 2 * (codes.max() + 1) > n:
+        import numpy as np
+
+        numeric = np.asarray(y).dtype.kind in "iuf"
         raise DataError(
             f"The data has {n} rows for {codes.max() + 1} classes; each class needs at least two rows "
-            "(one to train on, one to test): add rows or merge rare classes."
+            "(one to train on, one to test): " + ("if the target is a quantity, pass --task regression; otherwise "
+                                                  "add rows or merge rare classes." if numeric else
+                                                  "add rows or merge rare classes.")
         )
 
 
