@@ -49,6 +49,9 @@ def test_fit_predict_info(tmp_path, iris_csv, capsys):
     assert "NeuralNetClassifier" in info
     assert "classes: ['setosa', 'versicolor', 'virginica']" in info
     assert "\nspeed: " in info  # the step profile from diagnostics.json (measured, or why not)
+    recorded = json.loads((out / "diagnostics.json").read_text())["findings"]
+    for f in recorded:  # the findings are in the text output too, not only in --json
+        assert f"{f['severity']} {f['code']}: {f['message']}" in info
 
 
 def test_gpu_flags_reach_the_estimator(tmp_path, iris_csv, monkeypatch, capsys):

@@ -315,3 +315,22 @@ def test_predict_notes_ignored_columns_and_unseen_categories_once(tmp_path, caps
         "note: ignored 2 columns the model was not trained on: y, notes.",
         "note: categories the model never saw in training, encoded as all zeros, in 'colour' (2 rows, e.g. 'green').",
     ]
+
+
+def test_info_text_says_how_many_classes_it_left_out_and_lists_the_findings(monkeypatch, capsys):
+    import argparse
+
+    from trainwell.cli import info as info_cmd
+
+    record = {"estimator": "NeuralNetClassifier", "kind": "mlp", "epochs": 9, "best_epoch": 7, "stop_reason": "early stopping",
+              "input_shape": [4], "hidden": [8], "n_outputs": 55, "activation": "relu", "init": "auto",
+              "batchnorm": True, "dropout": 0.0, "parameters": 100,
+              "input_preparation": {"scaling": "feature", "missing_filled": [], "piecewise_columns": [],
+                                    "piecewise_inputs": 0},
+              "classes": [f"c{i}" for i in range(55)], "metrics": None, "speed": [], "onnx": None,
+              "findings": [{"code": "class_imbalance", "severity": "warning", "message": "Rare classes.", "advice": ""}]}
+    monkeypatch.setattr(info_cmd, "run_info", lambda run_dir: record)
+    assert info_cmd.cmd_info(argparse.Namespace(run_dir="x", json=False)) == 0
+    out = capsys.readouterr().out
+    assert "'c19'] … and 35 more (55 in all; --json lists every one)" in out and "'c20'" not in out
+    assert "warning class_imbalance: Rare classes." in out

@@ -79,7 +79,7 @@ def _preparation(transform) -> dict:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print the network, its training, the classes, the test metrics and the step-time advice."""
+    """Print the network, its training, the classes, the test metrics, the findings and the step-time advice."""
     info = run_info(args.run_dir)
     if args.json:
         print_json(info)
@@ -102,9 +102,13 @@ def cmd_info(args: argparse.Namespace) -> int:
                      f"{prep['piecewise_inputs']} more inputs")
     lines.append("input preparation: " + "; ".join(parts))
     if info["classes"] is not None:
-        lines.append(f"classes: {info['classes'][:20]}")
+        classes = info["classes"]
+        more = f" … and {len(classes) - 20} more ({len(classes)} in all; --json lists every one)" if len(classes) > 20 else ""
+        lines.append(f"classes: {classes[:20]}{more}")
     if info["metrics"] is not None:
         lines.append("test metrics: " + json.dumps(info["metrics"]))
+    for f in info["findings"]:
+        lines.append(f"{f['severity']} {f['code']}: {f['message']}")
     if info["speed"]:
         lines.append("speed: " + " ".join(info["speed"]))
     if info["onnx"]:
