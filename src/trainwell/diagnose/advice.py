@@ -544,7 +544,8 @@ def regularization_too_strong(v: RunView) -> Finding | None:
         return None
     name, factor = shrink
     which = f"l1={l1:g}" if l1 > l2 else f"l2={l2:g}"  # the stronger of the two
-    fit = f"the model fits only {score:.0%} of its training data" if v.classification else f"the training R² is only {score:.2f}"
+    fit = (f"the model scores only {score:.0%} on its training rows as it trains" if v.classification
+           else f"the training R² is only {score:.2f} as it trains")
     return Finding(
         "regularization_too_strong", "warning",
         f"Regularisation is too strong ({which}): it shrank the weights of {name} {_fmt(factor)}-fold and {fit}.",
@@ -734,7 +735,7 @@ def underfitting(v: RunView) -> Finding | None:
     if dropout >= STRONG_DROPOUT and not small:
         return Finding(
             "underfitting", "warning",
-            f"The model fits only {shown} of its training data and no better on validation, with dropout={dropout:g}: "
+            f"The model scores only {shown} on its training rows as it trains and no better on validation, with dropout={dropout:g}: "
             f"every step trains a network with {dropout:.0%} of its units removed, too strong a regulariser for it.",
             "Use dropout=0.2 (the notes: 0.5 at most, usually less with batch norm); regularise with L2 instead.",
             {f"train_{v.metric}": score, "dropout": dropout},
@@ -743,7 +744,7 @@ def underfitting(v: RunView) -> Finding | None:
     if small:
         return Finding(
             "underfitting", "warning",
-            f"The model fits only {shown} of its training data and no better on validation, and its "
+            f"The model scores only {shown} on its training rows as it trains and no better on validation, and its "
             f"narrowest layer has {narrow} units for {n_out} output(s): the network is too small to represent "
             "the problem.",
             "Use a bigger network (e.g. hidden='auto' or (256, 128)); control overfitting with L2 and dropout, "
@@ -758,7 +759,7 @@ def underfitting(v: RunView) -> Finding | None:
     improving = len(still) >= 5 and still[-1] < 0.95 * still[-5] and ran_out
     return Finding(
         "underfitting", "info",
-        f"The model fits only {shown} of its training data and validation is no better"
+        f"The model scores only {shown} on its training rows as it trains and validation is no better"
         + (": it was still improving when max_epochs ended." if improving else
            ": the features may not determine the target well, or the model needs more capacity."),
         "Train longer (raise max_epochs)." if improving else
