@@ -78,6 +78,17 @@ def test_a_misspelt_target_gets_the_column_meant_and_every_column(tmp_path, caps
     assert "did you mean 'flavanoids'?" in capsys.readouterr().err
 
 
+def test_a_bad_target_is_answered_before_pytorch_is_imported(tmp_path):
+    # the flags become estimator parameters only after the file is read and checked: that import costs seconds
+    data = _wine_like(tmp_path)
+    code = ("import sys; from trainwell.cli import main; "
+            f"rc = main(['fit', {str(data)!r}, '--target', 'Target', '--out', {str(tmp_path / 'run')!r}]); "
+            "print(rc, 'torch' in sys.modules, 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False", "False"], done.stderr
+    assert "did you mean 'target'?" in done.stderr and not (tmp_path / "run").exists()
+
+
 def test_a_semicolon_file_is_read_with_its_separator(tmp_path, capsys):
     data = _wine_like(tmp_path, sep=";")
     frame = read_table(str(data))
