@@ -136,6 +136,20 @@ def test_symptoms_fold_under_their_cause_and_show_indented():
     assert "because: update_ratio_high" in str(folded[0])
 
 
+def test_an_imbalance_explains_a_poor_fit_only_near_the_majority_share():
+    def imbalance(counts):
+        return Finding("class_imbalance", "warning", "Rare classes.", evidence={"counts": counts})
+
+    def poor(score):
+        return Finding("underfitting", "info", f"Scores only {score:.0%}.", evidence={"train_accuracy": score})
+
+    # 95 % of the rows one class, the model at 95 %: the imbalance is why
+    assert _codes(fold_symptoms([imbalance({"a": 95, "b": 5}), poor(0.95)])) == ["class_imbalance"]
+    # 56 classes, the most common 7 % of the rows, the model at 89 % (an unseen table): not the imbalance
+    many = {f"c{i}": (30 if i == 0 else 7 + i % 3) for i in range(56)}
+    assert _codes(fold_symptoms([imbalance(many), poor(0.89)])) == ["class_imbalance", "underfitting"]
+
+
 def test_a_real_far_too_high_rate_gives_one_finding_with_its_symptoms(iris):
     X, y = iris
     est = NeuralNetClassifier(lr=10.0, max_epochs=30, random_state=0).fit(X, y)
