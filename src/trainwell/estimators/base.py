@@ -388,6 +388,9 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
                    and round(self.validation_fraction_ * n) >= 5)
         train_idx, val_idx = (split_indices(n, self.validation_fraction_, y_codes, seed) if use_val
                               else (np.arange(n), None))
+        # early stopping asked for, but too few rows to hold out 5: said in the findings (too_few_rows)
+        self._validation_dropped = bool(validate and self.early_stopping and self.validation_fraction_ > 0
+                                        and not use_val)
         # A memory-mapped array on the CPU is trained in place (data/mapped.py): batches are
         # gathered from the mapping, and only a sample of rows is read for the statistics.
         mapped = is_memory_mapped(X) and self.device_.type == "cpu" and shard is None
@@ -483,9 +486,12 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         self.findings_ = Findings()
         if self.diagnostics:
             from ..diagnose import advise, rank
-            from ..diagnose.datachecks import filled_gaps, identifier_columns
+            from ..diagnose.datachecks import filled_gaps
+            from ..diagnose.fitted_data import identifier_columns, too_few_rows
 
             data = filled_gaps(self.transform_) + identifier_columns(self.transform_, getattr(self, "n_train_", None))
+            if getattr(self, "_validation_dropped", False):
+                data += too_few_rows(getattr(self, "n_train_", 0) or 0)
             self.findings_ = rank(data + advise(self, run))
 
     # ------------------------------------------------------------ helpers of a fit

@@ -1,4 +1,5 @@
-"""Text columns with a value per row (identifiers, dates as text) are named in a warning after fit."""
+"""Findings about the data made after fit: text columns with a value per row (identifiers, dates as text),
+and too few rows to hold out a validation split."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 
 from trainwell import NeuralNetRegressor
 from trainwell.data.features import FeatureTransform
-from trainwell.diagnose.datachecks import identifier_columns
+from trainwell.diagnose.fitted_data import identifier_columns
 
 
 def _table(n=200, seed=0):
@@ -46,3 +47,16 @@ def test_a_fit_with_an_identifier_column_says_so_in_its_findings():
     assert found[0].evidence["n_rows"] == model.n_train_
     clean = NeuralNetRegressor(random_state=0, max_epochs=3).fit(X[["x", "colour"]], y)
     assert not [f for f in clean.findings_ if f.code == "identifier_like_column"]
+
+
+def test_too_few_rows_for_a_validation_split_is_said_when_early_stopping_was_asked_for():
+    X, y = np.arange(12.0).reshape(-1, 1), np.arange(12.0)
+    model = NeuralNetRegressor(random_state=0, max_epochs=5).fit(X, y)
+    found = [f for f in model.findings_ if f.code == "too_few_rows"]
+    assert len(found) == 1 and found[0].severity == "warning" and "Only 12 rows" in found[0].message
+    assert model.n_val_ == 0 and model.n_iter_ == 5  # no validation rows: every epoch ran
+    # not when early stopping is off (nothing was dropped), nor when 5 rows can be held out
+    off = NeuralNetRegressor(random_state=0, max_epochs=5, early_stopping=False).fit(X, y)
+    assert "too_few_rows" not in {f.code for f in off.findings_}
+    enough = NeuralNetRegressor(random_state=0, max_epochs=5).fit(np.arange(60.0).reshape(-1, 1), np.arange(60.0))
+    assert "too_few_rows" not in {f.code for f in enough.findings_} and enough.n_val_ >= 5
