@@ -32,10 +32,15 @@ def test_identifier_and_date_columns_are_named_and_real_categories_are_not():
     # below the share (a value per ~3 rows) or with few values, a text column is a category
     assert identifier_columns(FeatureTransform().fit(X[["x", "colour"]]), len(X)) == []
     assert identifier_columns(transform, 10_000) == []
-    # numbers written as text are not called dates
-    numbers = pd.DataFrame({"code": [str(10_000 + i) for i in range(100)]})
+    # numbers written as text are not called dates, with or without separators (an unseen table's
+    # '1.707,400' and '3,504' once were), and month names are
+    numbers = pd.DataFrame({"code": [str(10_000 + i) for i in range(100)],
+                            "amount": [f"{i},{i % 1000:03d}" for i in range(1, 101)],
+                            "european": [f"1.{i:03d},4" for i in range(100)],
+                            "month": pd.date_range("2020-01-01", periods=100).strftime("%d %b %Y").tolist()})
     (as_text,) = identifier_columns(FeatureTransform().fit(numbers), 100)
-    assert as_text.evidence["dates"] == [] and "convert it to numbers" in as_text.advice
+    assert set(as_text.evidence["columns"]) == {"code", "amount", "european", "month"}
+    assert as_text.evidence["dates"] == ["month"] and "day of the year" in as_text.advice
 
 
 def test_a_fit_with_an_identifier_column_says_so_in_its_findings():

@@ -6,6 +6,7 @@ validation split could be held out), so they are made with the run's findings, a
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -22,8 +23,10 @@ IDENTIFIER_MIN_VALUES = 20
 def _looks_like_dates(values: list[Any]) -> bool:
     """Whether nine in ten of (a sample of) ``values`` read as dates or times."""
     sample = [str(v) for v in values[:200] if str(v) != "<missing>"]
-    if not sample or all(str(v).lstrip("-").replace(".", "", 1).isdigit() for v in sample):
-        return False  # plain numbers are not dates, whatever pandas makes of them
+    # a date or time is written with '-', '/' or ':' between its digits, or with a month's name;
+    # numbers written as text ('1.707,400', '3,504') are not dates, whatever pandas makes of them
+    if not sample or not all(re.search(r"\d[-/:]\d|[A-Za-z]{3}", v) for v in sample):
+        return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' "could not infer format" notes
         parsed = pd.to_datetime(pd.Series(sample), errors="coerce", format="mixed")
