@@ -251,3 +251,12 @@ def test_check_takes_seconds_on_60k_rows():
     found = check(NeuralNetClassifier(random_state=0), X, y, X[:1000])
     assert time.perf_counter() - t0 < 30
     assert codes(found)["train_test_overlap"] == "warning"
+
+
+def test_a_column_without_any_value_is_named_and_kept_out_of_the_scale_summary():
+    # an unseen table (World Bank fertility) had two years with no value at all: the summary read "nan to nan"
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(50, 8, 40), rng.normal(3, 2, 40), np.full(40, np.nan)])
+    found = {f.code: f for f in column_scaling(X, ["a", "b", "empty"])}
+    assert found["empty_features"].severity == "warning" and "(empty)" in found["empty_features"].message
+    assert "nan" not in found["inputs_not_scaled"].message and "constant_features" not in found

@@ -160,9 +160,19 @@ def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = No
         return []
     with warnings.catch_warnings():  # over every row (a sample could miss the odd value), gaps left out
         warnings.simplefilter("ignore", RuntimeWarning)
-        constant = np.nanmax(X, axis=0) == np.nanmin(X, axis=0)
+        top, bottom = np.nanmax(X, axis=0), np.nanmin(X, axis=0)
+    empty = np.isnan(top)  # no value at all: neither constant nor varying (their statistics are NaN)
+    constant = top == bottom
     mean, std = _moments(X)
     findings = []
+    if empty.any():
+        findings.append(Finding(
+            "empty_features", "warning",
+            f"{int(empty.sum())} of {len(names)} features have no value in any row ({_names(names, empty)}): "
+            "they carry no information.",
+            "Drop them (--drop on the command line); some models refuse them (HistGradientBoosting does).",
+            {"n_empty": int(empty.sum()), "columns": [names[i] for i in np.flatnonzero(empty)]},
+        ))
     if constant.any():
         every = bool(constant.all())
         findings.append(Finding(
@@ -174,7 +184,7 @@ def column_scaling(X: np.ndarray, names: list[str], seen: np.ndarray | None = No
             "Drop them to save memory and time, e.g. sklearn.feature_selection.VarianceThreshold.",
             {"n_constant": int(constant.sum()), "n_features": len(names)},
         ))
-    varying = ~constant
+    varying = ~constant & ~empty
     off = varying & ((np.abs(mean) > MEAN_LIMIT) | (std > STD_HIGH) | (std < STD_LOW))
     seen_off = None
     if seen is not None and seen.size:
