@@ -65,3 +65,11 @@ def test_too_few_rows_for_a_validation_split_is_said_when_early_stopping_was_ask
     assert "too_few_rows" not in {f.code for f in off.findings_}
     enough = NeuralNetRegressor(random_state=0, max_epochs=5).fit(np.arange(60.0).reshape(-1, 1), np.arange(60.0))
     assert "too_few_rows" not in {f.code for f in enough.findings_} and enough.n_val_ >= 5
+
+
+def test_check_names_identifier_columns_before_training_too():
+    from trainwell.diagnose import check
+
+    X = _table(120)
+    found = {f.code: f for f in check(NeuralNetRegressor(random_state=0), X, X["x"].to_numpy() * 2.0)}
+    assert set(found["identifier_like_column"].evidence["columns"]) == {"when", "id"}
