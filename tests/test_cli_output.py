@@ -334,3 +334,23 @@ def test_info_text_says_how_many_classes_it_left_out_and_lists_the_findings(monk
     out = capsys.readouterr().out
     assert "'c19'] … and 35 more (55 in all; --json lists every one)" in out and "'c20'" not in out
     assert "warning class_imbalance: Rare classes." in out
+
+
+def test_a_test_score_no_better_than_learning_nothing_gets_a_note(tmp_path):
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from trainwell.cli.output import print_outcome, trivial_baseline_note
+
+    clf = SimpleNamespace(class_counts_=[54, 46], findings_=[], n_iter_=5, best_epoch_=3, run_=None)
+    # unseen tables: la_riots at 38.5 % against a 54 % majority, ccard at R² -0.089, both with no remark
+    assert "no better than always answering the most common training class (54.0%" in trivial_baseline_note(
+        clf, {"accuracy": 0.385})
+    assert trivial_baseline_note(clf, {"accuracy": 0.8}) is None
+    reg = SimpleNamespace(findings_=[], n_iter_=5, best_epoch_=3, run_=None)
+    assert "R² is -0.089, below 0" in trivial_baseline_note(reg, {"r2": -0.089})
+    assert trivial_baseline_note(reg, {"r2": 0.3}) is None
+    console = Console(record=True, width=200)
+    print_outcome(console, reg, {"r2": -0.089, "fit_seconds": 1.0}, tmp_path)
+    assert "note: the test R² is -0.089" in console.export_text()

@@ -95,6 +95,25 @@ def fit_result(est: Any, metrics: dict[str, Any], out_path: Path, *, task: str, 
     })
 
 
+def trivial_baseline_note(est: Any, metrics: dict[str, Any]) -> str | None:
+    """A sentence when the test score is no better than a model that learnt nothing, else ``None``.
+
+    R² below 0 is worse than always predicting the training mean; accuracy at or below the share
+    of the training rows' most common class is what always answering that class scores.
+    """
+    r2 = metrics.get("r2")
+    if isinstance(r2, (int, float)) and r2 < 0:
+        return (f"the test R² is {r2:.3f}, below 0: the model predicts the test rows worse than always answering "
+                "the training mean would; the features may say little about the target.")
+    accuracy, counts = metrics.get("accuracy"), getattr(est, "class_counts_", None)
+    if isinstance(accuracy, (int, float)) and counts is not None and sum(counts) > 0:
+        majority = max(counts) / sum(counts)
+        if accuracy <= majority:
+            return (f"the test accuracy {accuracy:.1%} is no better than always answering the most common training "
+                    f"class ({majority:.1%} of the training rows); judge it by balanced accuracy or log loss too.")
+    return None
+
+
 def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Path) -> None:
     """The test metrics, what the diagnostics noticed, the step-time advice and the folder (the results)."""
     from rich.markup import escape
@@ -105,6 +124,9 @@ def print_outcome(console: Any, est: Any, metrics: dict[str, Any], out_path: Pat
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in _SHOWN and isinstance(v, (int, float)))
     console.print(f"[bold green]test[/bold green]: {shown}  ({est.n_iter_} epochs, best {est.best_epoch_}, "
                   f"{metrics['fit_seconds']:.1f}s)")
+    baseline = trivial_baseline_note(est, metrics)
+    if baseline:
+        console.print(f"  note: {escape(baseline)}")
     serious = [f for f in getattr(est, "findings_", []) if f.severity != "info"]
     if serious:
         console.print("[bold]what trainwell noticed[/bold] (most serious first):")
