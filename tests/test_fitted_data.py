@@ -73,3 +73,18 @@ def test_check_names_identifier_columns_before_training_too():
     X = _table(120)
     found = {f.code: f for f in check(NeuralNetRegressor(random_state=0), X, X["x"].to_numpy() * 2.0)}
     assert set(found["identifier_like_column"].evidence["columns"]) == {"when", "id"}
+
+
+def test_numbers_written_with_separators_as_text_are_named():
+    from trainwell.diagnose.fitted_data import numbers_as_text
+
+    # an unseen table read with the wrong decimal mark: '12,0', '2.710,349' stayed text and became categories
+    X = pd.DataFrame({"rate": ["12,0", "5,8", "6,1", "12,0"], "gdp": ["2.710,349", "2.778,801", "2.775,488", "1,5"],
+                      "klass": ["1", "2", "3", "1"], "name": ["a", "b", "c", "d"]})
+    (found,) = numbers_as_text(FeatureTransform().fit(X))
+    assert found.code == "numbers_as_text" and found.evidence["columns"] == ["rate", "gdp"]
+    assert "'rate' (e.g. '12,0')" in found.message and "decimal=','" in found.advice
+    # whole numbers as text are left alone (they may be classes on purpose), and so is plain text
+    assert numbers_as_text(FeatureTransform().fit(X[["klass", "name"]])) == []
+    model = NeuralNetRegressor(random_state=0, max_epochs=2).fit(pd.concat([X] * 10, ignore_index=True), np.arange(40.0))
+    assert "numbers_as_text" in {f.code for f in model.findings_}

@@ -33,7 +33,7 @@ from .datachecks import (
 )
 from .expectations import describe_expectation, expected_initial_loss, init_loss_is_off
 from .findings import Finding, fold_symptoms, rank
-from .fitted_data import identifier_columns
+from .fitted_data import identifier_columns, numbers_as_text
 from .monitors import default_monitors
 from .probes.layers import find_layers
 from .probes.weights import row_spread
@@ -90,7 +90,8 @@ def check(estimator: Any, X: Any, y: Any, X_test: Any = None, *, overfit_size: i
         findings += rare_classes(y)
     prep = prepare(estimator, X, y, seed=random_state, dropout=0.0)
     # text columns with a value per row, as fit reports them (the transform the clone learned)
-    findings += identifier_columns(getattr(prep.estimator, "transform_", None), getattr(prep.estimator, "n_train_", None))
+    learned = getattr(prep.estimator, "transform_", None)
+    findings += identifier_columns(learned, getattr(prep.estimator, "n_train_", None)) + numbers_as_text(learned)
     if X_num is not None:
         seen = prep.X.reshape(prep.X.shape[0], -1).cpu().numpy()
         findings += column_scaling(X_num, names, seen, getattr(estimator, "scaling", None))

@@ -97,3 +97,43 @@ def too_few_rows(n_rows: int) -> list[Finding]:
         "cross-validation tells how well either generalises.",
         {"n_rows": int(n_rows)},
     )]
+
+
+#: A number written as text: digits, an optional sign, thousands groups and a decimal part with '.' or ','.
+_NUMBER_TEXT = re.compile(r"[+-]?(\d{1,3}([.,\s]\d{3})+|\d+)([.,]\d+)?")
+
+
+def numbers_as_text(transform: Any) -> list[Finding]:
+    """Text columns whose values are numbers with a decimal or thousands separator ('12,0', '2.710,349').
+
+    Encoded as categories, such a column loses the order and size of its numbers (a European
+    file read with the wrong decimal mark, say). Whole numbers as text (a class '1', '2', '3')
+    are left alone: they may be categories on purpose.
+
+    Parameters
+    ----------
+    transform : trainwell.data.FeatureTransform
+        Fitted; its ``categories`` hold each text column's training values.
+
+    Returns
+    -------
+    list of Finding
+        One ``numbers_as_text`` warning naming the columns, or none.
+    """
+    found = []
+    for col, cats in (getattr(transform, "categories", None) or {}).items():
+        values = [str(c) for c in cats if c != "<missing>"]
+        if (len(values) >= 2 and all(_NUMBER_TEXT.fullmatch(v) for v in values)
+                and sum(("," in v or "." in v) for v in values) * 2 >= len(values)):
+            found.append((col, values[0]))
+    if not found:
+        return []
+    shown = ", ".join(f"'{col}' (e.g. {value!r})" for col, value in found[:5])
+    return [Finding(
+        "numbers_as_text", "warning",
+        f"{len(found)} text column(s) hold numbers written with separators ({shown}"
+        f"{' and more' if len(found) > 5 else ''}): encoded as categories, their order and size are lost.",
+        "Convert them to numbers before fitting (a file with decimal commas: pandas.read_csv(..., decimal=',', "
+        "thousands='.'); trainwell's command line reads ';'-separated files' decimal commas itself).",
+        {"columns": [col for col, _ in found]},
+    )]

@@ -487,9 +487,10 @@ class NeuralNetBase(TorchStatePickling, BaseEstimator):
         if self.diagnostics:
             from ..diagnose import advise, rank
             from ..diagnose.datachecks import filled_gaps
-            from ..diagnose.fitted_data import identifier_columns, too_few_rows
+            from ..diagnose.fitted_data import identifier_columns, numbers_as_text, too_few_rows
 
-            data = filled_gaps(self.transform_) + identifier_columns(self.transform_, getattr(self, "n_train_", None))
+            data = (filled_gaps(self.transform_) + identifier_columns(self.transform_, getattr(self, "n_train_", None))
+                    + numbers_as_text(self.transform_))
             if getattr(self, "_validation_dropped", False):
                 data += too_few_rows(getattr(self, "n_train_", 0) or 0)
             self.findings_ = rank(data + advise(self, run))
