@@ -133,6 +133,14 @@ def scaling(sizes: list[int], bs: int, repeats: dict[int, int], log: Log) -> str
     return table(["samples", "s / epoch", "µs / sample", "samples / s", "how"], rows)
 
 
+def flat_adam_update() -> FlatUpdate:
+    """The fast step's update alone: fused Adam on the benchmark MLP's flat buffer, with a gradient in it."""
+    flat = FlatParameters(mlp())
+    update = FlatUpdate(flat, make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4))
+    flat.grad.normal_()
+    return update
+
+
 def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, float],
               figures: dict[str, float] | None = None) -> str:
     """Where a step's time goes: the matmuls, the optimizer update, everything else.
@@ -145,11 +153,7 @@ def breakdown(n: int, bs: int, repeats: int, log: Log, epoch_seconds: dict[str, 
     X, y = synthetic_mnist(bs * 4)
     gemm = peers.GemmFloor(bs)
 
-    net = mlp()
-    flat = FlatParameters(net)
-    opt = make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4)
-    update = FlatUpdate(flat, opt)
-    flat.grad.normal_()
+    update = flat_adam_update()
 
     ref = mlp()
     ref_opt = torch.optim.Adam(peers.adam_groups(ref), lr=1e-3, fused=True)
@@ -227,10 +231,7 @@ def step_against_kernels(n: int, bs: int, rounds: int, log: Log) -> dict:
     trainwell_epoch, _ = peers.make_trainwell(X, y, bs)
     eager_epoch, _ = peers.make_eager(X, y, bs, fused=True)
     gemm = peers.GemmFloor(bs)
-    net = mlp()
-    flat = FlatParameters(net)
-    update = FlatUpdate(flat, make_flat_optimizer("adam", flat, 1e-3, 0.9, 1e-4))
-    flat.grad.normal_()
+    update = flat_adam_update()
     groups = kernel_groups(bs)
     groups["matmuls (the GEMM-only floor)"] = gemm.step
     groups["Adam update (fused kernel on the flat buffer)"] = update

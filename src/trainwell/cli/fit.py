@@ -52,12 +52,10 @@ def _check_rows(y: Any, task: str) -> None:
     if codes is not None and 2 * (codes.max() + 1) > n:
         import numpy as np
 
-        numeric = np.asarray(y).dtype.kind in "iuf"
+        quantity = "if the target is a quantity, pass --task regression; otherwise " if np.asarray(y).dtype.kind in "iuf" else ""
         raise DataError(
             f"The data has {n} rows for {codes.max() + 1} classes; each class needs at least two rows "
-            "(one to train on, one to test): " + ("if the target is a quantity, pass --task regression; otherwise "
-                                                  "add rows or merge rare classes." if numeric else
-                                                  "add rows or merge rare classes.")
+            f"(one to train on, one to test): {quantity}add rows or merge rare classes."
         )
 
 

@@ -34,6 +34,7 @@ from .expectations import (
     describe_expectation,
     expected_initial_loss,
     init_loss_is_off,
+    near_chance,
 )
 from .findings import Finding, fold_symptoms, rank
 from .probes.base import LAYERS_KEY
@@ -586,7 +587,7 @@ def validation_at_chance(v: RunView) -> Finding | None:
         return None
     chance = v.chance
     initial = v.initial_loss or v.expected_initial_loss()
-    at_chance = max(val_acc) <= chance + 0.1 * (1 - chance)
+    at_chance = near_chance(max(val_acc), chance)
     no_better = initial is not None and val_loss and min(val_loss) >= 0.95 * initial
     if not (at_chance or no_better):
         return None

@@ -68,6 +68,12 @@ def describe_expectation(loss_name: str, n_classes: int | None) -> str:
     return "the loss of an output that starts at its centre"
 
 
+def near_chance(score: float, chance: float) -> bool:
+    """Whether an accuracy is not clearly better than chance (always answering the most common class):
+    within a tenth of the way from ``chance`` to a perfect score."""
+    return score <= chance + 0.1 * (1 - chance)
+
+
 def init_loss_is_off(measured: float, expected: float, band: tuple[float, float] = INIT_LOSS_BAND) -> bool:
     """Whether a measured initial loss is outside ``band`` (ratios) around the expected one."""
     if not math.isfinite(measured):

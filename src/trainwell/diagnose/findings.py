@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from .expectations import near_chance
+
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -96,8 +98,11 @@ def _imbalance_explains(cause: Finding, symptom: Finding) -> bool:
     score = symptom.evidence.get("train_accuracy")
     if not counts or score is None:
         return True
-    majority = max(counts) / sum(counts)
-    return score <= majority + 0.1 * (1 - majority)  # "clearly above chance", as validation_at_chance reads it
+    return near_chance(score, max(counts) / sum(counts))
+
+
+def _always(cause: Finding, symptom: Finding) -> bool:
+    return True
 
 
 #: Folds that hold only when the evidence says so: (cause, symptom) -> whether the cause explains it.
@@ -125,7 +130,7 @@ def fold_symptoms(findings: list[Finding]) -> list[Finding]:
         if cause is None:
             continue
         symptoms = tuple(f for f in remaining if f.code in explained and f is not cause
-                         and FOLD_WHEN.get((code, f.code), lambda c, f: True)(cause, f))
+                         and FOLD_WHEN.get((code, f.code), _always)(cause, f))
         if not symptoms:
             continue
         severity = min([cause.severity, *(f.severity for f in symptoms)], key=SEVERITY_RANK.__getitem__)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
+from scipy.signal import lfilter
 from sklearn.base import clone
 
 from ..exceptions import ConfigError
@@ -59,11 +60,9 @@ def blow_up_step(losses: np.ndarray, diverge: float) -> int | None:
     n = len(losses)
     if n <= WARMUP:
         return None
-    ema = np.empty(n)
-    avg = 0.0
-    for i, x in enumerate(np.asarray(losses, dtype=np.float64)):
-        avg = EMA_BETA * avg + (1 - EMA_BETA) * x
-        ema[i] = avg / (1 - EMA_BETA ** (i + 1))
+    # avg[i] = beta * avg[i-1] + (1 - beta) * x[i] from 0, divided by 1 - beta^(i+1) (the bias correction)
+    ema = lfilter([1 - EMA_BETA], [1, -EMA_BETA], np.asarray(losses, dtype=np.float64))
+    ema /= 1 - EMA_BETA ** np.arange(1, n + 1)
     low = np.minimum.accumulate(ema[WARMUP:])
     over = np.flatnonzero(ema[WARMUP:] > diverge * low)
     return int(over[0]) + WARMUP if over.size else None
